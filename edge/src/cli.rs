@@ -1,0 +1,216 @@
+//! The `edge` command line. One binary, every role: `serve` is the edge
+//! itself; `metadata` and `storage-node` run those services (so a local
+//! cluster needs only this executable); `local-cluster` starts them all.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+
+use crate::config::{EdgeConfig, ServeArgs};
+use crate::local_cluster::{ClusterSpec, LocalCluster};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "edge",
+    version,
+    about = "Tessera: an erasure-coded S3 object store and its edge"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Role,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Role {
+    /// Serve the S3 API.
+    Serve(ServeArgs),
+    /// Start a whole cluster on this machine: metadata, storage nodes and an
+    /// edge, each its own process, data under one folder.
+    LocalCluster(LocalClusterArgs),
+    /// Run the metadata service.
+    Metadata(metadata::config::Args),
+    /// Run a storage node.
+    StorageNode(storage_node::config::Args),
+}
+
+#[derive(Debug, Clone, Parser)]
+pub struct LocalClusterArgs {
+    /// Folder for all data and logs; starting again with the same folder
+    /// finds the data.
+    #[arg(long, default_value = "./data")]
+    pub data: PathBuf,
+    /// Address every process binds to.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: IpAddr,
+    /// Port of the S3 endpoint.
+    #[arg(long, default_value_t = 9000)]
+    pub s3_port: u16,
+    /// Port of the edge's admin endpoint (/health, /metrics).
+    #[arg(long, default_value_t = 9001)]
+    pub admin_port: u16,
+    /// Port of the metadata service.
+    #[arg(long, default_value_t = 9100)]
+    pub metadata_port: u16,
+    /// Port of the first storage node; the others follow.
+    #[arg(long, default_value_t = 9101)]
+    pub first_node_port: u16,
+    /// Number of storage nodes (4+2 with two spares by default).
+    #[arg(long, default_value_t = 8)]
+    pub nodes: usize,
+    /// Data shards per stripe.
+    #[arg(long, default_value_t = 4)]
+    pub data_shards: u8,
+    /// Parity shards per stripe.
+    #[arg(long, default_value_t = 2)]
+    pub parity_shards: u8,
+    /// S3 access key of the local cluster.
+    #[arg(long, env = "TESSERA_ACCESS_KEY", default_value = "tessera")]
+    pub access_key: String,
+    /// S3 secret key of the local cluster.
+    #[arg(
+        long,
+        env = "TESSERA_SECRET_KEY",
+        default_value = "tessera-local-secret",
+        hide_env_values = true
+    )]
+    pub secret_key: String,
+}
+
+/// Entry point of every binary that carries the roles.
+pub fn main() -> anyhow::Result<()> {
+    metadata::lifecycle::init_tracing();
+    metadata::lifecycle::exit_with_parent_if_asked();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Role::Serve(args) => serve(args).await,
+            Role::LocalCluster(args) => local_cluster(args).await,
+            Role::Metadata(args) => metadata::run(args).await.map_err(Into::into),
+            Role::StorageNode(args) => storage_node::run(args).await.map_err(Into::into),
+        }
+    })
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = EdgeConfig::from_args(args).context("invalid configuration")?;
+    let s3 = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding the S3 endpoint {}", config.listen))?;
+    let admin = tokio::net::TcpListener::bind(config.admin_listen)
+        .await
+        .with_context(|| format!("binding the admin endpoint {}", config.admin_listen))?;
+    crate::server::serve(config, s3, admin, metadata::lifecycle::shutdown_signal()).await?;
+    Ok(())
+}
+
+/// The cluster secret of a local cluster: random at first start, then kept in
+/// the data folder so that a restart finds the same cluster.
+fn local_cluster_secret(data: &Path) -> anyhow::Result<String> {
+    let path = data.join("cluster-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        return Ok(existing.trim().to_owned());
+    }
+    let secret = hex_string(rand::random::<[u8; 24]>());
+    std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(secret)
+}
+
+fn hex_string(bytes: [u8; 24]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("creating {}", args.data.display()))?;
+    let data = args.data.canonicalize()?;
+    let addr = |port: u16| SocketAddr::new(args.host, port);
+    let node_addrs = (0..args.nodes)
+        .map(|i| {
+            u16::try_from(i)
+                .ok()
+                .and_then(|i| args.first_node_port.checked_add(i))
+                .map(addr)
+                .context("storage node ports run past 65535")
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let spec = ClusterSpec {
+        program: std::env::current_exe().context("locating this executable")?,
+        cluster_secret: local_cluster_secret(&data)?,
+        data_dir: data.clone(),
+        metadata_addr: addr(args.metadata_port),
+        node_addrs,
+        s3_addr: addr(args.s3_port),
+        admin_addr: addr(args.admin_port),
+        access_key: args.access_key.clone(),
+        secret_key: args.secret_key.clone(),
+        data_shards: args.data_shards,
+        parity_shards: args.parity_shards,
+        heartbeat_timeout: Duration::from_secs(5),
+        edge_args: Vec::new(),
+    };
+    println!("Starting a local cluster in {} ...", data.display());
+    let mut cluster = LocalCluster::start(spec)
+        .await
+        .context("starting the local cluster")?;
+
+    let endpoint = cluster.s3_endpoint();
+    println!();
+    println!(
+        "Tessera local cluster is running ({}+{} erasure code).",
+        args.data_shards, args.parity_shards
+    );
+    println!();
+    println!("  S3 endpoint  {endpoint}");
+    println!("  access key   {}", args.access_key);
+    println!("  secret key   {}", args.secret_key);
+    println!("  region       us-east-1");
+    println!("  data         {}", data.display());
+    println!("  logs         {}", data.join("logs").display());
+    println!();
+    println!("  {:<10} {:>8}  address", "process", "pid");
+    for (role, pid, address) in cluster.processes() {
+        let pid = pid.map_or_else(|| "-".to_owned(), |p| p.to_string());
+        println!("  {role:<10} {pid:>8}  {address}");
+    }
+    println!();
+    println!("Use it:");
+    println!(
+        "  export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_ENDPOINT_URL={endpoint} AWS_REGION=us-east-1",
+        args.access_key, args.secret_key
+    );
+    println!(
+        "  aws s3 mb s3://media && aws s3 cp ./video.mp4 s3://media/ && aws s3 ls s3://media/"
+    );
+    println!();
+    println!("Press Ctrl-C to stop.");
+
+    let shutdown = metadata::lifecycle::shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            _ = tick.tick() => {
+                for (role, status) in cluster.reap_exited() {
+                    println!("{role} exited ({status}); the rest of the cluster keeps running");
+                }
+            }
+        }
+    }
+    println!("Stopping ...");
+    cluster.stop().await;
+    println!("Stopped. Start again with the same --data to find your objects.");
+    Ok(())
+}

@@ -1,0 +1,292 @@
+//! The edge's configuration: a TOML file and flags (flags win), validated into
+//! an [`EdgeConfig`] before anything starts.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use clap::Parser;
+use gateway::{Credential, GatewayConfig};
+use metadata::byte_size::ByteSize;
+use metadata::cluster_auth::ClusterSecret;
+use metadata::model::ErasureCode;
+use serde::Deserialize;
+
+/// Flags of `edge serve`.
+#[derive(Debug, Clone, Parser)]
+pub struct ServeArgs {
+    /// TOML config file; flags override its values.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Address of the S3 endpoint.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// Address of the admin endpoint (`/health`, `/metrics`).
+    #[arg(long)]
+    pub admin_listen: Option<SocketAddr>,
+    /// Base URL of the metadata service.
+    #[arg(long)]
+    pub metadata_url: Option<String>,
+    /// The cluster secret shared by every service.
+    #[arg(long, env = "TESSERA_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// File holding the cluster secret.
+    #[arg(long)]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// An S3 access key (with --secret-key); more go in the config file.
+    #[arg(long, env = "TESSERA_ACCESS_KEY")]
+    pub access_key: Option<String>,
+    /// The secret for --access-key.
+    #[arg(long, env = "TESSERA_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+    /// Region clients sign for.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Data shards per stripe for new objects.
+    #[arg(long)]
+    pub data_shards: Option<u8>,
+    /// Parity shards per stripe for new objects.
+    #[arg(long)]
+    pub parity_shards: Option<u8>,
+    /// Nominal shard size, e.g. 1MiB.
+    #[arg(long)]
+    pub shard_size: Option<ByteSize>,
+    /// Objects up to this size are stored inline in metadata.
+    #[arg(long)]
+    pub inline_threshold: Option<ByteSize>,
+}
+
+/// The config file, as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawEdgeConfig {
+    /// Address of the S3 endpoint (default 127.0.0.1:9000).
+    pub listen: Option<SocketAddr>,
+    /// Address of the admin endpoint (default 127.0.0.1:9001).
+    pub admin_listen: Option<SocketAddr>,
+    /// Base URL of the metadata service (default http://127.0.0.1:9100).
+    pub metadata_url: Option<String>,
+    /// The cluster secret (prefer `cluster_secret_file`).
+    pub cluster_secret: Option<String>,
+    /// File holding the cluster secret.
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Region clients sign for (default us-east-1).
+    pub region: Option<String>,
+    /// S3 credentials accepted by this edge.
+    #[serde(default)]
+    pub credentials: Vec<RawCredential>,
+    /// Data shards per stripe (default 4).
+    pub data_shards: Option<u8>,
+    /// Parity shards per stripe (default 2).
+    pub parity_shards: Option<u8>,
+    /// Nominal shard size (default 1MiB).
+    pub shard_size: Option<ByteSize>,
+    /// Objects up to this size live inline in metadata (default 16KiB).
+    pub inline_threshold: Option<ByteSize>,
+    /// Stripes of one upload encoded and written at once (default 3).
+    pub stripes_in_flight: Option<usize>,
+    /// Stripes of one download fetched ahead (default 2).
+    pub read_ahead_stripes: Option<usize>,
+    /// How often the node list is refreshed (default 1s).
+    #[serde(default, with = "humantime_serde")]
+    pub topology_refresh: Option<Duration>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCredential {
+    /// The access key id.
+    pub access_key: String,
+    /// Its secret (or `secret_key_file`).
+    pub secret_key: Option<String>,
+    /// File holding the secret.
+    pub secret_key_file: Option<PathBuf>,
+}
+
+/// A validated edge configuration.
+#[derive(Debug, Clone)]
+pub struct EdgeConfig {
+    pub listen: SocketAddr,
+    pub admin_listen: SocketAddr,
+    pub metadata_url: String,
+    pub cluster_secret: ClusterSecret,
+    pub gateway: GatewayConfig,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("parsing {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+fn read_secret(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+impl EdgeConfig {
+    pub fn from_args(args: ServeArgs) -> Result<Self, ConfigError> {
+        let raw = match &args.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse {
+                    path: path.clone(),
+                    source: Box::new(source),
+                })?
+            }
+            None => RawEdgeConfig::default(),
+        };
+        Self::from_raw(raw, args)
+    }
+
+    pub fn from_raw(raw: RawEdgeConfig, args: ServeArgs) -> Result<Self, ConfigError> {
+        let secret = match (
+            args.cluster_secret,
+            args.cluster_secret_file,
+            raw.cluster_secret,
+            raw.cluster_secret_file,
+        ) {
+            (Some(s), _, _, _) => s,
+            (None, Some(f), _, _) => read_secret(&f)?,
+            (None, None, Some(s), _) => s,
+            (None, None, None, Some(f)) => read_secret(&f)?,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "a cluster secret is required (--cluster-secret, TESSERA_CLUSTER_SECRET or --cluster-secret-file)".into(),
+                ));
+            }
+        };
+        let cluster_secret =
+            ClusterSecret::new(secret).map_err(|e| ConfigError::Invalid(e.to_string()))?;
+
+        let mut credentials = Vec::new();
+        for c in raw.credentials {
+            let secret_key = match (c.secret_key, c.secret_key_file) {
+                (Some(s), _) => s,
+                (None, Some(f)) => read_secret(&f)?,
+                (None, None) => {
+                    return Err(ConfigError::Invalid(format!(
+                        "credential {} has no secret_key",
+                        c.access_key
+                    )));
+                }
+            };
+            credentials.push(Credential {
+                access_key: c.access_key,
+                secret_key,
+            });
+        }
+        match (args.access_key, args.secret_key) {
+            (Some(access_key), Some(secret_key)) => credentials.push(Credential {
+                access_key,
+                secret_key,
+            }),
+            (None, None) => {}
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "--access-key and --secret-key go together".into(),
+                ));
+            }
+        }
+        if credentials.is_empty() {
+            return Err(ConfigError::Invalid(
+                "no S3 credentials configured (--access-key/--secret-key or [[credentials]])"
+                    .into(),
+            ));
+        }
+        for c in &credentials {
+            if c.access_key.is_empty() || c.secret_key.len() < 8 {
+                return Err(ConfigError::Invalid(format!(
+                    "credential {:?}: the access key must be non-empty and the secret at least 8 characters",
+                    c.access_key
+                )));
+            }
+        }
+
+        let defaults = GatewayConfig::default();
+        let code = ErasureCode {
+            data: args
+                .data_shards
+                .or(raw.data_shards)
+                .unwrap_or(defaults.code.data),
+            parity: args
+                .parity_shards
+                .or(raw.parity_shards)
+                .unwrap_or(defaults.code.parity),
+        };
+        if code.data == 0 || code.parity == 0 || code.total() > 255 {
+            return Err(ConfigError::Invalid(format!(
+                "erasure code {}+{} is not valid: data and parity must be at least 1",
+                code.data, code.parity
+            )));
+        }
+        let shard_size = args
+            .shard_size
+            .or(raw.shard_size)
+            .map_or(defaults.shard_size, ByteSize::as_usize);
+        if !(4096..=(64 << 20)).contains(&shard_size) {
+            return Err(ConfigError::Invalid(
+                "shard_size must be between 4KiB and 64MiB".into(),
+            ));
+        }
+        let inline_threshold = args
+            .inline_threshold
+            .or(raw.inline_threshold)
+            .map_or(defaults.inline_threshold, ByteSize::as_usize);
+        if inline_threshold > (1 << 20) {
+            return Err(ConfigError::Invalid(
+                "inline_threshold must be at most 1MiB: inline objects live in metadata".into(),
+            ));
+        }
+        let gateway = GatewayConfig {
+            code,
+            shard_size,
+            inline_threshold,
+            stripes_in_flight: raw
+                .stripes_in_flight
+                .unwrap_or(defaults.stripes_in_flight)
+                .max(1),
+            read_ahead_stripes: raw
+                .read_ahead_stripes
+                .unwrap_or(defaults.read_ahead_stripes)
+                .max(1),
+            topology_refresh: raw.topology_refresh.unwrap_or(defaults.topology_refresh),
+            suspect_for: defaults.suspect_for,
+            credentials,
+            region: args.region.or(raw.region).unwrap_or(defaults.region),
+        };
+        Ok(EdgeConfig {
+            listen: args
+                .listen
+                .or(raw.listen)
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9000))),
+            admin_listen: args
+                .admin_listen
+                .or(raw.admin_listen)
+                .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 9001))),
+            metadata_url: args
+                .metadata_url
+                .or(raw.metadata_url)
+                .unwrap_or_else(|| "http://127.0.0.1:9100".to_owned()),
+            cluster_secret,
+            gateway,
+        })
+    }
+}

@@ -1,0 +1,11 @@
+//! The edge: the server people run. It serves the S3 API (the gateway's s3s
+//! service) and, for the quick start and the tests, supervises a whole local
+//! cluster of real processes. One binary carries every role, so a local
+//! cluster needs nothing but this executable.
+
+#![deny(unsafe_code)]
+
+pub mod cli;
+pub mod config;
+pub mod local_cluster;
+pub mod server;

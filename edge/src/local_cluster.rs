@@ -1,0 +1,415 @@
+//! A whole cluster on one machine, each role its own process: the metadata
+//! service, `nodes` storage nodes and one edge, all on loopback, with data and
+//! logs under one folder. The quick start runs it from the command line and the
+//! end-to-end tests drive it from Rust (kill, restart), so both exercise the
+//! very same processes an operator would run.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use metadata::client::MetadataClient;
+use metadata::cluster_auth::ClusterSecret;
+use metadata::ids::NodeId;
+use metadata::lifecycle::EXIT_WITH_PARENT_ENV;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tokio::process::{Child, Command};
+
+/// Everything needed to start a local cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterSpec {
+    /// The executable that carries every role (`metadata`, `storage-node`,
+    /// `serve` subcommands): normally the running `edge` binary itself.
+    pub program: PathBuf,
+    pub data_dir: PathBuf,
+    pub metadata_addr: SocketAddr,
+    pub node_addrs: Vec<SocketAddr>,
+    pub s3_addr: SocketAddr,
+    pub admin_addr: SocketAddr,
+    pub cluster_secret: String,
+    pub access_key: String,
+    pub secret_key: String,
+    pub data_shards: u8,
+    pub parity_shards: u8,
+    /// How long without a heartbeat before metadata calls a node down.
+    pub heartbeat_timeout: Duration,
+    /// Extra arguments for `edge serve` (e.g. `--shard-size 64KiB` in tests).
+    pub edge_args: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("starting {role}: {source}")]
+    Spawn {
+        role: String,
+        source: std::io::Error,
+    },
+    #[error("{role} did not become ready within {waited:?} (see {log})")]
+    NotReady {
+        role: String,
+        waited: Duration,
+        log: String,
+    },
+    #[error("{role} exited during start-up with {status} (see {log})")]
+    Exited {
+        role: String,
+        status: ExitStatus,
+        log: String,
+    },
+    #[error("io: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("cluster secret: {0}")]
+    Secret(String),
+}
+
+/// One supervised process.
+#[derive(Debug)]
+struct Proc {
+    role: String,
+    child: Option<Child>,
+}
+
+impl Proc {
+    fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(Child::id)
+    }
+}
+
+/// A running local cluster. Dropping it kills every process it started.
+#[derive(Debug)]
+pub struct LocalCluster {
+    spec: ClusterSpec,
+    metadata: Proc,
+    nodes: Vec<Proc>,
+    edge: Proc,
+}
+
+const READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl LocalCluster {
+    /// Starts metadata, then the storage nodes (waiting until metadata sees
+    /// them all up), then the edge (waiting until it answers).
+    pub async fn start(spec: ClusterSpec) -> Result<Self, ClusterError> {
+        std::fs::create_dir_all(spec.data_dir.join("logs"))?;
+        let mut cluster = LocalCluster {
+            metadata: Proc {
+                role: "metadata".into(),
+                child: None,
+            },
+            nodes: (0..spec.node_addrs.len())
+                .map(|i| Proc {
+                    role: node_name(i),
+                    child: None,
+                })
+                .collect(),
+            edge: Proc {
+                role: "edge".into(),
+                child: None,
+            },
+            spec,
+        };
+        cluster.start_metadata().await?;
+        for i in 0..cluster.nodes.len() {
+            cluster.spawn_node(i)?;
+        }
+        cluster
+            .wait_nodes_up(cluster.nodes.len(), READY_TIMEOUT)
+            .await?;
+        cluster.start_edge().await?;
+        Ok(cluster)
+    }
+
+    pub fn spec(&self) -> &ClusterSpec {
+        &self.spec
+    }
+
+    pub fn s3_endpoint(&self) -> String {
+        format!("http://{}", self.spec.s3_addr)
+    }
+
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn node_id(i: usize) -> NodeId {
+        node_name(i).parse().unwrap_or_else(|_| NodeId::random())
+    }
+
+    pub fn node_data_dir(&self, i: usize) -> PathBuf {
+        self.spec.data_dir.join(node_name(i))
+    }
+
+    /// `(role, pid, address)` of every running process.
+    pub fn processes(&self) -> Vec<(String, Option<u32>, String)> {
+        let mut out = vec![(
+            self.metadata.role.clone(),
+            self.metadata.pid(),
+            self.spec.metadata_addr.to_string(),
+        )];
+        for (i, p) in self.nodes.iter().enumerate() {
+            out.push((p.role.clone(), p.pid(), self.spec.node_addrs[i].to_string()));
+        }
+        out.push((
+            self.edge.role.clone(),
+            self.edge.pid(),
+            format!("{} (admin {})", self.spec.s3_addr, self.spec.admin_addr),
+        ));
+        out
+    }
+
+    fn log_path(&self, role: &str) -> PathBuf {
+        self.spec.data_dir.join("logs").join(format!("{role}.log"))
+    }
+
+    fn command(&self, role: &str) -> Result<Command, ClusterError> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path(role))?;
+        let mut cmd = Command::new(&self.spec.program);
+        cmd.env("TESSERA_CLUSTER_SECRET", &self.spec.cluster_secret)
+            .env(EXIT_WITH_PARENT_ENV, "1")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone()?)
+            .stderr(log)
+            .kill_on_drop(true);
+        Ok(cmd)
+    }
+
+    fn spawn(&self, role: &str, mut cmd: Command) -> Result<Child, ClusterError> {
+        cmd.spawn().map_err(|source| ClusterError::Spawn {
+            role: role.to_owned(),
+            source,
+        })
+    }
+
+    async fn start_metadata(&mut self) -> Result<(), ClusterError> {
+        let mut cmd = self.command("metadata")?;
+        cmd.arg("metadata")
+            .arg("--listen")
+            .arg(self.spec.metadata_addr.to_string())
+            .arg("--data-dir")
+            .arg(self.spec.data_dir.join("metadata"))
+            .arg("--heartbeat-timeout")
+            .arg(humantime::format_duration(self.spec.heartbeat_timeout).to_string());
+        self.metadata.child = Some(self.spawn("metadata", cmd)?);
+        let url = format!("http://{}/health", self.spec.metadata_addr);
+        let log = self.log_path("metadata");
+        wait_http_ok(&url, &mut self.metadata, &log).await
+    }
+
+    fn spawn_node(&mut self, i: usize) -> Result<(), ClusterError> {
+        let role = node_name(i);
+        let mut cmd = self.command(&role)?;
+        cmd.arg("storage-node")
+            .arg("--listen")
+            .arg(self.spec.node_addrs[i].to_string())
+            .arg("--data-dir")
+            .arg(self.node_data_dir(i))
+            .arg("--node-id")
+            .arg(&role)
+            .arg("--metadata-url")
+            .arg(format!("http://{}", self.spec.metadata_addr));
+        self.nodes[i].child = Some(self.spawn(&role, cmd)?);
+        Ok(())
+    }
+
+    async fn start_edge(&mut self) -> Result<(), ClusterError> {
+        let mut cmd = self.command("edge")?;
+        cmd.env("TESSERA_ACCESS_KEY", &self.spec.access_key)
+            .env("TESSERA_SECRET_KEY", &self.spec.secret_key)
+            .arg("serve")
+            .arg("--listen")
+            .arg(self.spec.s3_addr.to_string())
+            .arg("--admin-listen")
+            .arg(self.spec.admin_addr.to_string())
+            .arg("--metadata-url")
+            .arg(format!("http://{}", self.spec.metadata_addr))
+            .arg("--data-shards")
+            .arg(self.spec.data_shards.to_string())
+            .arg("--parity-shards")
+            .arg(self.spec.parity_shards.to_string())
+            .args(&self.spec.edge_args);
+        self.edge.child = Some(self.spawn("edge", cmd)?);
+        let url = format!("http://{}/health", self.spec.admin_addr);
+        let log = self.log_path("edge");
+        wait_http_ok(&url, &mut self.edge, &log).await
+    }
+
+    /// Waits until metadata reports at least `n` of this cluster's nodes up.
+    pub async fn wait_nodes_up(&self, n: usize, timeout: Duration) -> Result<(), ClusterError> {
+        let secret = ClusterSecret::new(self.spec.cluster_secret.clone())
+            .map_err(|e| ClusterError::Secret(e.to_string()))?;
+        let client = MetadataClient::new(&format!("http://{}", self.spec.metadata_addr), secret)
+            .map_err(|e| ClusterError::Secret(e.to_string()))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(list) = client.list_nodes().await
+                && list.iter().filter(|s| s.is_up()).count() >= n
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(ClusterError::NotReady {
+                    role: format!("{n} storage nodes"),
+                    waited: timeout,
+                    log: self.spec.data_dir.join("logs").display().to_string(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// `kill -9` storage node `i`.
+    pub async fn kill_node(&mut self, i: usize) {
+        hard_kill(&mut self.nodes[i]).await;
+    }
+
+    /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) storage node `i`.
+    pub fn signal_node(&self, i: usize, signal: Signal) -> Result<(), ClusterError> {
+        if let Some(pid) = self.nodes[i].pid() {
+            kill(Pid::from_raw(pid as i32), signal).map_err(|e| ClusterError::Io(e.into()))?;
+        }
+        Ok(())
+    }
+
+    /// Starts storage node `i` again (same identity, same data folder).
+    pub async fn restart_node(&mut self, i: usize) -> Result<(), ClusterError> {
+        hard_kill(&mut self.nodes[i]).await;
+        self.spawn_node(i)
+    }
+
+    pub async fn kill_metadata(&mut self) {
+        hard_kill(&mut self.metadata).await;
+    }
+
+    pub async fn restart_metadata(&mut self) -> Result<(), ClusterError> {
+        hard_kill(&mut self.metadata).await;
+        self.start_metadata().await
+    }
+
+    pub async fn kill_edge(&mut self) {
+        hard_kill(&mut self.edge).await;
+    }
+
+    pub async fn restart_edge(&mut self) -> Result<(), ClusterError> {
+        hard_kill(&mut self.edge).await;
+        self.start_edge().await
+    }
+
+    /// Restarts every process, as after a power cut: all `kill -9`, then a
+    /// normal start.
+    pub async fn restart_all(&mut self) -> Result<(), ClusterError> {
+        hard_kill(&mut self.edge).await;
+        for p in &mut self.nodes {
+            hard_kill(p).await;
+        }
+        hard_kill(&mut self.metadata).await;
+        self.start_metadata().await?;
+        for i in 0..self.nodes.len() {
+            self.spawn_node(i)?;
+        }
+        self.wait_nodes_up(self.nodes.len(), READY_TIMEOUT).await?;
+        self.start_edge().await
+    }
+
+    /// Processes that have exited since the last call, with their status.
+    pub fn reap_exited(&mut self) -> Vec<(String, ExitStatus)> {
+        let mut out = Vec::new();
+        for p in std::iter::once(&mut self.metadata)
+            .chain(self.nodes.iter_mut())
+            .chain(std::iter::once(&mut self.edge))
+        {
+            if let Some(child) = p.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                out.push((p.role.clone(), status));
+                p.child = None;
+            }
+        }
+        out
+    }
+
+    /// Graceful stop: SIGTERM the edge, then the nodes, then metadata, each
+    /// given up to 10 s before `kill -9`.
+    pub async fn stop(mut self) {
+        graceful_stop(&mut self.edge).await;
+        for p in &mut self.nodes {
+            send_term(p);
+        }
+        for p in &mut self.nodes {
+            graceful_wait(p).await;
+        }
+        graceful_stop(&mut self.metadata).await;
+    }
+}
+
+fn node_name(i: usize) -> String {
+    format!("node-{}", i + 1)
+}
+
+async fn wait_http_ok(url: &str, proc_: &mut Proc, log: &Path) -> Result<(), ClusterError> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .map_err(|e| ClusterError::Io(std::io::Error::other(e)))?;
+    let deadline = Instant::now() + READY_TIMEOUT;
+    loop {
+        if let Some(child) = proc_.child.as_mut()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            proc_.child = None;
+            return Err(ClusterError::Exited {
+                role: proc_.role.clone(),
+                status,
+                log: log.display().to_string(),
+            });
+        }
+        if let Ok(resp) = client.get(url).send().await
+            && resp.status().is_success()
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(ClusterError::NotReady {
+                role: proc_.role.clone(),
+                waited: READY_TIMEOUT,
+                log: log.display().to_string(),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn hard_kill(p: &mut Proc) {
+    if let Some(mut child) = p.child.take() {
+        let _ = child.start_kill();
+        let _ = child.wait().await;
+    }
+}
+
+fn send_term(p: &Proc) {
+    if let Some(pid) = p.pid() {
+        let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+    }
+}
+
+async fn graceful_wait(p: &mut Proc) {
+    if let Some(mut child) = p.child.take() {
+        match tokio::time::timeout(Duration::from_secs(10), child.wait()).await {
+            Ok(_) => {}
+            Err(_) => {
+                tracing::warn!(role = %p.role, "did not stop within 10 s; killing it");
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+        }
+    }
+}
+
+async fn graceful_stop(p: &mut Proc) {
+    send_term(p);
+    graceful_wait(p).await;
+}

@@ -1,0 +1,3 @@
+fn main() -> anyhow::Result<()> {
+    edge::cli::main()
+}

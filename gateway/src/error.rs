@@ -1,0 +1,147 @@
+//! The gateway's error type and its one mapping to S3 errors. Internal detail
+//! (which node, which shard) goes to the log in the request's span; the client
+//! gets the S3 code, status and a short message.
+
+use metadata::error::MetadataError;
+use metadata::placement::PlacementError;
+use s3s::{S3Error, S3ErrorCode};
+use storage_node::client::ShardError;
+use storage_node::codec::CodecError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Metadata(#[from] MetadataError),
+    #[error("not enough storage nodes up: {0}")]
+    Placement(#[from] PlacementError),
+    #[error("could not write shard {shard} of stripe {stripe}: {source}")]
+    ShardWrite {
+        stripe: usize,
+        shard: usize,
+        source: ShardError,
+    },
+    #[error(
+        "stripe {stripe} is unreadable: {available} of the {needed} shards needed could be read"
+    )]
+    Unreadable {
+        stripe: usize,
+        available: usize,
+        needed: usize,
+    },
+    #[error("request body ended after {got} of {expected} bytes")]
+    IncompleteBody { got: u64, expected: u64 },
+    #[error("request body is longer than the declared {expected} bytes")]
+    BodyTooLong { expected: u64 },
+    #[error("request body: {0}")]
+    Body(#[source] s3s::StdError),
+    #[error("the Content-MD5 did not match the body")]
+    BadDigest,
+    #[error("access denied")]
+    AccessDenied,
+    #[error(transparent)]
+    Codec(#[from] CodecError),
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl GatewayError {
+    /// Whether the fault lies with the client's request rather than the cluster.
+    pub fn is_client_fault(&self) -> bool {
+        matches!(
+            self,
+            GatewayError::IncompleteBody { .. }
+                | GatewayError::BodyTooLong { .. }
+                | GatewayError::Body(_)
+                | GatewayError::BadDigest
+                | GatewayError::AccessDenied
+        ) || matches!(
+            self,
+            GatewayError::Metadata(
+                MetadataError::NoSuchBucket
+                    | MetadataError::NoSuchKey
+                    | MetadataError::BucketAlreadyExists
+                    | MetadataError::BucketAlreadyOwnedByYou
+                    | MetadataError::BucketNotEmpty
+                    | MetadataError::InvalidRequest(_)
+            )
+        )
+    }
+}
+
+impl From<GatewayError> for S3Error {
+    fn from(err: GatewayError) -> S3Error {
+        if err.is_client_fault() {
+            tracing::debug!(error = %err, "request refused");
+        } else {
+            tracing::warn!(error = %err, "request failed");
+        }
+        use S3ErrorCode as C;
+        let (code, message): (C, &'static str) = match &err {
+            GatewayError::Metadata(m) => match m {
+                MetadataError::NoSuchBucket => {
+                    (C::NoSuchBucket, "The specified bucket does not exist.")
+                }
+                MetadataError::NoSuchKey => (C::NoSuchKey, "The specified key does not exist."),
+                MetadataError::BucketAlreadyExists => (
+                    C::BucketAlreadyExists,
+                    "The requested bucket name is not available.",
+                ),
+                MetadataError::BucketAlreadyOwnedByYou => (
+                    C::BucketAlreadyOwnedByYou,
+                    "Your previous request to create the named bucket succeeded and you already own it.",
+                ),
+                MetadataError::BucketNotEmpty => (
+                    C::BucketNotEmpty,
+                    "The bucket you tried to delete is not empty.",
+                ),
+                MetadataError::InvalidRequest(_) => (C::InvalidRequest, "Invalid request."),
+                MetadataError::Unavailable(_) => (
+                    C::ServiceUnavailable,
+                    "The metadata service is unavailable; please retry.",
+                ),
+                _ => (
+                    C::InternalError,
+                    "We encountered an internal error. Please try again.",
+                ),
+            },
+            GatewayError::Placement(_) | GatewayError::ShardWrite { .. } => (
+                C::ServiceUnavailable,
+                "Not enough storage nodes are available to store the object; please retry.",
+            ),
+            GatewayError::Unreadable { .. } => (
+                C::ServiceUnavailable,
+                "Too many storage nodes holding this object are unavailable; please retry.",
+            ),
+            GatewayError::IncompleteBody { .. } => (
+                C::IncompleteBody,
+                "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+            ),
+            GatewayError::BodyTooLong { .. } => (
+                C::InvalidRequest,
+                "The request body is longer than its declared length.",
+            ),
+            GatewayError::Body(source) => {
+                // The protocol layer reports bad chunk signatures and the like
+                // as S3 errors inside the body stream: pass them through.
+                if let Some(s3) = source.downcast_ref::<S3Error>() {
+                    let mut e = S3Error::new(s3.code().clone());
+                    if let Some(msg) = s3.message() {
+                        e.set_message(msg.to_owned());
+                    }
+                    return e;
+                }
+                (C::IncompleteBody, "The request body could not be read.")
+            }
+            GatewayError::BadDigest => (
+                C::BadDigest,
+                "The Content-MD5 you specified did not match what we received.",
+            ),
+            GatewayError::AccessDenied => (C::AccessDenied, "Access Denied"),
+            GatewayError::Codec(_) | GatewayError::Internal(_) => (
+                C::InternalError,
+                "We encountered an internal error. Please try again.",
+            ),
+        };
+        S3Error::with_message(code, message)
+    }
+}

@@ -1,0 +1,70 @@
+//! The gateway: what an S3 operation means in this store, and object I/O.
+//!
+//! The S3 wire protocol (routing, SigV4, XML, error bodies) belongs to `s3s`;
+//! this crate implements its `S3` trait with one handler per operation, grouped
+//! by family (`bucket`, `object`, `list`). Under them, the striped writer and
+//! reader turn object streams into erasure-coded stripes on storage nodes and
+//! back. The gateway never touches a disk and never keeps an object in memory;
+//! it reaches metadata and storage nodes only through their clients.
+
+#![deny(unsafe_code)]
+
+mod access;
+mod auth;
+mod bucket;
+pub mod config;
+pub mod error;
+pub mod layout;
+mod list;
+mod md5_pipe;
+mod object;
+pub mod object_io;
+mod reader;
+pub mod response_body;
+mod service;
+mod time_format;
+pub mod topology;
+mod writer;
+
+use std::sync::Arc;
+
+use metadata::client::MetadataClient;
+use s3s::service::{S3Service, S3ServiceBuilder};
+use storage_node::client::StorageClient;
+use storage_node::codec::Codec;
+
+pub use config::{Credential, GatewayConfig};
+pub use error::GatewayError;
+pub use service::Tessera;
+
+use crate::layout::StripeGeometry;
+use crate::object_io::ObjectIo;
+use crate::topology::Topology;
+
+/// Builds the S3 service over a cluster: connects the node view and wires
+/// authentication. Mount the result with axum's `fallback_service` (not under a
+/// prefix: signatures cover the path).
+pub async fn s3_service(
+    config: GatewayConfig,
+    meta: MetadataClient,
+    storage: StorageClient,
+) -> Result<S3Service, GatewayError> {
+    let codec = Codec::new(config.code)?;
+    let geometry = StripeGeometry {
+        data_shards: usize::from(config.code.data),
+        shard_size: config.shard_size,
+    };
+    let topology = Topology::start(meta.clone(), config.topology_refresh, config.suspect_for).await;
+    let auth = auth::StaticCredentials::new(&config.credentials);
+    let io = Arc::new(ObjectIo {
+        meta,
+        storage,
+        topology,
+        codec,
+        geometry,
+        config,
+    });
+    let mut builder = S3ServiceBuilder::new(Tessera::new(io));
+    builder.set_auth(auth);
+    Ok(builder.build())
+}

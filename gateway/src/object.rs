@@ -1,0 +1,245 @@
+//! Object operations: PutObject, GetObject, HeadObject, DeleteObject.
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use metadata::error::MetadataError;
+use metadata::ids::VersionId;
+use metadata::model::{ObjectData, ObjectHeaders, ObjectMeta, now_unix_ms};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use crate::error::GatewayError;
+use crate::service::Tessera;
+use crate::time_format::timestamp;
+
+/// What S3 answers for an object stored without a Content-Type.
+const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
+
+impl Tessera {
+    pub(crate) async fn handle_put_object(
+        &self,
+        req: S3Request<PutObjectInput>,
+    ) -> S3Result<S3Response<PutObjectOutput>> {
+        let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
+        let input = req.input;
+        let expected_len = match input.content_length {
+            Some(len) => Some(u64::try_from(len).map_err(|_| {
+                S3Error::with_message(S3ErrorCode::InvalidArgument, "Content-Length is negative.")
+            })?),
+            None => None,
+        };
+        let content_md5 = input
+            .content_md5
+            .as_deref()
+            .map(|b64| {
+                BASE64
+                    .decode(b64.trim())
+                    .ok()
+                    .filter(|d| d.len() == 16)
+                    .ok_or_else(|| {
+                        S3Error::with_message(
+                            S3ErrorCode::InvalidDigest,
+                            "The Content-MD5 you specified is not valid.",
+                        )
+                    })
+            })
+            .transpose()?;
+
+        let version = VersionId::new();
+        let written = match input.body {
+            Some(body) => self.io.write_object(version, body, expected_len).await,
+            None => {
+                self.io
+                    .write_object(version, futures::stream::empty(), expected_len)
+                    .await
+            }
+        }?;
+        if let Some(expected) = content_md5
+            && expected != written.md5
+        {
+            self.discard(&written.data);
+            return Err(GatewayError::BadDigest.into());
+        }
+
+        let meta = ObjectMeta {
+            bucket: bucket.name,
+            key: input.key,
+            version,
+            size: written.size,
+            etag: hex::encode(written.md5),
+            last_modified_unix_ms: now_unix_ms(),
+            headers: ObjectHeaders {
+                content_type: input.content_type,
+                content_encoding: input.content_encoding.and_then(strip_aws_chunked),
+                content_disposition: input.content_disposition,
+                content_language: input.content_language,
+                cache_control: input.cache_control,
+                expires: None,
+            },
+            user_metadata: input
+                .metadata
+                .map(|m| {
+                    m.into_iter()
+                        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            checksums: BTreeMap::new(),
+        };
+        if let Err(err) = self.io.meta.commit_object(&meta, &written.data).await {
+            // Only a definite refusal frees the shards now. After a timeout the
+            // commit may have landed; garbage collection decides later.
+            if matches!(
+                err,
+                MetadataError::NoSuchBucket | MetadataError::InvalidRequest(_)
+            ) {
+                self.discard(&written.data);
+            }
+            return Err(GatewayError::from(err).into());
+        }
+        tracing::info!(bucket = %meta.bucket, key = %meta.key, bytes = meta.size, "object stored");
+        Ok(S3Response::new(PutObjectOutput {
+            e_tag: Some(ETag::Strong(meta.etag)),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn handle_get_object(
+        &self,
+        req: S3Request<GetObjectInput>,
+    ) -> S3Result<S3Response<GetObjectOutput>> {
+        let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
+        let input = req.input;
+        let (meta, data) = self
+            .io
+            .meta
+            .get_object(&bucket.name, &input.key)
+            .await
+            .map_err(GatewayError::from)?;
+        let range = match input.range {
+            Some(r) => Some(r.check(meta.size).map_err(|_| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidRange,
+                    "The requested range is not satisfiable",
+                )
+            })?),
+            None => None,
+        };
+        let span = range.clone().unwrap_or(0..meta.size);
+        let body = self.io.read_object(data, span.clone()).await?;
+        let h = &meta.headers;
+        let output = GetObjectOutput {
+            body: Some(StreamingBlob::wrap(body)),
+            content_length: Some(i64::try_from(span.end - span.start).unwrap_or(i64::MAX)),
+            content_range: range.map(|r| format!("bytes {}-{}/{}", r.start, r.end - 1, meta.size)),
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(ETag::Strong(meta.etag.clone())),
+            last_modified: Some(timestamp(meta.last_modified_unix_ms)),
+            content_type: Some(
+                h.content_type
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
+            ),
+            content_encoding: h.content_encoding.clone(),
+            content_disposition: h.content_disposition.clone(),
+            content_language: h.content_language.clone(),
+            cache_control: h.cache_control.clone(),
+            metadata: user_metadata(&meta),
+            ..Default::default()
+        };
+        Ok(S3Response::new(output))
+    }
+
+    pub(crate) async fn handle_head_object(
+        &self,
+        req: S3Request<HeadObjectInput>,
+    ) -> S3Result<S3Response<HeadObjectOutput>> {
+        let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
+        let meta = self
+            .io
+            .meta
+            .head_object(&bucket.name, &req.input.key)
+            .await
+            .map_err(GatewayError::from)?;
+        let h = &meta.headers;
+        Ok(S3Response::new(HeadObjectOutput {
+            content_length: Some(i64::try_from(meta.size).unwrap_or(i64::MAX)),
+            accept_ranges: Some("bytes".into()),
+            e_tag: Some(ETag::Strong(meta.etag.clone())),
+            last_modified: Some(timestamp(meta.last_modified_unix_ms)),
+            content_type: Some(
+                h.content_type
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_CONTENT_TYPE.to_owned()),
+            ),
+            content_encoding: h.content_encoding.clone(),
+            content_disposition: h.content_disposition.clone(),
+            content_language: h.content_language.clone(),
+            cache_control: h.cache_control.clone(),
+            metadata: user_metadata(&meta),
+            ..Default::default()
+        }))
+    }
+
+    pub(crate) async fn handle_delete_object(
+        &self,
+        req: S3Request<DeleteObjectInput>,
+    ) -> S3Result<S3Response<DeleteObjectOutput>> {
+        let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
+        let removed = self
+            .io
+            .meta
+            .delete_object(&bucket.name, &req.input.key)
+            .await
+            .map_err(GatewayError::from)?;
+        if removed.is_some() {
+            tracing::info!(bucket = %bucket.name, key = %req.input.key, "object deleted");
+        }
+        // S3 answers 204 whether or not the key existed.
+        Ok(S3Response::new(DeleteObjectOutput::default()))
+    }
+
+    /// Frees the shards of a body that will not be committed.
+    fn discard(&self, data: &ObjectData) {
+        if let ObjectData::Striped(manifest) = data {
+            self.io.discard(&manifest.stripes);
+        }
+    }
+}
+
+fn user_metadata(meta: &ObjectMeta) -> Option<Metadata> {
+    (!meta.user_metadata.is_empty()).then(|| {
+        meta.user_metadata
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    })
+}
+
+/// `aws-chunked` describes how the request body was framed, not the object:
+/// it must never be stored as the object's Content-Encoding.
+fn strip_aws_chunked(encoding: String) -> Option<String> {
+    let kept: Vec<&str> = encoding
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty() && !e.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_aws_chunked;
+
+    #[test]
+    fn aws_chunked_is_never_stored() {
+        assert_eq!(strip_aws_chunked("aws-chunked".into()), None);
+        assert_eq!(
+            strip_aws_chunked("aws-chunked, gzip".into()),
+            Some("gzip".into())
+        );
+        assert_eq!(strip_aws_chunked("gzip".into()), Some("gzip".into()));
+    }
+}

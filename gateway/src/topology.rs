@@ -1,0 +1,120 @@
+//! The gateway's view of storage nodes: the metadata service's node list,
+//! refreshed in the background, plus nodes this process has just seen fail.
+//! Reads and writes consult it so that a node known to be down is never asked
+//! and never costs a request a timeout.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use metadata::client::MetadataClient;
+use metadata::ids::NodeId;
+use metadata::model::{NodeState, NodeStatus};
+
+pub struct Topology {
+    meta: MetadataClient,
+    nodes: RwLock<Arc<HashMap<NodeId, NodeStatus>>>,
+    suspects: Mutex<HashMap<NodeId, Instant>>,
+    suspect_for: Duration,
+}
+
+impl Topology {
+    /// Loads the node list once (errors are logged; the list starts empty) and
+    /// keeps it fresh every `refresh` until the returned handle is dropped.
+    pub async fn start(
+        meta: MetadataClient,
+        refresh: Duration,
+        suspect_for: Duration,
+    ) -> Arc<Self> {
+        let topology = Arc::new(Topology {
+            meta,
+            nodes: RwLock::new(Arc::new(HashMap::new())),
+            suspects: Mutex::new(HashMap::new()),
+            suspect_for,
+        });
+        topology.refresh().await;
+        let weak = Arc::downgrade(&topology);
+        tokio::spawn(refresh_loop(weak, refresh));
+        topology
+    }
+
+    async fn refresh(&self) {
+        match self.meta.list_nodes().await {
+            Ok(list) => {
+                let map = list
+                    .into_iter()
+                    .map(|n| (n.heartbeat.id.clone(), n))
+                    .collect();
+                if let Ok(mut guard) = self.nodes.write() {
+                    *guard = Arc::new(map);
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "could not refresh the storage node list"),
+        }
+    }
+
+    fn snapshot(&self) -> Arc<HashMap<NodeId, NodeStatus>> {
+        self.nodes
+            .read()
+            .map(|g| Arc::clone(&g))
+            .unwrap_or_default()
+    }
+
+    fn is_suspect(&self, id: &NodeId) -> bool {
+        let Ok(mut suspects) = self.suspects.lock() else {
+            return false;
+        };
+        match suspects.get(id) {
+            Some(until) if *until > Instant::now() => true,
+            Some(_) => {
+                suspects.remove(id);
+                false
+            }
+            None => false,
+        }
+    }
+
+    /// Nodes that are up and not suspected by this gateway: placement input.
+    pub fn writable_nodes(&self) -> Vec<NodeStatus> {
+        let snapshot = self.snapshot();
+        let mut nodes: Vec<NodeStatus> = snapshot
+            .values()
+            .filter(|n| n.state == NodeState::Up && !self.is_suspect(&n.heartbeat.id))
+            .cloned()
+            .collect();
+        nodes.sort_by(|a, b| a.heartbeat.id.cmp(&b.heartbeat.id));
+        nodes
+    }
+
+    /// The address of a node, if the metadata service knows it.
+    pub fn addr(&self, id: &NodeId) -> Option<String> {
+        self.snapshot().get(id).map(|n| n.heartbeat.addr.clone())
+    }
+
+    /// Whether a read should expect this node to answer.
+    pub fn is_available(&self, id: &NodeId) -> bool {
+        let up = self
+            .snapshot()
+            .get(id)
+            .is_some_and(|n| n.state == NodeState::Up);
+        up && !self.is_suspect(id)
+    }
+
+    /// Records that a node just failed a request: it is avoided for a while.
+    pub fn report_failure(&self, id: &NodeId) {
+        if let Ok(mut suspects) = self.suspects.lock() {
+            suspects.insert(id.clone(), Instant::now() + self.suspect_for);
+        }
+        tracing::info!(node = %id, "storage node failed a request; avoiding it for now");
+    }
+}
+
+async fn refresh_loop(topology: Weak<Topology>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        let Some(t) = topology.upgrade() else { return };
+        t.refresh().await;
+    }
+}

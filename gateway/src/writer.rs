@@ -1,0 +1,370 @@
+//! The striped writer: turns an object's byte stream into erasure-coded
+//! stripes on storage nodes without ever holding more than a few stripes.
+//!
+//! The body is cut into stripes of `data * shard_size` bytes. Each full stripe
+//! is encoded, its shards hashed, placed by rendezvous hashing and written in
+//! parallel by a task of its own, while the next stripe is being received; MD5
+//! for the ETag runs beside them (see `md5_pipe`). A shard whose node fails is
+//! written to another node that holds nothing of the stripe. Nothing is
+//! committed here: the caller commits the returned data to metadata only once
+//! every shard is durable, so a failed or cut-short upload is never visible.
+
+use std::sync::{Arc, Mutex};
+
+use bytes::{Buf, Bytes, BytesMut};
+use futures::stream::FuturesOrdered;
+use futures::{Stream, StreamExt};
+use metadata::ids::{NodeId, ShardHash, VersionId};
+use metadata::model::{Manifest, ObjectData, ShardRef, Stripe};
+use metadata::placement::place_stripe;
+use storage_node::client::ShardError;
+use tokio::task::JoinHandle;
+
+use crate::error::GatewayError;
+use crate::md5_pipe::Md5Pipe;
+use crate::object_io::ObjectIo;
+
+/// How many nodes a failed shard write may move through before giving up.
+const SHARD_WRITE_ATTEMPTS: usize = 3;
+
+/// A stored (not yet committed) object body.
+#[derive(Debug)]
+pub struct Written {
+    pub data: ObjectData,
+    pub size: u64,
+    pub md5: [u8; 16],
+}
+
+type StripeTask = JoinHandle<Result<Stripe, GatewayError>>;
+
+/// Stripes of one upload: finished ones in order, then those still running
+/// (their tasks progress on their own; this only collects them in order).
+#[derive(Default)]
+struct Pipeline {
+    done: Vec<Stripe>,
+    running: FuturesOrdered<StripeTask>,
+    launched: usize,
+}
+
+impl Pipeline {
+    /// Collects the oldest running stripe.
+    async fn collect_one(&mut self) -> Option<Result<(), GatewayError>> {
+        let joined = self.running.next().await?;
+        Some(match joined {
+            Ok(Ok(stripe)) => {
+                self.done.push(stripe);
+                Ok(())
+            }
+            Ok(Err(err)) => Err(err),
+            Err(e) => Err(GatewayError::Internal(format!("stripe task: {e}"))),
+        })
+    }
+
+    /// Collects every running stripe; returns the first failure, if any.
+    async fn collect_all(&mut self) -> Result<(), GatewayError> {
+        let mut failure = None;
+        while let Some(r) = self.collect_one().await {
+            if let Err(e) = r {
+                failure.get_or_insert(e);
+            }
+        }
+        failure.map_or(Ok(()), Err)
+    }
+}
+
+impl ObjectIo {
+    /// Stores `body` as the data of object version `version`. With
+    /// `expected_len`, a body that ends early or runs long is refused (and what
+    /// was written of it is deleted).
+    pub async fn write_object<S>(
+        self: &Arc<Self>,
+        version: VersionId,
+        body: S,
+        expected_len: Option<u64>,
+    ) -> Result<Written, GatewayError>
+    where
+        S: Stream<Item = Result<Bytes, s3s::StdError>> + Send,
+    {
+        let mut pipeline = Pipeline::default();
+        let result = self
+            .write_stripes(version, body, expected_len, &mut pipeline)
+            .await;
+        // Whatever happened, wait for in-flight stripes: nothing may be left
+        // writing shards after this returns.
+        let collected = pipeline.collect_all().await;
+        match (result, collected) {
+            (Ok((inline, size, md5)), Ok(())) => {
+                let data = match inline {
+                    Some(bytes) => ObjectData::Inline(bytes),
+                    None => ObjectData::Striped(Manifest {
+                        code: self.codec.code(),
+                        stripes: pipeline.done,
+                    }),
+                };
+                Ok(Written { data, size, md5 })
+            }
+            (Err(err), _) | (Ok(_), Err(err)) => {
+                self.discard(&pipeline.done);
+                Err(err)
+            }
+        }
+    }
+
+    /// Reads the body and launches a task per stripe. Returns the inline body
+    /// (for small objects), the size and the MD5.
+    async fn write_stripes<S>(
+        self: &Arc<Self>,
+        version: VersionId,
+        body: S,
+        expected_len: Option<u64>,
+        pipeline: &mut Pipeline,
+    ) -> Result<(Option<Bytes>, u64, [u8; 16]), GatewayError>
+    where
+        S: Stream<Item = Result<Bytes, s3s::StdError>> + Send,
+    {
+        let stripe_bytes = self.geometry.stripe_bytes();
+        let mut body = std::pin::pin!(body);
+        let mut md5 = Md5Pipe::new();
+        let mut buf = BytesMut::new();
+        let mut total: u64 = 0;
+        let in_flight = self.config.stripes_in_flight.max(1);
+
+        while let Some(chunk) = body.next().await {
+            let mut chunk = chunk.map_err(GatewayError::Body)?;
+            total += chunk.len() as u64;
+            if let Some(expected) = expected_len
+                && total > expected
+            {
+                return Err(GatewayError::BodyTooLong { expected });
+            }
+            md5.update(chunk.clone()).await;
+            while chunk.has_remaining() {
+                if buf.capacity() == 0 {
+                    // Size the first buffer to the body when it is known, so a
+                    // small object does not allocate a whole stripe.
+                    let want = expected_len.map_or(stripe_bytes, |e| {
+                        usize::try_from(e).unwrap_or(stripe_bytes).min(stripe_bytes)
+                    });
+                    buf.reserve(want.max(chunk.len().min(stripe_bytes)));
+                }
+                let take = (stripe_bytes - buf.len()).min(chunk.len());
+                buf.extend_from_slice(&chunk[..take]);
+                chunk.advance(take);
+                if buf.len() == stripe_bytes {
+                    let stripe = buf.split().freeze();
+                    buf = BytesMut::new();
+                    self.launch_stripe(version, stripe, pipeline);
+                    while pipeline.running.len() >= in_flight {
+                        if let Some(Err(err)) = pipeline.collect_one().await {
+                            return Err(err);
+                        }
+                    }
+                }
+            }
+        }
+
+        if let Some(expected) = expected_len
+            && total != expected
+        {
+            return Err(GatewayError::IncompleteBody {
+                got: total,
+                expected,
+            });
+        }
+        let md5 = md5
+            .finish()
+            .await
+            .map_err(|e| GatewayError::Internal(format!("md5 task: {e}")))?;
+
+        if pipeline.launched == 0 && buf.len() <= self.config.inline_threshold {
+            return Ok((Some(buf.freeze()), total, md5));
+        }
+        if !buf.is_empty() {
+            let stripe = buf.freeze();
+            self.launch_stripe(version, stripe, pipeline);
+        }
+        Ok((None, total, md5))
+    }
+
+    fn launch_stripe(self: &Arc<Self>, version: VersionId, data: Bytes, pipeline: &mut Pipeline) {
+        let io = Arc::clone(self);
+        let index = pipeline.launched;
+        pipeline.launched += 1;
+        pipeline.running.push_back(tokio::spawn(async move {
+            io.write_stripe(version, index, data).await
+        }));
+    }
+
+    /// Encodes one stripe and writes its shards to distinct nodes in parallel.
+    #[tracing::instrument(skip_all, fields(stripe = index, bytes = data.len()))]
+    async fn write_stripe(
+        self: &Arc<Self>,
+        version: VersionId,
+        index: usize,
+        data: Bytes,
+    ) -> Result<Stripe, GatewayError> {
+        let data_len = data.len();
+        let shard_len = self.geometry.shard_len_for(data_len);
+        let codec = self.codec.clone();
+        let (shards, hashes) = tokio::task::spawn_blocking(move || {
+            let shards = codec.encode(&data, shard_len)?;
+            let hashes: Vec<ShardHash> = shards.iter().map(|s| ShardHash::of(s)).collect();
+            Ok::<_, GatewayError>((shards, hashes))
+        })
+        .await
+        .map_err(|e| GatewayError::Internal(format!("encode task: {e}")))??;
+
+        let key = stripe_key(version, index);
+        let targets = place_stripe(
+            &key,
+            &self.topology.writable_nodes(),
+            shards.len(),
+            &[],
+            &[],
+        )?;
+        let placed = Arc::new(Mutex::new(targets));
+        let writes = shards
+            .into_iter()
+            .zip(hashes.iter().copied())
+            .enumerate()
+            .map(|(i, (bytes, hash))| {
+                let placed = Arc::clone(&placed);
+                let key = key.clone();
+                async move {
+                    self.write_shard(&key, index, i, hash, bytes, &placed)
+                        .await
+                        .map(|node| ShardRef { hash, node })
+                }
+            });
+        let results = futures::future::join_all(writes).await;
+        let mut refs = Vec::with_capacity(results.len());
+        let mut failure = None;
+        for r in results {
+            match r {
+                Ok(shard) => refs.push(shard),
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(err) = failure {
+            self.discard(&[Stripe {
+                data_len: data_len as u64,
+                shard_len: 0,
+                shards: refs,
+            }]);
+            return Err(err);
+        }
+        Ok(Stripe {
+            data_len: data_len as u64,
+            shard_len: u32::try_from(shard_len)
+                .map_err(|_| GatewayError::Internal("shard too large".into()))?,
+            shards: refs,
+        })
+    }
+
+    /// Writes shard `i` to its placed node, moving it to another node (one
+    /// that holds nothing of this stripe) if the node fails.
+    async fn write_shard(
+        &self,
+        key: &[u8],
+        stripe: usize,
+        i: usize,
+        hash: ShardHash,
+        bytes: Bytes,
+        placed: &Mutex<Vec<NodeId>>,
+    ) -> Result<NodeId, GatewayError> {
+        let mut failed: Vec<NodeId> = Vec::new();
+        let mut last_err = ShardError::Unavailable("no attempt".into());
+        for _ in 0..SHARD_WRITE_ATTEMPTS {
+            let node = {
+                let guard = placed
+                    .lock()
+                    .map_err(|_| GatewayError::Internal("placement lock".into()))?;
+                guard[i].clone()
+            };
+            let Some(addr) = self.topology.addr(&node) else {
+                failed.push(node.clone());
+                self.replace_target(key, i, &failed, placed)?;
+                continue;
+            };
+            match self.storage.put_shard(&addr, &hash, bytes.clone()).await {
+                Ok(()) => return Ok(node),
+                Err(err) if err.is_retryable() => {
+                    tracing::warn!(node = %node, shard = i, error = %err, "shard write failed; placing it elsewhere");
+                    self.topology.report_failure(&node);
+                    failed.push(node);
+                    last_err = err;
+                    self.replace_target(key, i, &failed, placed)?;
+                }
+                Err(err) => {
+                    return Err(GatewayError::ShardWrite {
+                        stripe,
+                        shard: i,
+                        source: err,
+                    });
+                }
+            }
+        }
+        Err(GatewayError::ShardWrite {
+            stripe,
+            shard: i,
+            source: last_err,
+        })
+    }
+
+    fn replace_target(
+        &self,
+        key: &[u8],
+        i: usize,
+        failed: &[NodeId],
+        placed: &Mutex<Vec<NodeId>>,
+    ) -> Result<(), GatewayError> {
+        let mut guard = placed
+            .lock()
+            .map_err(|_| GatewayError::Internal("placement lock".into()))?;
+        let others: Vec<NodeId> = guard
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, n)| n.clone())
+            .collect();
+        let mut exclude = failed.to_vec();
+        exclude.push(guard[i].clone());
+        let replacement = place_stripe(key, &self.topology.writable_nodes(), 1, &others, &exclude)?;
+        if let Some(node) = replacement.into_iter().next() {
+            guard[i] = node;
+        }
+        Ok(())
+    }
+
+    /// Deletes the shards of stripes that will never be committed, in the
+    /// background and best effort: garbage collection catches what this misses.
+    pub fn discard(self: &Arc<Self>, stripes: &[Stripe]) {
+        let shards: Vec<ShardRef> = stripes
+            .iter()
+            .flat_map(|s| s.shards.iter().cloned())
+            .collect();
+        if shards.is_empty() {
+            return;
+        }
+        let io = Arc::clone(self);
+        tokio::spawn(async move {
+            for shard in shards {
+                if let Some(addr) = io.topology.addr(&shard.node)
+                    && let Err(err) = io.storage.delete_shard(&addr, &shard.hash).await
+                {
+                    tracing::debug!(node = %shard.node, error = %err, "could not delete an uncommitted shard");
+                }
+            }
+        });
+    }
+}
+
+/// The rendezvous-hashing key of a stripe: unique per object version and
+/// stripe, so every stripe lands on its own spread of nodes.
+fn stripe_key(version: VersionId, index: usize) -> Vec<u8> {
+    let mut key = version.0.as_bytes().to_vec();
+    key.extend_from_slice(&(index as u64).to_be_bytes());
+    key
+}

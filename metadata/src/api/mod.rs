@@ -1,0 +1,97 @@
+//! The internal HTTP/JSON API: what gateways, edges and storage nodes call
+//! through [`crate::client::MetadataClient`].
+//!
+//! RPC style: `/v1/...` routes with JSON bodies (object keys are arbitrary
+//! UTF-8 and never appear in a path). Every `/v1` route requires the cluster
+//! secret; `/health` and `/metrics` are open, for probes and scrapers.
+//! Input is validated here, at the edge, so the store only ever sees checked
+//! names, keys and manifests.
+
+mod buckets;
+mod error;
+mod extract;
+mod nodes;
+mod objects;
+mod observe;
+mod validate;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use metrics_exporter_prometheus::PrometheusHandle;
+
+use crate::cluster_auth::{ClusterSecret, require_cluster_secret};
+use crate::registry::Registry;
+use crate::store::MetaStore;
+
+pub use error::ApiError;
+
+/// Large enough for the manifest of a multi-GiB object (about 1 KiB of JSON
+/// per stripe) or an inline object in base64, small enough to refuse junk.
+const MAX_BODY_BYTES: usize = 64 << 20;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn MetaStore>,
+    pub registry: Arc<Registry>,
+    pub secret: ClusterSecret,
+    /// Renders `/metrics`; `None` when another recorder owns the process.
+    pub metrics: Option<PrometheusHandle>,
+}
+
+pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .route("/buckets", get(buckets::handle_list_buckets))
+        .route(
+            "/buckets/{bucket}",
+            put(buckets::handle_create_bucket)
+                .get(buckets::handle_get_bucket)
+                .delete(buckets::handle_delete_bucket),
+        )
+        .route("/objects/commit", post(objects::handle_commit_object))
+        .route("/objects/get", post(objects::handle_get_object))
+        .route("/objects/head", post(objects::handle_head_object))
+        .route("/objects/delete", post(objects::handle_delete_object))
+        .route("/objects/list", post(objects::handle_list_objects))
+        .route("/nodes/heartbeat", post(nodes::handle_heartbeat))
+        .route("/nodes", get(nodes::handle_list_nodes))
+        .route_layer(from_fn_with_state(
+            state.secret.clone(),
+            require_cluster_secret,
+        ));
+    Router::new()
+        .nest("/v1", v1)
+        .route("/health", get(handle_health))
+        .route("/metrics", get(handle_metrics))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(from_fn(observe::observe_request))
+        .with_state(state)
+}
+
+async fn handle_health() -> &'static str {
+    "ok\n"
+}
+
+async fn handle_metrics(State(state): State<AppState>) -> impl IntoResponse {
+    match &state.metrics {
+        Some(handle) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        ),
+        None => (
+            StatusCode::NOT_FOUND,
+            [(header::CONTENT_TYPE, "text/plain")],
+            "metrics are exported by the host process\n".to_owned(),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,175 @@
+//! Checks on what callers send, beyond what deserialization already checks
+//! (bucket names and ids are validated types).
+
+use crate::error::MetadataError;
+use crate::ids::MAX_KEY_BYTES;
+use crate::model::{ListQuery, Manifest, NodeHeartbeat, ObjectData, ObjectMeta};
+
+/// S3 never returns more than this many entries in one page.
+pub(super) const MAX_KEYS_LIMIT: u32 = 1000;
+
+fn invalid(msg: impl Into<String>) -> MetadataError {
+    MetadataError::InvalidRequest(msg.into())
+}
+
+pub(super) fn key(key: &str) -> Result<(), MetadataError> {
+    if key.is_empty() {
+        return Err(invalid("the object key is empty"));
+    }
+    if key.len() > MAX_KEY_BYTES {
+        return Err(invalid(format!(
+            "the object key is {} bytes; at most {MAX_KEY_BYTES} are allowed",
+            key.len()
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn owner(owner: &str) -> Result<(), MetadataError> {
+    if owner.trim().is_empty() {
+        return Err(invalid("the bucket owner is empty"));
+    }
+    Ok(())
+}
+
+pub(super) fn list_query(q: &ListQuery) -> Result<(), MetadataError> {
+    if q.max_keys > MAX_KEYS_LIMIT {
+        return Err(invalid(format!(
+            "max_keys {} is above {MAX_KEYS_LIMIT}",
+            q.max_keys
+        )));
+    }
+    let too_long = |s: &str| s.len() > MAX_KEY_BYTES;
+    if too_long(&q.prefix)
+        || q.start_after.as_deref().is_some_and(too_long)
+        || q.delimiter.as_deref().is_some_and(too_long)
+    {
+        return Err(invalid(
+            "prefix, delimiter or start_after is longer than a key",
+        ));
+    }
+    Ok(())
+}
+
+/// An object version to commit: its key, and data whose size and shape agree
+/// with the metadata. A manifest the reader could not follow must never
+/// become the current version of a key.
+pub(super) fn commit(meta: &ObjectMeta, data: &ObjectData) -> Result<(), MetadataError> {
+    key(&meta.key)?;
+    let data_len = match data {
+        ObjectData::Inline(bytes) => bytes.len() as u64,
+        ObjectData::Striped(manifest) => {
+            manifest_shape(manifest)?;
+            manifest.data_len()
+        }
+    };
+    if data_len != meta.size {
+        return Err(invalid(format!(
+            "size {} does not match the {data_len} bytes the data holds",
+            meta.size
+        )));
+    }
+    Ok(())
+}
+
+fn manifest_shape(m: &Manifest) -> Result<(), MetadataError> {
+    if m.code.data == 0 {
+        return Err(invalid("the erasure code has no data shards"));
+    }
+    let total = m.code.total();
+    for (i, s) in m.stripes.iter().enumerate() {
+        if s.shards.len() != total {
+            return Err(invalid(format!(
+                "stripe {i} has {} shards; the code needs {total}",
+                s.shards.len()
+            )));
+        }
+        let capacity = u64::from(m.code.data) * u64::from(s.shard_len);
+        if s.data_len > capacity {
+            return Err(invalid(format!(
+                "stripe {i} claims {} bytes but {} x {} bytes hold only {capacity}",
+                s.data_len, m.code.data, s.shard_len
+            )));
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn heartbeat(hb: &NodeHeartbeat) -> Result<(), MetadataError> {
+    let ok = hb
+        .addr
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !ok {
+        return Err(invalid(format!(
+            "node address {:?} is not host:port",
+            hb.addr
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{ShardHash, VersionId};
+    use crate::model::{ErasureCode, ShardRef, Stripe};
+
+    fn meta(size: u64) -> ObjectMeta {
+        ObjectMeta {
+            bucket: "bucket".parse().unwrap(),
+            key: "k".into(),
+            version: VersionId::new(),
+            size,
+            etag: "e".into(),
+            last_modified_unix_ms: 0,
+            headers: Default::default(),
+            user_metadata: Default::default(),
+            checksums: Default::default(),
+        }
+    }
+
+    fn manifest(shards: usize, data_len: u64) -> ObjectData {
+        let shard = ShardRef {
+            hash: ShardHash::of(b"x"),
+            node: "n".parse().unwrap(),
+        };
+        ObjectData::Striped(Manifest {
+            code: ErasureCode { data: 4, parity: 2 },
+            stripes: vec![Stripe {
+                data_len,
+                shard_len: 10,
+                shards: vec![shard; shards],
+            }],
+        })
+    }
+
+    #[test]
+    fn manifests_must_fit_their_code() {
+        assert!(commit(&meta(40), &manifest(6, 40)).is_ok());
+        assert!(commit(&meta(40), &manifest(5, 40)).is_err());
+        assert!(commit(&meta(41), &manifest(6, 41)).is_err());
+        assert!(commit(&meta(39), &manifest(6, 40)).is_err());
+        assert!(commit(&meta(3), &ObjectData::Inline("abc".into())).is_ok());
+    }
+
+    #[test]
+    fn keys_and_addresses() {
+        assert!(key("").is_err());
+        assert!(key(&"k".repeat(MAX_KEY_BYTES)).is_ok());
+        assert!(key(&"k".repeat(MAX_KEY_BYTES + 1)).is_err());
+        let mut hb = NodeHeartbeat {
+            id: "n".parse().unwrap(),
+            addr: "127.0.0.1:80".into(),
+            zone: None,
+            capacity_bytes: 0,
+            used_bytes: 0,
+            shard_count: 0,
+        };
+        assert!(heartbeat(&hb).is_ok());
+        hb.addr = "[::1]:9000".into();
+        assert!(heartbeat(&hb).is_ok());
+        hb.addr = "nohost".into();
+        assert!(heartbeat(&hb).is_err());
+    }
+}

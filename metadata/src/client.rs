@@ -1,0 +1,262 @@
+//! The typed client of the metadata service's internal API. Gateways, edges and
+//! storage nodes talk to metadata only through this.
+//!
+//! It does not retry by itself: whether a retry is safe depends on the caller's
+//! operation (a commit after a timeout may already have happened), so callers
+//! decide with [`MetadataError::is_retryable`].
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::cluster_auth::ClusterSecret;
+use crate::error::{ErrorBody, MetadataError};
+use crate::ids::BucketName;
+use crate::model::{
+    BucketInfo, ListPage, ListQuery, NodeHeartbeat, NodeStatus, ObjectData, ObjectMeta,
+};
+use crate::wire::{
+    CommitObjectRequest, CreateBucketRequest, GetObjectResponse, ListBucketsResponse,
+    ListNodesResponse, ObjectKeyRequest, ReplacedResponse,
+};
+
+/// A dead metadata service must surface quickly as `Unavailable`, not as a
+/// hung S3 request: loopback and LAN connects take microseconds.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Generous upper bound for one call (a large listing page on a busy disk).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
+pub struct MetadataClient {
+    http: reqwest::Client,
+    base: String,
+    secret: ClusterSecret,
+}
+
+impl std::fmt::Debug for MetadataClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetadataClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl MetadataClient {
+    /// `base_url` like `http://127.0.0.1:9100` (a trailing `/` is ignored).
+    pub fn new(base_url: &str, secret: ClusterSecret) -> Result<Self, MetadataError> {
+        let base = base_url.trim_end_matches('/').to_owned();
+        let parsed = reqwest::Url::parse(&base).map_err(|e| {
+            MetadataError::InvalidRequest(format!("metadata url {base_url:?}: {e}"))
+        })?;
+        if parsed.scheme() != "http" || parsed.host().is_none() {
+            return Err(MetadataError::InvalidRequest(format!(
+                "metadata url {base_url:?}: expected http://host:port"
+            )));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            // Small JSON requests would otherwise wait on Nagle + delayed ACK.
+            .tcp_nodelay(true)
+            // Cluster traffic goes straight to its peers, never via an
+            // HTTP_PROXY meant for the outside world.
+            .no_proxy()
+            .build()
+            .map_err(|e| MetadataError::Internal(format!("building HTTP client: {e}")))?;
+        Ok(MetadataClient { http, base, secret })
+    }
+
+    /// The base URL this client talks to.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    /// Creates a bucket. `BucketAlreadyOwnedByYou` if `owner` already owns it,
+    /// `BucketAlreadyExists` if someone else does.
+    pub async fn create_bucket(
+        &self,
+        name: &BucketName,
+        owner: &str,
+    ) -> Result<BucketInfo, MetadataError> {
+        let body = CreateBucketRequest {
+            owner: owner.to_owned(),
+        };
+        self.call(Method::PUT, &format!("/v1/buckets/{name}"), Some(&body))
+            .await
+    }
+
+    /// `NoSuchBucket` if it does not exist.
+    pub async fn get_bucket(&self, name: &BucketName) -> Result<BucketInfo, MetadataError> {
+        self.call::<(), _>(Method::GET, &format!("/v1/buckets/{name}"), None)
+            .await
+    }
+
+    /// All buckets, sorted by name.
+    pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>, MetadataError> {
+        let r: ListBucketsResponse = self.call::<(), _>(Method::GET, "/v1/buckets", None).await?;
+        Ok(r.buckets)
+    }
+
+    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds any object.
+    pub async fn delete_bucket(&self, name: &BucketName) -> Result<(), MetadataError> {
+        self.call_no_content::<()>(Method::DELETE, &format!("/v1/buckets/{name}"), None)
+            .await
+    }
+
+    /// Makes `meta` the current version of its key, with its bytes at `data`,
+    /// atomically. Returns the version it replaced (whose data is now garbage).
+    pub async fn commit_object(
+        &self,
+        meta: &ObjectMeta,
+        data: &ObjectData,
+    ) -> Result<Option<ObjectMeta>, MetadataError> {
+        let body = CommitObjectRequest {
+            meta: meta.clone(),
+            data: data.clone(),
+        };
+        let r: ReplacedResponse = self
+            .call(Method::POST, "/v1/objects/commit", Some(&body))
+            .await?;
+        Ok(r.replaced)
+    }
+
+    /// The current version and where its bytes are. `NoSuchBucket` / `NoSuchKey`.
+    pub async fn get_object(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+    ) -> Result<(ObjectMeta, ObjectData), MetadataError> {
+        let r: GetObjectResponse = self
+            .call(Method::POST, "/v1/objects/get", Some(&key_req(bucket, key)))
+            .await?;
+        Ok((r.meta, r.data))
+    }
+
+    /// The current version without its manifest. `NoSuchBucket` / `NoSuchKey`.
+    pub async fn head_object(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+    ) -> Result<ObjectMeta, MetadataError> {
+        self.call(
+            Method::POST,
+            "/v1/objects/head",
+            Some(&key_req(bucket, key)),
+        )
+        .await
+    }
+
+    /// Removes the key. `NoSuchBucket`; a missing key is `Ok(None)` (S3's
+    /// DeleteObject succeeds on missing keys).
+    pub async fn delete_object(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+    ) -> Result<Option<ObjectMeta>, MetadataError> {
+        let r: ReplacedResponse = self
+            .call(
+                Method::POST,
+                "/v1/objects/delete",
+                Some(&key_req(bucket, key)),
+            )
+            .await?;
+        Ok(r.replaced)
+    }
+
+    /// One page of a listing; see [`ListQuery`] for the S3 semantics.
+    pub async fn list_objects(&self, q: &ListQuery) -> Result<ListPage, MetadataError> {
+        self.call(Method::POST, "/v1/objects/list", Some(q)).await
+    }
+
+    /// Reports a storage node alive (and registers it on first contact).
+    pub async fn heartbeat(&self, hb: &NodeHeartbeat) -> Result<(), MetadataError> {
+        self.call_no_content(Method::POST, "/v1/nodes/heartbeat", Some(hb))
+            .await
+    }
+
+    /// Every known node with its up/down state, sorted by id.
+    pub async fn list_nodes(&self) -> Result<Vec<NodeStatus>, MetadataError> {
+        let r: ListNodesResponse = self.call::<(), _>(Method::GET, "/v1/nodes", None).await?;
+        Ok(r.nodes)
+    }
+
+    async fn call<B: Serialize, R: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<R, MetadataError> {
+        let resp = self.send(method, path, body).await?;
+        resp.json::<R>().await.map_err(|e| {
+            if e.is_timeout() || e.is_body() {
+                MetadataError::Unavailable(format!("{path}: reading the answer: {e}"))
+            } else {
+                MetadataError::Internal(format!("{path}: undecodable answer: {e}"))
+            }
+        })
+    }
+
+    async fn call_no_content<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<(), MetadataError> {
+        self.send(method, path, body).await.map(drop)
+    }
+
+    /// Sends one request; any non-2xx answer becomes the error it encodes.
+    #[tracing::instrument(level = "debug", skip_all, fields(%method, path))]
+    async fn send<B: Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<reqwest::Response, MetadataError> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header(reqwest::header::AUTHORIZATION, self.secret.header_value());
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let resp = req.send().await.map_err(|e| transport_error(path, &e))?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(resp);
+        }
+        Err(error_from_response(status, resp).await)
+    }
+}
+
+fn key_req(bucket: &BucketName, key: &str) -> ObjectKeyRequest {
+    ObjectKeyRequest {
+        bucket: bucket.clone(),
+        key: key.to_owned(),
+    }
+}
+
+/// Every failure to get an answer at all (refused, reset, timed out) is
+/// `Unavailable`: the request may be retried, possibly elsewhere.
+fn transport_error(path: &str, e: &reqwest::Error) -> MetadataError {
+    if e.is_builder() {
+        MetadataError::Internal(format!("{path}: {e}"))
+    } else {
+        MetadataError::Unavailable(format!("{path}: {e}"))
+    }
+}
+
+async fn error_from_response(status: StatusCode, resp: reqwest::Response) -> MetadataError {
+    let text = resp.text().await.unwrap_or_default();
+    match serde_json::from_str::<ErrorBody>(&text) {
+        Ok(body) => MetadataError::from_wire(status, Some(&body.code), body.message),
+        Err(_) => {
+            let mut msg = text.trim().to_owned();
+            msg.truncate(200);
+            MetadataError::from_wire(status, None, msg)
+        }
+    }
+}

@@ -1,0 +1,262 @@
+//! Configuration: flags (and env) over an optional TOML file, validated once
+//! into a [`Config`] that the library uses. Raw structs accept what a user can
+//! write; only [`Config`] is trusted.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cluster_auth::{ClusterSecret, ClusterSecretError};
+use crate::registry::DEFAULT_HEARTBEAT_TIMEOUT;
+
+/// Where the service listens unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:9100";
+
+/// Flags of the metadata service. A library type, so another binary (the
+/// edge's `edge metadata ...`) can embed it as a subcommand.
+#[derive(Debug, Clone, Default, clap::Parser)]
+#[command(name = "metadata", about = "Tessera metadata service", version)]
+pub struct Args {
+    /// TOML config file; flags override its values.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// Address to listen on [default: 127.0.0.1:9100].
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+
+    /// Folder of the metadata database (`metadata.redb`). Required here or in
+    /// the config file.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// Shared secret of the cluster (at least 16 characters).
+    #[arg(long, env = "TESSERA_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+
+    /// File holding the cluster secret (keeps it out of `ps` and shell history).
+    #[arg(long, value_name = "FILE")]
+    pub cluster_secret_file: Option<PathBuf>,
+
+    /// A node without a heartbeat for this long is down [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub heartbeat_timeout: Option<Duration>,
+}
+
+/// The TOML config file, as written by an operator. Every field is optional
+/// here; [`Config::from_args`] decides what is required.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// Address to listen on, e.g. `"0.0.0.0:9100"`.
+    pub listen: Option<SocketAddr>,
+    /// Folder of the metadata database.
+    pub data_dir: Option<PathBuf>,
+    /// The cluster secret itself. Prefer `cluster_secret_file`.
+    pub cluster_secret: Option<String>,
+    /// File holding the cluster secret.
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Heartbeat timeout, e.g. `"5s"` or `"1500ms"`.
+    #[serde(default, with = "humantime_serde")]
+    pub heartbeat_timeout: Option<Duration>,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub cluster_secret: ClusterSecret,
+    pub heartbeat_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("parsing {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: Box<toml::de::Error>,
+    },
+    #[error("no data folder: pass --data-dir or set data_dir in the config file")]
+    MissingDataDir,
+    #[error(
+        "no cluster secret: pass --cluster-secret, TESSERA_CLUSTER_SECRET or \
+         --cluster-secret-file, or set cluster_secret(_file) in the config file"
+    )]
+    MissingSecret,
+    #[error("cluster secret: {0}")]
+    Secret(#[from] ClusterSecretError),
+    #[error("heartbeat timeout must be positive")]
+    ZeroHeartbeatTimeout,
+}
+
+impl Config {
+    /// A config for tests and embedding: defaults for everything optional.
+    pub fn new(data_dir: impl Into<PathBuf>, cluster_secret: ClusterSecret) -> Self {
+        Config {
+            listen: default_listen(),
+            data_dir: data_dir.into(),
+            cluster_secret,
+            heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
+        }
+    }
+
+    /// Reads the config file (if any) and lets flags override it.
+    pub fn from_args(args: Args) -> Result<Config, ConfigError> {
+        let raw = match &args.config {
+            Some(path) => read_raw(path)?,
+            None => RawConfig::default(),
+        };
+        Self::from_raw(args, raw)
+    }
+
+    /// Merges flags over a parsed file and validates the result.
+    pub fn from_raw(args: Args, raw: RawConfig) -> Result<Config, ConfigError> {
+        let data_dir = args
+            .data_dir
+            .or(raw.data_dir)
+            .ok_or(ConfigError::MissingDataDir)?;
+        // A secret given on the command line (or env) wins over a file named
+        // on the command line, which wins over the config file's choices.
+        let secret = match (
+            args.cluster_secret,
+            args.cluster_secret_file,
+            raw.cluster_secret,
+            raw.cluster_secret_file,
+        ) {
+            (Some(s), ..) => s,
+            (None, Some(f), ..) => read_secret(&f)?,
+            (None, None, Some(s), _) => s,
+            (None, None, None, Some(f)) => read_secret(&f)?,
+            (None, None, None, None) => return Err(ConfigError::MissingSecret),
+        };
+        let heartbeat_timeout = args
+            .heartbeat_timeout
+            .or(raw.heartbeat_timeout)
+            .unwrap_or(DEFAULT_HEARTBEAT_TIMEOUT);
+        if heartbeat_timeout.is_zero() {
+            return Err(ConfigError::ZeroHeartbeatTimeout);
+        }
+        Ok(Config {
+            listen: args.listen.or(raw.listen).unwrap_or_else(default_listen),
+            data_dir,
+            cluster_secret: ClusterSecret::new(secret)?,
+            heartbeat_timeout,
+        })
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 9100))
+}
+
+fn read_raw(path: &Path) -> Result<RawConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|source| ConfigError::Parse {
+        path: path.to_owned(),
+        source: Box::new(source),
+    })
+}
+
+fn read_secret(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    const SECRET: &str = "0123456789abcdef0123";
+
+    #[test]
+    fn flags_override_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("metadata.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "listen = \"0.0.0.0:7000\"\ndata_dir = \"/from/file\"\n\
+                 cluster_secret = \"{SECRET}\"\nheartbeat_timeout = \"1500ms\"\n"
+            ),
+        )
+        .unwrap();
+        let args = Args::try_parse_from([
+            "metadata",
+            "--config",
+            file.to_str().unwrap(),
+            "--data-dir",
+            "/from/flag",
+        ])
+        .unwrap();
+        let c = Config::from_args(args).unwrap();
+        assert_eq!(c.listen, "0.0.0.0:7000".parse().unwrap());
+        assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
+        assert_eq!(c.heartbeat_timeout, Duration::from_millis(1500));
+    }
+
+    #[test]
+    fn defaults_and_missing_values() {
+        let secret_file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(secret_file.path(), format!("{SECRET}\n")).unwrap();
+        let args = Args::try_parse_from([
+            "metadata",
+            "--data-dir",
+            "/d",
+            "--cluster-secret-file",
+            secret_file.path().to_str().unwrap(),
+            "--heartbeat-timeout",
+            "2s",
+        ])
+        .unwrap();
+        let c = Config::from_args(args).unwrap();
+        assert_eq!(c.listen, DEFAULT_LISTEN.parse().unwrap());
+        assert_eq!(c.heartbeat_timeout, Duration::from_secs(2));
+
+        let no_dir = Args {
+            cluster_secret: Some(SECRET.into()),
+            ..Args::default()
+        };
+        assert!(matches!(
+            Config::from_args(no_dir),
+            Err(ConfigError::MissingDataDir)
+        ));
+        let no_secret = Args {
+            data_dir: Some("/d".into()),
+            ..Args::default()
+        };
+        assert!(matches!(
+            Config::from_raw(no_secret, RawConfig::default()),
+            Err(ConfigError::MissingSecret)
+        ));
+        let short = Args {
+            data_dir: Some("/d".into()),
+            cluster_secret: Some("short".into()),
+            ..Args::default()
+        };
+        assert!(matches!(
+            Config::from_args(short),
+            Err(ConfigError::Secret(_))
+        ));
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        assert!(toml::from_str::<RawConfig>("data_dirr = \"/x\"").is_err());
+    }
+}

@@ -1,0 +1,267 @@
+//! Validated identifiers. Every id that crosses a process boundary is a newtype
+//! with a checked `FromStr`, so a malformed name is refused where it enters,
+//! not deep inside a storage engine.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// Why an identifier was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum IdError {
+    #[error("invalid node id {0:?}: 1-64 characters of a-z, 0-9, '-' and '_'")]
+    NodeId(String),
+    #[error("invalid shard hash {0:?}: 64 hex digits")]
+    ShardHash(String),
+    #[error("invalid bucket name {0:?}")]
+    BucketName(String),
+    #[error("invalid version id {0:?}")]
+    VersionId(String),
+}
+
+macro_rules! serde_via_str {
+    ($t:ty) => {
+        impl Serialize for $t {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+        impl<'de> Deserialize<'de> for $t {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+                s.parse().map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+/// A storage node's stable identity. It survives restarts and address changes
+/// (it lives in the node's data folder), so manifests can name it.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct NodeId(String);
+
+impl NodeId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A fresh random id, for a node started without one.
+    pub fn random() -> Self {
+        let bytes: [u8; 8] = rand::random();
+        NodeId(format!("node-{}", hex::encode(bytes)))
+    }
+}
+
+impl FromStr for NodeId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if ok {
+            Ok(NodeId(s.to_owned()))
+        } else {
+            Err(IdError::NodeId(s.to_owned()))
+        }
+    }
+}
+
+impl fmt::Display for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "NodeId({})", self.0)
+    }
+}
+serde_via_str!(NodeId);
+
+/// The BLAKE3 hash of a shard's bytes: its name on every storage node. Because a
+/// shard is named by its content, a cached or stored shard can never be stale.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ShardHash(pub [u8; 32]);
+
+impl ShardHash {
+    pub fn of(bytes: &[u8]) -> Self {
+        ShardHash(*blake3::hash(bytes).as_bytes())
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+impl From<blake3::Hash> for ShardHash {
+    fn from(h: blake3::Hash) -> Self {
+        ShardHash(*h.as_bytes())
+    }
+}
+
+impl FromStr for ShardHash {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let mut out = [0u8; 32];
+        if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Err(IdError::ShardHash(s.to_owned()));
+        }
+        hex::decode_to_slice(s, &mut out).map_err(|_| IdError::ShardHash(s.to_owned()))?;
+        Ok(ShardHash(out))
+    }
+}
+
+impl fmt::Display for ShardHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_hex())
+    }
+}
+
+impl fmt::Debug for ShardHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ShardHash({})", &self.to_hex()[..16])
+    }
+}
+serde_via_str!(ShardHash);
+
+/// A bucket name, checked against S3's rules for new buckets: 3-63 characters
+/// of lowercase letters, digits, '.' and '-', starting and ending with a letter
+/// or digit, no "..", and not shaped like an IPv4 address.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct BucketName(String);
+
+impl BucketName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for BucketName {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let bad = || IdError::BucketName(s.to_owned());
+        let bytes = s.as_bytes();
+        if !(3..=63).contains(&bytes.len()) {
+            return Err(bad());
+        }
+        let edge_ok = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+        if !edge_ok(bytes[0]) || !edge_ok(bytes[bytes.len() - 1]) {
+            return Err(bad());
+        }
+        if !bytes.iter().all(|&b| edge_ok(b) || b == b'.' || b == b'-') {
+            return Err(bad());
+        }
+        if s.contains("..") || s.contains(".-") || s.contains("-.") {
+            return Err(bad());
+        }
+        if s.parse::<std::net::Ipv4Addr>().is_ok() {
+            return Err(bad());
+        }
+        Ok(BucketName(s.to_owned()))
+    }
+}
+
+impl fmt::Display for BucketName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for BucketName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BucketName({})", self.0)
+    }
+}
+serde_via_str!(BucketName);
+
+/// Identifies one stored version of an object (UUIDv7: time-ordered). Every
+/// write gets a fresh one, so an overwrite never touches the shards a reader of
+/// the previous version may still be fetching.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VersionId(pub uuid::Uuid);
+
+impl VersionId {
+    pub fn new() -> Self {
+        VersionId(uuid::Uuid::now_v7())
+    }
+}
+
+impl Default for VersionId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FromStr for VersionId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        uuid::Uuid::parse_str(s)
+            .map(VersionId)
+            .map_err(|_| IdError::VersionId(s.to_owned()))
+    }
+}
+
+impl fmt::Display for VersionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.simple())
+    }
+}
+
+impl fmt::Debug for VersionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VersionId({})", self.0.simple())
+    }
+}
+serde_via_str!(VersionId);
+
+/// The longest object key S3 accepts, in bytes of UTF-8.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bucket_names() {
+        for ok in ["abc", "my-bucket", "a.b.c", "123", &"a".repeat(63)] {
+            assert!(ok.parse::<BucketName>().is_ok(), "{ok}");
+        }
+        for bad in [
+            "ab",
+            &"a".repeat(64),
+            "Abc",
+            "-abc",
+            "abc-",
+            "a..b",
+            "a.-b",
+            "a_b",
+            "192.168.1.1",
+            "a b",
+        ] {
+            assert!(bad.parse::<BucketName>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn shard_hash_round_trip() {
+        let h = ShardHash::of(b"hello");
+        let s = h.to_string();
+        assert_eq!(s.parse::<ShardHash>().unwrap(), h);
+        assert!(s.to_uppercase().parse::<ShardHash>().is_err());
+        assert!("abc".parse::<ShardHash>().is_err());
+        let json = serde_json::to_string(&h).unwrap();
+        assert_eq!(serde_json::from_str::<ShardHash>(&json).unwrap(), h);
+    }
+
+    #[test]
+    fn node_ids() {
+        assert!("node-1".parse::<NodeId>().is_ok());
+        assert!("Node".parse::<NodeId>().is_err());
+        assert!("".parse::<NodeId>().is_err());
+        assert!("a/b".parse::<NodeId>().is_err());
+        assert!(NodeId::random().as_str().parse::<NodeId>().is_ok());
+    }
+}

@@ -1,0 +1,28 @@
+//! The metadata service: the names of everything. Buckets, object versions and
+//! their manifests (which stripes, which shards, on which nodes), node
+//! membership with heartbeats, and placement.
+//!
+//! It owns no object bytes beyond small inline objects, and it never talks to
+//! storage nodes: they report to it. Its storage sits behind [`store::MetaStore`]
+//! so that the embedded default and a database backend share every caller.
+
+#![deny(unsafe_code)]
+
+pub use config::{Args, Config};
+pub use server::{ServeError, run, serve};
+
+pub mod api;
+pub mod byte_size;
+pub mod client;
+pub mod cluster_auth;
+pub mod config;
+pub mod error;
+pub mod ids;
+pub mod lifecycle;
+pub mod listing;
+pub mod model;
+pub mod placement;
+pub mod registry;
+pub mod server;
+pub mod store;
+pub mod wire;

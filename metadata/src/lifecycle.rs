@@ -1,0 +1,63 @@
+//! Process lifecycle shared by every binary: logging, shutdown on SIGINT or
+//! SIGTERM, and (for child processes of a test harness or the local cluster)
+//! exiting when the parent dies, so no process is ever left running.
+
+use std::time::Duration;
+
+/// Env var: when set to `1`, the process exits once its parent process is gone.
+pub const EXIT_WITH_PARENT_ENV: &str = "TESSERA_EXIT_WITH_PARENT";
+
+/// Starts `tracing` with `RUST_LOG` (default `info`), logging to stderr.
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+/// If [`EXIT_WITH_PARENT_ENV`] is set, watches the parent process on a thread
+/// and exits the process when it has gone (the process is re-parented).
+pub fn exit_with_parent_if_asked() {
+    if std::env::var(EXIT_WITH_PARENT_ENV).as_deref() != Ok("1") {
+        return;
+    }
+    #[cfg(unix)]
+    {
+        let parent = std::os::unix::process::parent_id();
+        std::thread::spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_millis(500));
+                if std::os::unix::process::parent_id() != parent {
+                    eprintln!("parent process {parent} is gone; exiting");
+                    std::process::exit(0);
+                }
+            }
+        });
+    }
+}

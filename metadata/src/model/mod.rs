@@ -1,0 +1,22 @@
+//! The records the metadata service stores and serves. These are also the wire
+//! types of its internal API: gateways, edges and storage nodes share them.
+
+mod bucket;
+mod listing;
+mod manifest;
+mod node;
+mod object;
+
+pub use bucket::BucketInfo;
+pub use listing::{ListPage, ListQuery};
+pub use manifest::{ErasureCode, Manifest, ShardRef, Stripe};
+pub use node::{NodeHeartbeat, NodeState, NodeStatus};
+pub use object::{ObjectData, ObjectHeaders, ObjectMeta};
+
+/// Milliseconds since the Unix epoch: the one timestamp format on the wire.
+pub fn now_unix_ms() -> i64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
+}

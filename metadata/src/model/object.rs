@@ -1,0 +1,76 @@
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{BucketName, VersionId};
+use crate::model::Manifest;
+
+/// The HTTP representation headers S3 stores with an object and returns on GET.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectHeaders {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_encoding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_disposition: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_language: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_control: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires: Option<String>,
+}
+
+/// Everything about an object version except where its bytes are. Listings
+/// return only this, so they never pay for large manifests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    pub bucket: BucketName,
+    pub key: String,
+    pub version: VersionId,
+    pub size: u64,
+    /// The ETag without quotes: hex MD5 of the body, or `<md5>-<parts>`.
+    pub etag: String,
+    pub last_modified_unix_ms: i64,
+    #[serde(default)]
+    pub headers: ObjectHeaders,
+    /// `x-amz-meta-*` values, keyed by the lowercase name without the prefix.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub user_metadata: BTreeMap<String, String>,
+    /// S3 checksums (`crc32`, `crc32c`, `crc64nvme`, `sha1`, `sha256`),
+    /// base64 as S3 returns them.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checksums: BTreeMap<String, String>,
+}
+
+/// Where an object's bytes are. Small objects live inline in the metadata
+/// record: a 4 KiB PUT then costs one metadata write instead of six shard
+/// writes, and they are exactly as durable as the manifests that name every
+/// other object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectData {
+    Inline(#[serde(with = "base64_bytes")] Bytes),
+    Striped(Manifest),
+}
+
+mod base64_bytes {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use bytes::Bytes;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(b: &Bytes, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&STANDARD.encode(b))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bytes, D::Error> {
+        let s = std::borrow::Cow::<'de, str>::deserialize(d)?;
+        STANDARD
+            .decode(s.as_bytes())
+            .map(Bytes::from)
+            .map_err(serde::de::Error::custom)
+    }
+}

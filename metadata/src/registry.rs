@@ -1,0 +1,191 @@
+//! Node membership: which storage nodes exist, where they are reached, and
+//! whether they are alive.
+//!
+//! Liveness lives in memory: a node is up while its last heartbeat is younger
+//! than the heartbeat timeout. Persisting every heartbeat would cost an fsync
+//! per node per interval for information that is stale a few seconds later,
+//! so the store is written only when a node first registers or changes how it
+//! is reached (address or zone). After a restart the persisted nodes count as
+//! seen at load time: they stay up for one timeout and drop to down unless
+//! they heartbeat, so a metadata restart does not mark the cluster dead.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::ids::NodeId;
+use crate::model::{NodeHeartbeat, NodeState, NodeStatus, now_unix_ms};
+use crate::store::{MetaStore, StoreError};
+
+/// The default for `--heartbeat-timeout`.
+pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Entry {
+    heartbeat: NodeHeartbeat,
+    /// Monotonic, for the up/down decision (immune to clock steps).
+    last_seen: Instant,
+    /// Wall clock, for reporting.
+    last_seen_unix_ms: i64,
+}
+
+pub struct Registry {
+    store: Arc<dyn MetaStore>,
+    timeout: Duration,
+    nodes: RwLock<BTreeMap<NodeId, Entry>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Registry {
+    /// Loads the persisted nodes, all considered seen now.
+    pub async fn load(store: Arc<dyn MetaStore>, timeout: Duration) -> Result<Self, StoreError> {
+        let now = Instant::now();
+        let now_ms = now_unix_ms();
+        let nodes = store
+            .list_nodes()
+            .await?
+            .into_iter()
+            .map(|r| {
+                let entry = Entry {
+                    heartbeat: r.heartbeat,
+                    last_seen: now,
+                    last_seen_unix_ms: now_ms,
+                };
+                (entry.heartbeat.id.clone(), entry)
+            })
+            .collect();
+        Ok(Registry {
+            store,
+            timeout,
+            nodes: RwLock::new(nodes),
+        })
+    }
+
+    pub fn heartbeat_timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Records a heartbeat. Persists it first if the node is new or moved,
+    /// so a node is never used by address before that address is durable.
+    pub async fn heartbeat(&self, hb: NodeHeartbeat) -> Result<(), StoreError> {
+        let now_ms = now_unix_ms();
+        let known = {
+            let nodes = self.nodes.read().unwrap_or_else(|p| p.into_inner());
+            nodes
+                .get(&hb.id)
+                .is_some_and(|e| e.heartbeat.addr == hb.addr && e.heartbeat.zone == hb.zone)
+        };
+        if !known {
+            self.store.put_node(hb.clone(), now_ms).await?;
+            tracing::info!(node = %hb.id, addr = %hb.addr, zone = ?hb.zone, "node registered");
+        }
+        let mut nodes = self.nodes.write().unwrap_or_else(|p| p.into_inner());
+        nodes.insert(
+            hb.id.clone(),
+            Entry {
+                heartbeat: hb,
+                last_seen: Instant::now(),
+                last_seen_unix_ms: now_ms,
+            },
+        );
+        Ok(())
+    }
+
+    /// Every known node with its state, sorted by id.
+    pub fn list(&self) -> Vec<NodeStatus> {
+        let now = Instant::now();
+        let nodes = self.nodes.read().unwrap_or_else(|p| p.into_inner());
+        nodes
+            .values()
+            .map(|e| NodeStatus {
+                heartbeat: e.heartbeat.clone(),
+                state: if now.saturating_duration_since(e.last_seen) <= self.timeout {
+                    NodeState::Up
+                } else {
+                    NodeState::Down
+                },
+                last_heartbeat_unix_ms: e.last_seen_unix_ms,
+            })
+            .collect()
+    }
+
+    /// Only the nodes that are up.
+    pub fn up_nodes(&self) -> Vec<NodeStatus> {
+        let mut nodes = self.list();
+        nodes.retain(NodeStatus::is_up);
+        nodes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::RedbStore;
+
+    fn hb(id: &str, addr: &str) -> NodeHeartbeat {
+        NodeHeartbeat {
+            id: id.parse().unwrap(),
+            addr: addr.into(),
+            zone: None,
+            capacity_bytes: 100,
+            used_bytes: 1,
+            shard_count: 1,
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nodes_go_down_without_heartbeats_and_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn MetaStore> = Arc::new(RedbStore::open(dir.path()).unwrap());
+        let reg = Registry::load(store, Duration::from_secs(5)).await.unwrap();
+        reg.heartbeat(hb("a", "127.0.0.1:1")).await.unwrap();
+        reg.heartbeat(hb("b", "127.0.0.1:2")).await.unwrap();
+        assert_eq!(reg.up_nodes().len(), 2);
+
+        tokio::time::advance(Duration::from_secs(4)).await;
+        reg.heartbeat(hb("a", "127.0.0.1:1")).await.unwrap();
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let list = reg.list();
+        assert_eq!(list[0].state, NodeState::Up);
+        assert_eq!(list[1].state, NodeState::Down);
+
+        reg.heartbeat(hb("b", "127.0.0.1:2")).await.unwrap();
+        assert_eq!(reg.up_nodes().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn membership_survives_a_restart_but_liveness_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store: Arc<dyn MetaStore> = Arc::new(RedbStore::open(dir.path()).unwrap());
+            let reg = Registry::load(store.clone(), Duration::from_millis(200))
+                .await
+                .unwrap();
+            reg.heartbeat(hb("a", "127.0.0.1:1")).await.unwrap();
+            // An address change is persisted; capacity changes need not be.
+            reg.heartbeat(hb("a", "127.0.0.1:9")).await.unwrap();
+            let mut fuller = hb("a", "127.0.0.1:9");
+            fuller.used_bytes = 50;
+            reg.heartbeat(fuller).await.unwrap();
+            assert_eq!(reg.list()[0].heartbeat.used_bytes, 50);
+        }
+        let store: Arc<dyn MetaStore> = Arc::new(RedbStore::open(dir.path()).unwrap());
+        let reg = Registry::load(store, Duration::from_millis(200))
+            .await
+            .unwrap();
+        let list = reg.list();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].heartbeat.addr, "127.0.0.1:9");
+        assert!(list[0].is_up(), "reloaded nodes count as seen at load time");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(!reg.list()[0].is_up());
+    }
+}

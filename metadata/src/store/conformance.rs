@@ -1,0 +1,408 @@
+//! The behaviour every [`MetaStore`] backend must have, written once against
+//! the trait; each backend runs the whole suite (Garage's `db/test.rs`).
+
+use std::collections::HashSet;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use bytes::Bytes;
+
+use super::{MetaStore, StoreError};
+use crate::ids::{BucketName, NodeId, ShardHash, VersionId};
+use crate::model::{
+    BucketInfo, ErasureCode, Manifest, NodeHeartbeat, ObjectData, ObjectMeta, ShardRef, Stripe,
+};
+
+pub(crate) fn bucket(name: &str) -> BucketName {
+    name.parse().unwrap()
+}
+
+pub(crate) fn bucket_info(name: &str, owner: &str) -> BucketInfo {
+    BucketInfo {
+        name: bucket(name),
+        owner: owner.into(),
+        created_unix_ms: 1,
+    }
+}
+
+pub(crate) fn meta(b: &str, key: &str, size: u64) -> ObjectMeta {
+    ObjectMeta {
+        bucket: bucket(b),
+        key: key.into(),
+        version: VersionId::new(),
+        size,
+        etag: "etag".into(),
+        last_modified_unix_ms: 2,
+        headers: Default::default(),
+        user_metadata: Default::default(),
+        checksums: Default::default(),
+    }
+}
+
+pub(crate) fn striped(tag: &str) -> ObjectData {
+    let node: NodeId = "node-1".parse().unwrap();
+    ObjectData::Striped(Manifest {
+        code: ErasureCode { data: 1, parity: 1 },
+        stripes: vec![Stripe {
+            data_len: 3,
+            shard_len: 3,
+            shards: vec![
+                ShardRef {
+                    hash: ShardHash::of(tag.as_bytes()),
+                    node: node.clone(),
+                },
+                ShardRef {
+                    hash: ShardHash::of(b"parity"),
+                    node,
+                },
+            ],
+        }],
+    })
+}
+
+pub(crate) async fn bucket_lifecycle(s: &dyn MetaStore) {
+    let b = bucket("photos");
+    assert_eq!(s.get_bucket(&b).await.unwrap(), None);
+    s.create_bucket(bucket_info("photos", "alice"))
+        .await
+        .unwrap();
+    s.create_bucket(bucket_info("albums", "bob")).await.unwrap();
+    assert_eq!(
+        s.create_bucket(bucket_info("photos", "bob")).await,
+        Err(StoreError::BucketAlreadyExists {
+            owner: "alice".into()
+        })
+    );
+    assert_eq!(s.get_bucket(&b).await.unwrap().unwrap().owner, "alice");
+    let names: Vec<_> = s
+        .list_buckets()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.name.to_string())
+        .collect();
+    assert_eq!(names, ["albums", "photos"]);
+
+    s.commit_object(
+        meta("photos", "a.jpg", 3),
+        ObjectData::Inline(Bytes::from_static(b"abc")),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.delete_bucket(&b).await, Err(StoreError::BucketNotEmpty));
+    // A neighbour whose name extends this one is not "inside" it.
+    s.create_bucket(bucket_info("photos-old", "alice"))
+        .await
+        .unwrap();
+    s.commit_object(meta("photos-old", "x", 0), ObjectData::Inline(Bytes::new()))
+        .await
+        .unwrap();
+    s.delete_object(&b, "a.jpg").await.unwrap();
+    s.delete_bucket(&b).await.unwrap();
+    assert_eq!(s.delete_bucket(&b).await, Err(StoreError::NoSuchBucket));
+    assert_eq!(s.get_bucket(&b).await.unwrap(), None);
+}
+
+pub(crate) async fn commit_replace_and_garbage(s: &dyn MetaStore) {
+    let b = bucket("media");
+    s.create_bucket(bucket_info("media", "o")).await.unwrap();
+    let v1 = meta("media", "video.mp4", 3);
+    assert_eq!(
+        s.commit_object(v1.clone(), striped("v1")).await.unwrap(),
+        None
+    );
+    let (m, d) = s.get_object(&b, "video.mp4").await.unwrap().unwrap();
+    assert_eq!((m, d), (v1.clone(), striped("v1")));
+    assert_eq!(
+        s.head_object(&b, "video.mp4").await.unwrap(),
+        Some(v1.clone())
+    );
+
+    // Overwrite: the old version comes back and its data becomes garbage.
+    let v2 = meta("media", "video.mp4", 3);
+    assert_eq!(
+        s.commit_object(v2.clone(), striped("v2")).await.unwrap(),
+        Some(v1.clone())
+    );
+    assert_eq!(
+        s.get_object(&b, "video.mp4").await.unwrap().unwrap().1,
+        striped("v2")
+    );
+    let garbage = s.list_garbage(10).await.unwrap();
+    assert_eq!(garbage.len(), 1);
+    assert_eq!(garbage[0].version, v1.version);
+    assert_eq!(garbage[0].data, striped("v1"));
+    assert!(garbage[0].since_unix_ms > 0);
+
+    // A retried commit of the same version replaces nothing, makes no garbage.
+    assert_eq!(
+        s.commit_object(v2.clone(), striped("v2")).await.unwrap(),
+        None
+    );
+    assert_eq!(s.list_garbage(10).await.unwrap().len(), 1);
+
+    // Inline data has no shards: replacing it makes no garbage entry.
+    let small = meta("media", "small.txt", 2);
+    s.commit_object(small.clone(), ObjectData::Inline(Bytes::from_static(b"hi")))
+        .await
+        .unwrap();
+    s.commit_object(
+        meta("media", "small.txt", 0),
+        ObjectData::Inline(Bytes::new()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(s.list_garbage(10).await.unwrap().len(), 1);
+
+    // Delete: returns the removed version; its data becomes garbage.
+    assert_eq!(
+        s.delete_object(&b, "video.mp4").await.unwrap(),
+        Some(v2.clone())
+    );
+    assert_eq!(s.delete_object(&b, "video.mp4").await.unwrap(), None);
+    assert_eq!(s.get_object(&b, "video.mp4").await.unwrap(), None);
+    assert_eq!(s.head_object(&b, "video.mp4").await.unwrap(), None);
+    let versions: Vec<_> = s
+        .list_garbage(10)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| g.version)
+        .collect();
+    assert_eq!(versions, [v1.version, v2.version], "oldest first");
+    assert_eq!(s.list_garbage(1).await.unwrap().len(), 1);
+
+    s.remove_garbage(&[v1.version, VersionId::new()])
+        .await
+        .unwrap();
+    assert_eq!(s.list_garbage(10).await.unwrap()[0].version, v2.version);
+    s.remove_garbage(&[v2.version]).await.unwrap();
+    assert!(s.list_garbage(10).await.unwrap().is_empty());
+
+    // Missing bucket: every object operation says so.
+    let nb = bucket("nope");
+    assert_eq!(
+        s.commit_object(meta("nope", "k", 0), ObjectData::Inline(Bytes::new()))
+            .await,
+        Err(StoreError::NoSuchBucket)
+    );
+    assert_eq!(s.get_object(&nb, "k").await, Err(StoreError::NoSuchBucket));
+    assert_eq!(s.head_object(&nb, "k").await, Err(StoreError::NoSuchBucket));
+    assert_eq!(
+        s.delete_object(&nb, "k").await,
+        Err(StoreError::NoSuchBucket)
+    );
+    assert_eq!(
+        s.scan_objects(&nb, "", Bound::Unbounded, 10).await,
+        Err(StoreError::NoSuchBucket)
+    );
+}
+
+/// Concurrent writes are grouped into shared transactions; each still gets
+/// its own answer, and a refused one never takes its batch down with it. A
+/// reader never sees an object version without its data.
+pub(crate) async fn concurrent_commits_are_atomic(s: Arc<dyn MetaStore>) {
+    s.create_bucket(bucket_info("busy", "o")).await.unwrap();
+    let b = bucket("busy");
+    let mut tasks = Vec::new();
+    for i in 0..400 {
+        let s = s.clone();
+        tasks.push(tokio::spawn(async move {
+            // Every third write goes to a missing bucket.
+            let target = if i % 3 == 0 { "missing" } else { "busy" };
+            let key = format!("k{}", i % 20);
+            let mut m = meta(target, &key, 0);
+            m.etag = m.version.to_string();
+            let data = ObjectData::Inline(Bytes::from(m.version.to_string()));
+            m.size = data_len(&data);
+            (i, s.commit_object(m, data).await)
+        }));
+    }
+    let reader = {
+        let (s, b) = (s.clone(), b.clone());
+        tokio::spawn(async move {
+            for round in 0..200 {
+                let key = format!("k{}", round % 20);
+                if let Some((m, d)) = s.get_object(&b, &key).await.unwrap() {
+                    // The data is the one committed with this very version.
+                    assert_eq!(d, ObjectData::Inline(Bytes::from(m.version.to_string())));
+                }
+            }
+        })
+    };
+    let mut replaced = HashSet::new();
+    for t in tasks {
+        let (i, result) = t.await.unwrap();
+        if i % 3 == 0 {
+            assert_eq!(result, Err(StoreError::NoSuchBucket));
+        } else if let Some(old) = result.unwrap() {
+            assert!(replaced.insert(old.version), "a version was replaced twice");
+        }
+    }
+    reader.await.unwrap();
+    let all = s
+        .scan_objects(&b, "", Bound::Unbounded, 1000)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 20);
+    for m in all {
+        let (_, d) = s.get_object(&b, &m.key).await.unwrap().unwrap();
+        assert_eq!(d, ObjectData::Inline(Bytes::from(m.etag.clone())));
+    }
+}
+
+fn data_len(d: &ObjectData) -> u64 {
+    match d {
+        ObjectData::Inline(b) => b.len() as u64,
+        ObjectData::Striped(m) => m.data_len(),
+    }
+}
+
+pub(crate) async fn scans_are_ordered_and_bounded(s: &dyn MetaStore) {
+    s.create_bucket(bucket_info("scan", "o")).await.unwrap();
+    s.create_bucket(bucket_info("scan-2", "o")).await.unwrap();
+    let b = bucket("scan");
+    let keys = ["a", "a/b", "a/c", "a0", "b", "é", "é/x", "ø"];
+    // Inserted out of order.
+    for k in keys.iter().rev() {
+        s.commit_object(meta("scan", k, 0), ObjectData::Inline(Bytes::new()))
+            .await
+            .unwrap();
+    }
+    s.commit_object(meta("scan-2", "a", 0), ObjectData::Inline(Bytes::new()))
+        .await
+        .unwrap();
+    let scan = |prefix: &'static str, from: Bound<&'static [u8]>, limit| {
+        let b = b.clone();
+        async move {
+            s.scan_objects(&b, prefix, from, limit)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|m| m.key)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(scan("", Bound::Unbounded, 100).await, keys);
+    assert_eq!(scan("", Bound::Unbounded, 2).await, ["a", "a/b"]);
+    assert_eq!(scan("a/", Bound::Unbounded, 100).await, ["a/b", "a/c"]);
+    assert_eq!(scan("", Bound::Excluded(b"a/b"), 2).await, ["a/c", "a0"]);
+    assert_eq!(scan("", Bound::Included(b"a/b"), 1).await, ["a/b"]);
+    // A bound below the prefix is the prefix; above its end, nothing.
+    assert_eq!(scan("a/", Bound::Excluded(b"a"), 100).await, ["a/b", "a/c"]);
+    assert!(scan("a/", Bound::Included(b"b"), 100).await.is_empty());
+    // Non-UTF-8 bound: the successor of "é" (c3 a9) is c3 aa.
+    assert_eq!(scan("", Bound::Included(b"\xc3\xaa"), 100).await, ["ø"]);
+    assert!(scan("", Bound::Unbounded, 0).await.is_empty());
+}
+
+pub(crate) async fn nodes_persist(s: &dyn MetaStore) {
+    let hb = |id: &str, addr: &str| NodeHeartbeat {
+        id: id.parse().unwrap(),
+        addr: addr.into(),
+        zone: Some("z1".into()),
+        capacity_bytes: 10,
+        used_bytes: 1,
+        shard_count: 2,
+    };
+    s.put_node(hb("n2", "h:2"), 5).await.unwrap();
+    s.put_node(hb("n1", "h:1"), 6).await.unwrap();
+    s.put_node(hb("n2", "h:3"), 7).await.unwrap();
+    let nodes = s.list_nodes().await.unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert_eq!(nodes[0].heartbeat, hb("n1", "h:1"));
+    assert_eq!(nodes[1].heartbeat.addr, "h:3");
+    assert_eq!(nodes[1].last_seen_unix_ms, 7);
+}
+
+mod redb {
+    use super::*;
+    use crate::store::RedbStore;
+
+    fn open(dir: &tempfile::TempDir) -> RedbStore {
+        RedbStore::open(dir.path()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn bucket_lifecycle() {
+        let dir = tempfile::tempdir().unwrap();
+        super::bucket_lifecycle(&open(&dir)).await;
+    }
+
+    #[tokio::test]
+    async fn commit_replace_and_garbage() {
+        let dir = tempfile::tempdir().unwrap();
+        super::commit_replace_and_garbage(&open(&dir)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_commits_are_atomic() {
+        let dir = tempfile::tempdir().unwrap();
+        super::concurrent_commits_are_atomic(Arc::new(open(&dir))).await;
+    }
+
+    #[tokio::test]
+    async fn scans_are_ordered_and_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        super::scans_are_ordered_and_bounded(&open(&dir)).await;
+    }
+
+    #[tokio::test]
+    async fn nodes_persist() {
+        let dir = tempfile::tempdir().unwrap();
+        super::nodes_persist(&open(&dir)).await;
+    }
+
+    /// Everything acknowledged is there after the store is dropped and the
+    /// file reopened (the writer drains and releases the file on drop).
+    #[tokio::test]
+    async fn reopen_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let v1 = meta("keep", "k", 3);
+        {
+            let s = open(&dir);
+            s.create_bucket(bucket_info("keep", "o")).await.unwrap();
+            s.commit_object(v1.clone(), striped("a")).await.unwrap();
+            s.commit_object(meta("keep", "k", 3), striped("b"))
+                .await
+                .unwrap();
+            // A second handle on the same file is refused while it is open.
+            assert!(RedbStore::open(dir.path()).is_err());
+        }
+        let s = open(&dir);
+        assert_eq!(
+            s.get_bucket(&bucket("keep")).await.unwrap().unwrap().owner,
+            "o"
+        );
+        let (_, d) = s.get_object(&bucket("keep"), "k").await.unwrap().unwrap();
+        assert_eq!(d, striped("b"));
+        assert_eq!(s.list_garbage(10).await.unwrap()[0].version, v1.version);
+    }
+
+    /// A commit refused for a missing bucket leaves no data record behind
+    /// (the data table is written in the same transaction, or not at all).
+    #[tokio::test]
+    async fn refused_commit_leaves_no_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = meta("ghost", "k", 3);
+        let version = m.version;
+        {
+            let s = open(&dir);
+            assert_eq!(
+                s.commit_object(m, striped("x")).await,
+                Err(StoreError::NoSuchBucket)
+            );
+        }
+        let db = ::redb::Database::open(dir.path().join(super::super::redb_store::DB_FILE_NAME))
+            .unwrap();
+        let txn = db.begin_read().unwrap();
+        let data = txn.open_table(super::super::redb_store::DATA).unwrap();
+        use ::redb::ReadableTableMetadata;
+        assert_eq!(data.len().unwrap(), 0);
+        assert!(
+            ::redb::ReadableTable::get(&data, version.0.as_u128())
+                .unwrap()
+                .is_none()
+        );
+    }
+}

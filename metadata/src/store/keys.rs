@@ -1,0 +1,59 @@
+//! Byte layout of ordered keys. Backends that order keys bytewise (redb,
+//! PostgreSQL `bytea`) share it, so a listing means the same everywhere.
+
+use crate::ids::BucketName;
+
+/// Separates the bucket from the key in the `objects` table.
+const SEPARATOR: u8 = 0;
+
+/// `bucket \0 key`: all keys of a bucket are contiguous and in key order.
+pub(crate) fn object_key(bucket: &BucketName, key: &[u8]) -> Vec<u8> {
+    let mut k = Vec::with_capacity(bucket.as_str().len() + 1 + key.len());
+    k.extend_from_slice(bucket.as_str().as_bytes());
+    k.push(SEPARATOR);
+    k.extend_from_slice(key);
+    k
+}
+
+/// The smallest byte string greater than every string that starts with
+/// `prefix`, or `None` when there is none (empty prefix, or all `0xff`). Seeking
+/// to it skips everything under the prefix without walking it.
+///
+/// The result can be invalid UTF-8 (`"a\u{7f}"` is fine, but `0xbf` becomes
+/// `0xc0`), which is why scans take byte bounds.
+pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut s = prefix.to_vec();
+    while let Some(last) = s.pop() {
+        if last < u8::MAX {
+            s.push(last + 1);
+            return Some(s);
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn successor_bounds_the_prefix() {
+        assert_eq!(prefix_successor(b"a/"), Some(b"a0".to_vec()));
+        assert_eq!(prefix_successor(b"a\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"\xff\xff"), None);
+        assert_eq!(prefix_successor(b""), None);
+        let p = "é".as_bytes(); // c3 a9
+        let s = prefix_successor(p).unwrap();
+        assert!(s.as_slice() > "é\u{10ffff}".as_bytes());
+        assert!(std::str::from_utf8(&s).is_err() || s.as_slice() > p);
+    }
+
+    #[test]
+    fn object_keys_group_by_bucket() {
+        let a: BucketName = "abc".parse().unwrap();
+        let b: BucketName = "abc-d".parse().unwrap();
+        // Every key of "abc" sorts before any key of "abc-d", even "\u{7f}".
+        assert!(object_key(&a, "\u{7f}".as_bytes()) < object_key(&b, b""));
+        assert!(object_key(&a, b"x") < object_key(&a, b"x/"));
+    }
+}

@@ -1,0 +1,157 @@
+//! The storage seam: every durable record of the metadata service goes through
+//! [`MetaStore`]. The embedded [`RedbStore`] is the zero-setup default; a
+//! PostgreSQL backend will implement the same trait, so the trait speaks only
+//! in model types, byte-ordered keys and [`StoreError`], never in one engine's
+//! terms.
+//!
+//! Records and their layout, for every backend:
+//! - `buckets`: name -> [`BucketInfo`].
+//! - `objects`: `bucket \0 key` -> [`ObjectMeta`], ordered bytewise so that a
+//!   listing is one range scan. Bucket names never contain `\0`, so the first
+//!   `\0` separates the two parts unambiguously.
+//! - `data`: [`VersionId`] -> [`ObjectData`]. Kept apart from `objects` so a
+//!   listing never reads or decodes a manifest.
+//! - `garbage`: [`VersionId`] -> data of versions that were replaced or
+//!   deleted, waiting for the garbage collector.
+//! - `nodes`: [`NodeId`] -> last persisted heartbeat.
+
+mod codec;
+#[cfg(test)]
+pub(crate) mod conformance;
+pub(crate) mod keys;
+mod redb_store;
+mod redb_writer;
+
+use std::ops::Bound;
+
+use async_trait::async_trait;
+
+use crate::ids::{BucketName, VersionId};
+use crate::model::{BucketInfo, NodeHeartbeat, ObjectData, ObjectMeta};
+
+pub use keys::prefix_successor;
+pub use redb_store::{RedbOptions, RedbStore};
+
+/// Why a store operation failed. The first three are answers about the data;
+/// the rest are trouble with the store itself.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    #[error("no such bucket")]
+    NoSuchBucket,
+    /// Carries the owner so the caller can tell "yours already" from "taken".
+    #[error("bucket already exists (owner {owner})")]
+    BucketAlreadyExists { owner: String },
+    #[error("bucket is not empty")]
+    BucketNotEmpty,
+    /// The engine failed (I/O, a failed commit). Backend-neutral: the engine's
+    /// error rendered as text.
+    #[error("storage backend error: {0}")]
+    Backend(String),
+    /// A stored record could not be decoded.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The store was shut down (or its writer stopped) while the call was
+    /// in flight.
+    #[error("the store is shut down")]
+    Closed,
+}
+
+/// A node as persisted: its last heartbeat that changed how it is reached, and
+/// when that was. Capacity fields may be stale; the registry keeps the live
+/// values in memory.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct NodeRecord {
+    pub heartbeat: NodeHeartbeat,
+    pub last_seen_unix_ms: i64,
+}
+
+/// The data of a version that is no longer reachable by name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct GarbageEntry {
+    pub version: VersionId,
+    pub data: ObjectData,
+    /// When it became garbage. A collector must wait a grace period after
+    /// this before deleting shards: a GET that resolved the old manifest just
+    /// before the overwrite may still be streaming it.
+    pub since_unix_ms: i64,
+}
+
+/// The metadata service's durable state. Every method is one atomic step:
+/// a caller never observes half of an operation, and an `Ok` means durable.
+#[async_trait]
+pub trait MetaStore: Send + Sync + 'static {
+    /// `BucketAlreadyExists { owner }` if the name is taken (by anyone).
+    async fn create_bucket(&self, info: BucketInfo) -> Result<(), StoreError>;
+
+    async fn get_bucket(&self, name: &BucketName) -> Result<Option<BucketInfo>, StoreError>;
+
+    /// Sorted by name.
+    async fn list_buckets(&self) -> Result<Vec<BucketInfo>, StoreError>;
+
+    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds an object.
+    async fn delete_bucket(&self, name: &BucketName) -> Result<(), StoreError>;
+
+    /// Makes `meta` the current version of `(meta.bucket, meta.key)` with its
+    /// bytes at `data`, in one transaction, and moves the data of the version
+    /// it replaces to garbage. Returns the replaced version. Committing the
+    /// same version id again (a retried commit) rewrites it in place and
+    /// replaces nothing. `NoSuchBucket` if the bucket is missing.
+    async fn commit_object(
+        &self,
+        meta: ObjectMeta,
+        data: ObjectData,
+    ) -> Result<Option<ObjectMeta>, StoreError>;
+
+    /// The current version and its data. `NoSuchBucket` if the bucket is
+    /// missing, `Ok(None)` if the key is.
+    async fn get_object(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+    ) -> Result<Option<(ObjectMeta, ObjectData)>, StoreError>;
+
+    /// Like [`MetaStore::get_object`] without reading the data.
+    async fn head_object(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+    ) -> Result<Option<ObjectMeta>, StoreError>;
+
+    /// Removes the key and moves its data to garbage; returns what was
+    /// removed. `NoSuchBucket` if the bucket is missing.
+    async fn delete_object(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+    ) -> Result<Option<ObjectMeta>, StoreError>;
+
+    /// Up to `limit` objects of `bucket` whose key starts with `prefix` and
+    /// lies within `from` (inclusive or exclusive lower bound on the key's
+    /// bytes), in bytewise key order. `from` is bytes, not text, because the
+    /// successor of a prefix (to skip past it) need not be valid UTF-8.
+    /// `NoSuchBucket` if the bucket is missing.
+    async fn scan_objects(
+        &self,
+        bucket: &BucketName,
+        prefix: &str,
+        from: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<ObjectMeta>, StoreError>;
+
+    /// Persists a node's heartbeat, replacing its previous record.
+    async fn put_node(
+        &self,
+        heartbeat: NodeHeartbeat,
+        last_seen_unix_ms: i64,
+    ) -> Result<(), StoreError>;
+
+    /// Every persisted node, sorted by id.
+    async fn list_nodes(&self) -> Result<Vec<NodeRecord>, StoreError>;
+
+    /// Up to `limit` garbage entries, oldest version first.
+    async fn list_garbage(&self, limit: usize) -> Result<Vec<GarbageEntry>, StoreError>;
+
+    /// Forgets garbage entries (once their shards are deleted). Unknown ids
+    /// are ignored, so a retried removal succeeds.
+    async fn remove_garbage(&self, versions: &[VersionId]) -> Result<(), StoreError>;
+}

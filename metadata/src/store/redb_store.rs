@@ -1,0 +1,412 @@
+//! The embedded backend: one redb file, `<data_dir>/metadata.redb`.
+//!
+//! Why redb: it is pure Rust (no C toolchain, no sidecar process), keeps
+//! everything in one file an operator can back up, gives ACID transactions
+//! with an fsync on every durable commit, and is an ordered B-tree, so a key
+//! listing is a range scan and skipping a folder is one seek. Its copy-on-write
+//! pages with checksummed commit slots make it crash-safe under `kill -9`: on
+//! reopen the last committed transaction is there, whole. It allows one writer
+//! at a time, which [`super::redb_writer`] turns into group commit.
+//!
+//! redb calls block, so reads run on `spawn_blocking` and writes on the
+//! writer thread; no async task ever waits on the disk.
+
+use std::ops::Bound;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use async_trait::async_trait;
+use redb::{Database, Durability, ReadTransaction, ReadableTable, TableDefinition};
+use tokio::sync::{mpsc, oneshot};
+
+use super::codec::{decode, encode};
+use super::keys::{object_key, prefix_successor};
+use super::redb_writer::{self, WriteOp, WriteOutcome, WriteRequest};
+use super::{GarbageEntry, MetaStore, NodeRecord, StoreError};
+use crate::ids::{BucketName, VersionId};
+use crate::model::{BucketInfo, NodeHeartbeat, ObjectData, ObjectMeta};
+
+pub(super) const BUCKETS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("buckets");
+pub(super) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
+/// Keyed by the version's UUID as a big-endian u128: UUIDv7 ids sort by time.
+pub(super) const DATA: TableDefinition<u128, &[u8]> = TableDefinition::new("data");
+pub(super) const GARBAGE: TableDefinition<u128, &[u8]> = TableDefinition::new("garbage");
+pub(super) const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nodes");
+
+/// The file name inside the data folder.
+pub const DB_FILE_NAME: &str = "metadata.redb";
+
+/// Room for writers to queue while a batch commits; beyond it callers wait,
+/// which is the backpressure a flood of PUTs needs.
+const QUEUE_DEPTH: usize = 4096;
+
+/// How a [`RedbStore`] is opened.
+#[derive(Debug, Clone)]
+pub struct RedbOptions {
+    /// Fsync every commit before acknowledging it (the default). `false` only
+    /// for loading benchmark data: acknowledged writes may then be lost on a
+    /// crash.
+    pub durable: bool,
+    /// redb's page cache, in bytes (redb's default is 1 GiB).
+    pub cache_size_bytes: Option<usize>,
+}
+
+impl Default for RedbOptions {
+    fn default() -> Self {
+        RedbOptions {
+            durable: true,
+            cache_size_bytes: None,
+        }
+    }
+}
+
+/// The embedded [`MetaStore`]. Dropping it finishes the queued writes and
+/// closes the file, so the same folder can be opened again at once.
+pub struct RedbStore {
+    db: Arc<Database>,
+    path: PathBuf,
+    writes: Option<mpsc::Sender<WriteRequest>>,
+    writer: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+impl RedbStore {
+    /// Opens (or creates) `<data_dir>/metadata.redb`, creating the folder if
+    /// needed. Blocking: after a crash redb may first repair the file.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        Self::open_with(data_dir, RedbOptions::default())
+    }
+
+    pub fn open_with(data_dir: &Path, options: RedbOptions) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| StoreError::Backend(format!("creating {}: {e}", data_dir.display())))?;
+        let path = data_dir.join(DB_FILE_NAME);
+        let mut builder = Database::builder();
+        if let Some(bytes) = options.cache_size_bytes {
+            builder.set_cache_size(bytes);
+        }
+        let db = builder
+            .create(&path)
+            .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
+        // Create every table up front, so readers never meet a missing one.
+        let txn = db.begin_write()?;
+        for t in [BUCKETS, OBJECTS, NODES] {
+            txn.open_table(t)?;
+        }
+        for t in [DATA, GARBAGE] {
+            txn.open_table(t)?;
+        }
+        txn.commit()?;
+
+        let db = Arc::new(db);
+        let durability = if options.durable {
+            Durability::Immediate
+        } else {
+            Durability::Eventual
+        };
+        let (tx, rx) = mpsc::channel(QUEUE_DEPTH);
+        let writer = redb_writer::spawn(db.clone(), durability, rx)
+            .map_err(|e| StoreError::Backend(format!("starting the writer thread: {e}")))?;
+        Ok(RedbStore {
+            db,
+            path,
+            writes: Some(tx),
+            writer: Some(writer),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    async fn write(&self, op: WriteOp) -> Result<WriteOutcome, StoreError> {
+        let sender = self.writes.as_ref().ok_or(StoreError::Closed)?;
+        let (reply, answer) = oneshot::channel();
+        sender
+            .send(WriteRequest { op, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        answer.await.map_err(|_| StoreError::Closed)?
+    }
+
+    async fn write_replaced(&self, op: WriteOp) -> Result<Option<ObjectMeta>, StoreError> {
+        match self.write(op).await? {
+            WriteOutcome::Replaced(old) => Ok(old),
+            WriteOutcome::Done => Ok(None),
+        }
+    }
+
+    /// Runs `f` in a read transaction on the blocking pool.
+    async fn read<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&ReadTransaction) -> Result<T, StoreError> + Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || {
+            let txn = db.begin_read()?;
+            f(&txn)
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+}
+
+impl Drop for RedbStore {
+    fn drop(&mut self) {
+        // Closing the queue lets the writer finish what is queued and exit;
+        // joining it releases its handle on the file.
+        self.writes.take();
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!("the metadata writer thread panicked");
+        }
+    }
+}
+
+fn bucket_exists(txn: &ReadTransaction, bucket: &BucketName) -> Result<bool, StoreError> {
+    let buckets = txn.open_table(BUCKETS)?;
+    Ok(buckets.get(bucket.as_str().as_bytes())?.is_some())
+}
+
+fn read_meta(
+    txn: &ReadTransaction,
+    bucket: &BucketName,
+    key: &str,
+) -> Result<Option<ObjectMeta>, StoreError> {
+    if !bucket_exists(txn, bucket)? {
+        return Err(StoreError::NoSuchBucket);
+    }
+    let objects = txn.open_table(OBJECTS)?;
+    match objects.get(object_key(bucket, key.as_bytes()).as_slice())? {
+        Some(v) => Ok(Some(decode("object", v.value())?)),
+        None => Ok(None),
+    }
+}
+
+#[async_trait]
+impl MetaStore for RedbStore {
+    async fn create_bucket(&self, info: BucketInfo) -> Result<(), StoreError> {
+        let value = encode(&info)?;
+        self.write(WriteOp::CreateBucket {
+            name: info.name,
+            value,
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn get_bucket(&self, name: &BucketName) -> Result<Option<BucketInfo>, StoreError> {
+        let name = name.clone();
+        self.read(move |txn| {
+            let buckets = txn.open_table(BUCKETS)?;
+            match buckets.get(name.as_str().as_bytes())? {
+                Some(v) => Ok(Some(decode("bucket", v.value())?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn list_buckets(&self) -> Result<Vec<BucketInfo>, StoreError> {
+        self.read(|txn| {
+            let buckets = txn.open_table(BUCKETS)?;
+            let mut out = Vec::new();
+            for item in buckets.iter()? {
+                let (_, v) = item?;
+                out.push(decode("bucket", v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn delete_bucket(&self, name: &BucketName) -> Result<(), StoreError> {
+        self.write(WriteOp::DeleteBucket { name: name.clone() })
+            .await
+            .map(drop)
+    }
+
+    async fn commit_object(
+        &self,
+        meta: ObjectMeta,
+        data: ObjectData,
+    ) -> Result<Option<ObjectMeta>, StoreError> {
+        let op = WriteOp::CommitObject {
+            meta: encode(&meta)?,
+            data: encode(&data)?,
+            bucket: meta.bucket,
+            key: meta.key,
+            version: meta.version,
+        };
+        self.write_replaced(op).await
+    }
+
+    async fn get_object(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+    ) -> Result<Option<(ObjectMeta, ObjectData)>, StoreError> {
+        let (bucket, key) = (bucket.clone(), key.to_owned());
+        self.read(move |txn| {
+            let Some(meta) = read_meta(txn, &bucket, &key)? else {
+                return Ok(None);
+            };
+            let data = txn.open_table(DATA)?;
+            let Some(raw) = data.get(meta.version.0.as_u128())? else {
+                return Err(StoreError::Corrupt(format!(
+                    "object {bucket}/{key}: no data for version {}",
+                    meta.version
+                )));
+            };
+            let data = decode("data", raw.value())?;
+            Ok(Some((meta, data)))
+        })
+        .await
+    }
+
+    async fn head_object(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+    ) -> Result<Option<ObjectMeta>, StoreError> {
+        let (bucket, key) = (bucket.clone(), key.to_owned());
+        self.read(move |txn| read_meta(txn, &bucket, &key)).await
+    }
+
+    async fn delete_object(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+    ) -> Result<Option<ObjectMeta>, StoreError> {
+        self.write_replaced(WriteOp::DeleteObject {
+            bucket: bucket.clone(),
+            key: key.to_owned(),
+        })
+        .await
+    }
+
+    async fn scan_objects(
+        &self,
+        bucket: &BucketName,
+        prefix: &str,
+        from: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<ObjectMeta>, StoreError> {
+        let bucket = bucket.clone();
+        let start = object_key(&bucket, prefix.as_bytes());
+        // Never None: a bucket name has no 0xff byte to carry over.
+        let end = prefix_successor(&start)
+            .ok_or_else(|| StoreError::Backend("no upper bound for the scan".into()))?;
+        // The tighter of "starts with prefix" and the caller's bound.
+        let lower = match from {
+            Bound::Included(f) if f > prefix.as_bytes() => Bound::Included(object_key(&bucket, f)),
+            Bound::Excluded(f) if f >= prefix.as_bytes() => Bound::Excluded(object_key(&bucket, f)),
+            _ => Bound::Included(start),
+        };
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.read(move |txn| {
+            if !bucket_exists(txn, &bucket)? {
+                return Err(StoreError::NoSuchBucket);
+            }
+            let lower = match &lower {
+                Bound::Included(l) if *l >= end => return Ok(Vec::new()),
+                Bound::Excluded(l) if *l >= end => return Ok(Vec::new()),
+                Bound::Included(l) => Bound::Included(l.as_slice()),
+                Bound::Excluded(l) => Bound::Excluded(l.as_slice()),
+                Bound::Unbounded => Bound::Unbounded,
+            };
+            let objects = txn.open_table(OBJECTS)?;
+            let mut out = Vec::with_capacity(limit.min(1024));
+            for item in objects
+                .range::<&[u8]>((lower, Bound::Excluded(end.as_slice())))?
+                .take(limit)
+            {
+                let (_, v) = item?;
+                out.push(decode("object", v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn put_node(
+        &self,
+        heartbeat: NodeHeartbeat,
+        last_seen_unix_ms: i64,
+    ) -> Result<(), StoreError> {
+        let id = heartbeat.id.as_str().to_owned();
+        let value = encode(&NodeRecord {
+            heartbeat,
+            last_seen_unix_ms,
+        })?;
+        self.write(WriteOp::PutNode { id, value }).await.map(drop)
+    }
+
+    async fn list_nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
+        self.read(|txn| {
+            let nodes = txn.open_table(NODES)?;
+            let mut out = Vec::new();
+            for item in nodes.iter()? {
+                let (_, v) = item?;
+                out.push(decode("node", v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn list_garbage(&self, limit: usize) -> Result<Vec<GarbageEntry>, StoreError> {
+        self.read(move |txn| {
+            let garbage = txn.open_table(GARBAGE)?;
+            let mut out = Vec::new();
+            for item in garbage.iter()?.take(limit) {
+                let (_, v) = item?;
+                out.push(decode("garbage", v.value())?);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn remove_garbage(&self, versions: &[VersionId]) -> Result<(), StoreError> {
+        if versions.is_empty() {
+            return Ok(());
+        }
+        self.write(WriteOp::RemoveGarbage {
+            versions: versions.to_vec(),
+        })
+        .await
+        .map(drop)
+    }
+}
+
+macro_rules! backend_error {
+    ($($t:ty),*) => {$(
+        impl From<$t> for StoreError {
+            fn from(e: $t) -> Self {
+                StoreError::Backend(e.to_string())
+            }
+        }
+    )*};
+}
+backend_error!(
+    redb::Error,
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);

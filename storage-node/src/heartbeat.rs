@@ -1,0 +1,90 @@
+//! Reports the node to the metadata service every interval: that it is alive,
+//! where to reach it, and how full it is. Placement and repair depend on it,
+//! so it keeps trying through any failure until the node shuts down.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metadata::client::MetadataClient;
+use metadata::ids::NodeId;
+use metadata::model::NodeHeartbeat;
+use tokio_util::sync::CancellationToken;
+
+use crate::shard_store::ShardStore;
+
+/// While metadata stays unreachable, one warning per this long, not one per
+/// beat: a node that beats every second would otherwise flood its log.
+const WARN_EVERY: Duration = Duration::from_secs(30);
+
+/// Who this node is and where it listens, as reported in every heartbeat.
+#[derive(Debug, Clone)]
+pub struct NodeInfo {
+    pub id: NodeId,
+    pub addr: String,
+    pub zone: Option<String>,
+}
+
+/// Sends heartbeats every `interval` (the first at once) until `cancel`.
+pub async fn run_heartbeat(
+    client: MetadataClient,
+    store: Arc<ShardStore>,
+    node: NodeInfo,
+    interval: Duration,
+    cancel: CancellationToken,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    // After a stall, beat once and carry on; a burst of stale beats helps no one.
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // A hung metadata service must not hold up later beats for the client's
+    // full request timeout.
+    let send_timeout = interval.max(Duration::from_secs(2));
+    let mut failures: u64 = 0;
+    let mut last_warn: Option<Instant> = None;
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => break,
+            _ = ticker.tick() => {}
+        }
+        let usage = store.usage();
+        let hb = NodeHeartbeat {
+            id: node.id.clone(),
+            addr: node.addr.clone(),
+            zone: node.zone.clone(),
+            capacity_bytes: usage.capacity_bytes,
+            used_bytes: usage.used_bytes,
+            shard_count: usage.shard_count,
+        };
+        let result = tokio::select! {
+            () = cancel.cancelled() => break,
+            r = tokio::time::timeout(send_timeout, client.heartbeat(&hb)) => r,
+        };
+        let error = match result {
+            Ok(Ok(())) => None,
+            Ok(Err(e)) => Some(e.to_string()),
+            Err(_) => Some(format!("no answer within {send_timeout:?}")),
+        };
+        match error {
+            None => {
+                if failures > 0 {
+                    tracing::info!(failures, "heartbeats reach the metadata service again");
+                }
+                failures = 0;
+                last_warn = None;
+            }
+            Some(error) => {
+                failures += 1;
+                metrics::counter!("heartbeat_failures_total").increment(1);
+                if last_warn.is_none_or(|t| t.elapsed() >= WARN_EVERY) {
+                    tracing::warn!(
+                        %error,
+                        failures,
+                        metadata = client.base_url(),
+                        "heartbeat failed; will keep trying"
+                    );
+                    last_warn = Some(Instant::now());
+                }
+            }
+        }
+    }
+    tracing::debug!("heartbeat stopped");
+}

@@ -1,0 +1,15 @@
+//! `storage-node`: a thin wrapper; everything lives in the library so tests
+//! and `edge storage-node` run the very same code.
+
+#![deny(unsafe_code)]
+
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    metadata::lifecycle::init_tracing();
+    metadata::lifecycle::exit_with_parent_if_asked();
+    let args = storage_node::Args::parse();
+    storage_node::run(args).await?;
+    Ok(())
+}

@@ -1,0 +1,151 @@
+//! A real cluster per test: the product's executable started as separate
+//! processes on loopback ports, data in a temp folder, everything killed when
+//! the test ends (and by the processes themselves if the test binary dies).
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use edge::local_cluster::{ClusterSpec, LocalCluster};
+use metadata::client::MetadataClient;
+use metadata::cluster_auth::ClusterSecret;
+
+pub const ACCESS_KEY: &str = "test-access";
+pub const SECRET_KEY: &str = "test-secret-key-0123";
+pub const CLUSTER_SECRET: &str = "test-cluster-secret-0123456789";
+
+pub struct TestCluster {
+    pub cluster: LocalCluster,
+    pub s3: aws_sdk_s3::Client,
+    _dir: tempfile::TempDir,
+}
+
+/// A port nothing listens on right now.
+fn free_addr() -> SocketAddr {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
+    l.local_addr().expect("local addr")
+}
+
+pub struct Options {
+    pub nodes: usize,
+    pub edge_args: Vec<String>,
+    pub heartbeat_timeout: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            nodes: 8,
+            edge_args: Vec::new(),
+            heartbeat_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+impl TestCluster {
+    pub async fn start() -> Self {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(opts: Options) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let spec = ClusterSpec {
+            program: PathBuf::from(env!("CARGO_BIN_EXE_tessera")),
+            data_dir: dir.path().to_owned(),
+            metadata_addr: free_addr(),
+            node_addrs: (0..opts.nodes).map(|_| free_addr()).collect(),
+            s3_addr: free_addr(),
+            admin_addr: free_addr(),
+            cluster_secret: CLUSTER_SECRET.into(),
+            access_key: ACCESS_KEY.into(),
+            secret_key: SECRET_KEY.into(),
+            data_shards: 4,
+            parity_shards: 2,
+            heartbeat_timeout: opts.heartbeat_timeout,
+            edge_args: opts.edge_args,
+        };
+        let cluster = match LocalCluster::start(spec).await {
+            Ok(c) => c,
+            Err(err) => {
+                dump_logs(dir.path());
+                panic!("cluster did not start: {err}");
+            }
+        };
+        let s3 = tests::s3_client(&cluster.s3_endpoint(), ACCESS_KEY, SECRET_KEY);
+        TestCluster {
+            cluster,
+            s3,
+            _dir: dir,
+        }
+    }
+
+    pub fn client_with(&self, access: &str, secret: &str) -> aws_sdk_s3::Client {
+        tests::s3_client(&self.cluster.s3_endpoint(), access, secret)
+    }
+
+    pub fn metadata(&self) -> MetadataClient {
+        MetadataClient::new(
+            &format!("http://{}", self.cluster.spec().metadata_addr),
+            ClusterSecret::new(CLUSTER_SECRET).expect("secret"),
+        )
+        .expect("metadata client")
+    }
+
+    /// Waits until metadata sees exactly `n` nodes up (after kills).
+    pub async fn wait_up_count(&self, n: usize) {
+        let meta = self.metadata();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(list) = meta.list_nodes().await
+                && list.iter().filter(|s| s.is_up()).count() == n
+            {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "nodes never reached {n} up"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+fn dump_logs(dir: &std::path::Path) {
+    if let Ok(entries) = std::fs::read_dir(dir.join("logs")) {
+        for e in entries.flatten() {
+            if let Ok(text) = std::fs::read_to_string(e.path()) {
+                let tail: String = text.lines().rev().take(20).collect::<Vec<_>>().join("\n");
+                eprintln!("--- {} (last lines, reversed)\n{tail}", e.path().display());
+            }
+        }
+    }
+}
+
+/// Uploads `data` with the SDK at its defaults.
+pub async fn put(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, data: &[u8]) {
+    s3.put_object()
+        .bucket(bucket)
+        .key(key)
+        .body(data.to_vec().into())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("put {key} ({} bytes): {e:?}", data.len()));
+}
+
+/// Downloads an object (or a range of it) whole.
+pub async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, range: Option<&str>) -> Vec<u8> {
+    let mut req = s3.get_object().bucket(bucket).key(key);
+    if let Some(r) = range {
+        req = req.range(r);
+    }
+    let out = req
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("get {key} {range:?}: {e:?}"));
+    out.body
+        .collect()
+        .await
+        .expect("read body")
+        .into_bytes()
+        .to_vec()
+}

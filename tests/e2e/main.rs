@@ -1,0 +1,9 @@
+//! End-to-end tests: real processes on loopback, driven by aws-sdk-s3 and by
+//! raw HTTP where the SDK would not send what we need.
+
+mod durability;
+mod harness;
+mod s3_buckets;
+mod s3_errors;
+mod s3_listing;
+mod s3_objects;

@@ -1,0 +1,121 @@
+//! S3 errors with the right code and status, including those the protocol
+//! layer raises before any operation runs.
+
+use crate::harness::{ACCESS_KEY, SECRET_KEY, TestCluster, put};
+
+type HttpResponse = aws_sdk_s3::config::http::HttpResponse;
+
+/// The S3 error code and HTTP status of a failed call.
+fn code<E>(err: aws_sdk_s3::error::SdkError<E, HttpResponse>) -> (Option<String>, Option<u16>)
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+{
+    let status = err.raw_response().map(|r| r.status().as_u16());
+    match err {
+        aws_sdk_s3::error::SdkError::ServiceError(s) => {
+            (s.into_err().code().map(str::to_owned), status)
+        }
+        other => panic!("expected a service error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn authentication_errors() {
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("auth").send().await.unwrap();
+
+    let stranger = t.client_with("nobody", SECRET_KEY);
+    let (c, s) = code(stranger.list_buckets().send().await.unwrap_err());
+    assert_eq!((c.as_deref(), s), (Some("InvalidAccessKeyId"), Some(403)));
+
+    let wrong_secret = t.client_with(ACCESS_KEY, "not-the-secret-at-all");
+    let (c, s) = code(wrong_secret.list_buckets().send().await.unwrap_err());
+    assert_eq!(
+        (c.as_deref(), s),
+        (Some("SignatureDoesNotMatch"), Some(403))
+    );
+
+    // A request signed long ago: the clock check comes before anything else.
+    let http = reqwest::Client::new();
+    let resp = http
+        .get(format!("{}/auth", t.cluster.s3_endpoint()))
+        .header("x-amz-date", "20200101T000000Z")
+        .header("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+        .header(
+            "authorization",
+            format!(
+                "AWS4-HMAC-SHA256 Credential={ACCESS_KEY}/20200101/us-east-1/s3/aws4_request, \
+                 SignedHeaders=host;x-amz-content-sha256;x-amz-date, Signature={}",
+                "0".repeat(64)
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("<Code>RequestTimeTooSkewed</Code>"), "{body}");
+
+    // Anonymous requests are refused.
+    let resp = http
+        .get(format!("{}/auth", t.cluster.s3_endpoint()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("<Code>AccessDenied</Code>")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn request_errors() {
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("errs").send().await.unwrap();
+
+    let (c, s) = code(
+        t.s3.get_object()
+            .bucket("errs")
+            .key("nope")
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((c.as_deref(), s), (Some("NoSuchKey"), Some(404)));
+
+    let (c, s) = code(
+        t.s3.get_object()
+            .bucket("no-such-bucket")
+            .key("k")
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((c.as_deref(), s), (Some("NoSuchBucket"), Some(404)));
+
+    let long_key = "k".repeat(1025);
+    let (c, s) = code(
+        t.s3.put_object()
+            .bucket("errs")
+            .key(&long_key)
+            .body(b"x".to_vec().into())
+            .send()
+            .await
+            .unwrap_err(),
+    );
+    assert_eq!((c.as_deref(), s), (Some("KeyTooLongError"), Some(400)));
+    // 1024 bytes is still a valid key.
+    put(&t.s3, "errs", &"k".repeat(1024), b"ok").await;
+
+    for bad in ["ab", "Has-Upper", "under_score", "192.168.0.1"] {
+        let (c, s) = code(t.s3.create_bucket().bucket(bad).send().await.unwrap_err());
+        assert_eq!(
+            (c.as_deref(), s),
+            (Some("InvalidBucketName"), Some(400)),
+            "{bad}"
+        );
+    }
+}

@@ -1,0 +1,110 @@
+//! ListObjectsV2: prefix, delimiter, paging and start-after.
+
+use crate::harness::{TestCluster, put};
+
+async fn list_all(
+    t: &TestCluster,
+    bucket: &str,
+    prefix: Option<&str>,
+    delimiter: Option<&str>,
+    page: i32,
+) -> (Vec<String>, Vec<String>, usize) {
+    let mut keys = Vec::new();
+    let mut prefixes = Vec::new();
+    let mut token: Option<String> = None;
+    let mut pages = 0;
+    loop {
+        let out =
+            t.s3.list_objects_v2()
+                .bucket(bucket)
+                .set_prefix(prefix.map(str::to_owned))
+                .set_delimiter(delimiter.map(str::to_owned))
+                .max_keys(page)
+                .set_continuation_token(token.clone())
+                .send()
+                .await
+                .unwrap();
+        pages += 1;
+        assert!(out.key_count().unwrap_or(0) <= page);
+        keys.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+        prefixes.extend(
+            out.common_prefixes()
+                .iter()
+                .filter_map(|p| p.prefix().map(str::to_owned)),
+        );
+        if out.is_truncated() == Some(true) {
+            token = out.next_continuation_token().map(str::to_owned);
+            assert!(token.is_some());
+        } else {
+            return (keys, prefixes, pages);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listing_with_prefix_delimiter_and_pages() {
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("list").send().await.unwrap();
+    let mut all = vec![
+        "a.txt".to_owned(),
+        "b/1".into(),
+        "b/2".into(),
+        "b/c/3".into(),
+        "d/4".into(),
+        "e".into(),
+    ];
+    for i in 0..25 {
+        all.push(format!("videos/{i:03}.mp4"));
+    }
+    for k in &all {
+        put(&t.s3, "list", k, k.as_bytes()).await;
+    }
+    all.sort();
+
+    let (keys, prefixes, pages) = list_all(&t, "list", None, None, 7).await;
+    assert_eq!(keys, all);
+    assert!(prefixes.is_empty());
+    assert_eq!(pages, all.len().div_ceil(7));
+
+    let (keys, prefixes, _) = list_all(&t, "list", None, Some("/"), 2).await;
+    assert_eq!(keys, vec!["a.txt", "e"]);
+    assert_eq!(prefixes, vec!["b/", "d/", "videos/"]);
+
+    let (keys, prefixes, _) = list_all(&t, "list", Some("b/"), Some("/"), 1000).await;
+    assert_eq!(keys, vec!["b/1", "b/2"]);
+    assert_eq!(prefixes, vec!["b/c/"]);
+
+    let (keys, _, _) = list_all(&t, "list", Some("videos/01"), None, 1000).await;
+    assert_eq!(keys.len(), 10);
+
+    let out =
+        t.s3.list_objects_v2()
+            .bucket("list")
+            .start_after("videos/020.mp4")
+            .send()
+            .await
+            .unwrap();
+    let keys: Vec<&str> = out.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(
+        keys,
+        vec![
+            "videos/021.mp4",
+            "videos/022.mp4",
+            "videos/023.mp4",
+            "videos/024.mp4"
+        ]
+    );
+
+    let out =
+        t.s3.list_objects_v2()
+            .bucket("list")
+            .max_keys(0)
+            .send()
+            .await
+            .unwrap();
+    assert!(out.contents().is_empty());
+}

@@ -1,0 +1,182 @@
+//! Object round trips at the sizes where striping changes shape, and ranges
+//! across shard and stripe edges.
+
+use crate::harness::{TestCluster, get, put};
+use tests::{md5_hex, pattern};
+
+const MIB: usize = 1024 * 1024;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn objects_round_trip_at_every_shape() {
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("shapes").send().await.unwrap();
+    // Inline, one short stripe, one shard edge, several stripes with a tail.
+    let sizes = [0, 1, 4096, MIB - 1, MIB, 4 * MIB + 1, 10 * MIB + 7];
+    for (i, &size) in sizes.iter().enumerate() {
+        let key = format!("obj-{size}");
+        let data = pattern(size, i as u64);
+        put(&t.s3, "shapes", &key, &data).await;
+        let back = get(&t.s3, "shapes", &key, None).await;
+        assert_eq!(back.len(), size, "{key}: length");
+        assert!(back == data, "{key}: bytes differ");
+
+        let head =
+            t.s3.head_object()
+                .bucket("shapes")
+                .key(&key)
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(head.content_length(), Some(size as i64));
+        assert_eq!(
+            head.e_tag(),
+            Some(format!("\"{}\"", md5_hex(&data)).as_str())
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ranges_cross_shard_and_stripe_edges() {
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("ranges").send().await.unwrap();
+    let size = 10 * MIB + 7;
+    let data = pattern(size, 42);
+    put(&t.s3, "ranges", "video.mp4", &data).await;
+
+    let stripe = 4 * MIB;
+    let cases: Vec<(String, std::ops::Range<usize>)> = vec![
+        ("bytes=0-0".into(), 0..1),
+        ("bytes=0-99".into(), 0..100),
+        // Across a shard edge inside the first stripe.
+        (
+            format!("bytes={}-{}", MIB - 10, MIB + 9),
+            MIB - 10..MIB + 10,
+        ),
+        // Across a stripe edge.
+        (
+            format!("bytes={}-{}", stripe - 5, stripe + 4),
+            stripe - 5..stripe + 5,
+        ),
+        // Spanning several stripes.
+        (
+            format!("bytes={}-{}", MIB + 3, 9 * MIB),
+            MIB + 3..9 * MIB + 1,
+        ),
+        // Into the short last stripe.
+        (
+            format!("bytes={}-{}", 2 * stripe - 1, size - 1),
+            2 * stripe - 1..size,
+        ),
+        // Open-ended and suffix ranges.
+        (format!("bytes={}-", size - 1000), size - 1000..size),
+        ("bytes=-7".into(), size - 7..size),
+        ("bytes=-100000000".into(), 0..size),
+        // An end past the object is clamped.
+        (format!("bytes={}-{}", size - 3, size + 100), size - 3..size),
+    ];
+    for (header, expected) in cases {
+        let out =
+            t.s3.get_object()
+                .bucket("ranges")
+                .key("video.mp4")
+                .range(&header)
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("{header}: {e:?}"));
+        let content_range = out.content_range().map(str::to_owned);
+        let body = out.body.collect().await.unwrap().into_bytes();
+        assert!(body[..] == data[expected.clone()], "{header}: wrong bytes");
+        assert_eq!(
+            content_range.as_deref(),
+            Some(format!("bytes {}-{}/{size}", expected.start, expected.end - 1).as_str()),
+            "{header}"
+        );
+    }
+
+    // A range starting past the end is 416 InvalidRange.
+    let err =
+        t.s3.get_object()
+            .bucket("ranges")
+            .key("video.mp4")
+            .range(format!("bytes={size}-"))
+            .send()
+            .await
+            .unwrap_err();
+    let svc = err.into_service_error();
+    assert_eq!(svc.meta().code(), Some("InvalidRange"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn overwrite_and_delete() {
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("rewrite").send().await.unwrap();
+    let first = pattern(5 * MIB, 1);
+    let second = pattern(3 * MIB + 11, 2);
+    put(&t.s3, "rewrite", "k", &first).await;
+    put(&t.s3, "rewrite", "k", &second).await;
+    assert!(get(&t.s3, "rewrite", "k", None).await == second);
+
+    let meta =
+        t.s3.head_object()
+            .bucket("rewrite")
+            .key("k")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(meta.content_length(), Some(second.len() as i64));
+
+    t.s3.delete_object()
+        .bucket("rewrite")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+    let err =
+        t.s3.get_object()
+            .bucket("rewrite")
+            .key("k")
+            .send()
+            .await
+            .unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("NoSuchKey"));
+    // Deleting what is not there is still a success, as in S3.
+    t.s3.delete_object()
+        .bucket("rewrite")
+        .key("k")
+        .send()
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn metadata_and_content_type_are_kept() {
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("meta").send().await.unwrap();
+    t.s3.put_object()
+        .bucket("meta")
+        .key("clip.webm")
+        .content_type("video/webm")
+        .cache_control("max-age=60")
+        .metadata("camera", "north")
+        .body(pattern(2000, 3).into())
+        .send()
+        .await
+        .unwrap();
+    let head =
+        t.s3.head_object()
+            .bucket("meta")
+            .key("clip.webm")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(head.content_type(), Some("video/webm"));
+    assert_eq!(head.cache_control(), Some("max-age=60"));
+    assert_eq!(
+        head.metadata()
+            .and_then(|m| m.get("camera"))
+            .map(String::as_str),
+        Some("north")
+    );
+    // aws-chunked framing must never be stored as the object's encoding.
+    assert_eq!(head.content_encoding(), None);
+}
