@@ -8,4 +8,5 @@
 pub mod cli;
 pub mod config;
 pub mod local_cluster;
+mod request_span;
 pub mod server;

@@ -100,7 +100,10 @@ pub async fn serve(
                 };
                 // Without TCP_NODELAY small responses wait ~40 ms for delayed ACKs.
                 let _ = stream.set_nodelay(true);
-                let service = s3.clone();
+                let s3 = s3.clone();
+                let service = hyper::service::service_fn(move |req| {
+                    crate::request_span::handle(s3.clone(), req)
+                });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn.into_owned());
                 tokio::spawn(async move {

@@ -19,6 +19,7 @@ mod list;
 mod md5_pipe;
 mod object;
 pub mod object_io;
+pub mod range;
 mod reader;
 pub mod response_body;
 mod service;

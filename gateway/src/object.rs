@@ -118,22 +118,14 @@ impl Tessera {
             .get_object(&bucket.name, &input.key)
             .await
             .map_err(GatewayError::from)?;
-        let range = match input.range {
-            Some(r) => Some(r.check(meta.size).map_err(|_| {
-                S3Error::with_message(
-                    S3ErrorCode::InvalidRange,
-                    "The requested range is not satisfiable",
-                )
-            })?),
-            None => None,
-        };
+        let range = crate::range::resolve(input.range.as_ref(), meta.size)?;
         let span = range.clone().unwrap_or(0..meta.size);
         let body = self.io.read_object(data, span.clone()).await?;
         let h = &meta.headers;
         let output = GetObjectOutput {
             body: Some(StreamingBlob::wrap(body)),
             content_length: Some(i64::try_from(span.end - span.start).unwrap_or(i64::MAX)),
-            content_range: range.map(|r| format!("bytes {}-{}/{}", r.start, r.end - 1, meta.size)),
+            content_range: range.map(|r| crate::range::content_range(&r, meta.size)),
             accept_ranges: Some("bytes".into()),
             e_tag: Some(ETag::Strong(meta.etag.clone())),
             last_modified: Some(timestamp(meta.last_modified_unix_ms)),

@@ -324,3 +324,65 @@ async fn restart_keeps_identity_and_shards() {
         "{result:?}"
     );
 }
+
+#[tokio::test]
+async fn heartbeats_reach_metadata() {
+    use std::sync::{Arc, Mutex};
+    // A stand-in for the metadata service's heartbeat route.
+    let seen: Arc<Mutex<Vec<metadata::model::NodeHeartbeat>>> = Arc::default();
+    let app = axum::Router::new()
+        .route(
+            "/v1/nodes/heartbeat",
+            axum::routing::post({
+                let seen = seen.clone();
+                move |axum::Json(hb): axum::Json<metadata::model::NodeHeartbeat>| async move {
+                    seen.lock().unwrap().push(hb);
+                    axum::http::StatusCode::NO_CONTENT
+                }
+            }),
+        )
+        .route_layer(axum::middleware::from_fn_with_state(
+            secret(),
+            metadata::cluster_auth::require_cluster_secret,
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let meta_addr = listener.local_addr().unwrap();
+    let meta = tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let node = Node::start(dir.path().into(), |c| {
+        c.metadata_url = format!("http://{meta_addr}");
+        c.heartbeat_interval = Duration::from_millis(50);
+        c.zone = Some("rack-a".into());
+        c.capacity = Some(1 << 30);
+    })
+    .await;
+    let client = StorageClient::new(secret()).unwrap();
+    let (hash, bytes) = shard(4, 1234);
+    client.put_shard(&node.addr, &hash, bytes).await.unwrap();
+
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    let last = loop {
+        let last = seen.lock().unwrap().last().cloned();
+        if let Some(hb) = last.filter(|hb| hb.shard_count == 1) {
+            break hb;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no heartbeat with the shard"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(last.addr, node.addr);
+    assert_eq!(last.zone.as_deref(), Some("rack-a"));
+    assert_eq!((last.capacity_bytes, last.used_bytes), (1 << 30, 1234));
+    let stored_id = std::fs::read_to_string(dir.path().join("node_id")).unwrap();
+    assert_eq!(last.id.as_str(), stored_id.trim());
+
+    // Heartbeats stop with the node.
+    node.shutdown().await;
+    let count = seen.lock().unwrap().len();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(seen.lock().unwrap().len(), count);
+    meta.abort();
+}

@@ -53,6 +53,8 @@ async fn authentication_errors() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 403);
+    // Errors raised by the protocol layer carry a request id too.
+    assert!(resp.headers().contains_key("x-amz-request-id"));
     let body = resp.text().await.unwrap();
     assert!(body.contains("<Code>RequestTimeTooSkewed</Code>"), "{body}");
 

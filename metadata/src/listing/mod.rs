@@ -1,22 +1,21 @@
 //! S3 key listing (ListObjects / ListObjectsV2) over any [`MetaStore`].
 //!
-//! The store only knows ordered range scans; this module adds S3's meaning:
+//! The store knows ordered range scans; this module adds S3's meaning:
 //! prefix, delimiter roll-up into common prefixes, `start_after`, `max_keys`
-//! and truncation. When a key rolls up into a common prefix, the scan SEEKS
-//! past everything under that prefix (to its byte successor) instead of
-//! walking it, so a delimiter listing over a folder of a million keys costs a
-//! handful of seeks, not a million reads.
+//! (keys plus common prefixes), truncation and where the next page starts.
+//! With a delimiter it scans with [`MetaStore::scan_rolled_up`], which SEEKS
+//! past all keys of a common prefix (to the prefix's byte successor) instead
+//! of walking them: a delimiter listing over a folder of a million keys
+//! costs one seek, not a million reads. A page that ends on a common prefix
+//! resumes after all of its keys, again by seeking.
 
 use std::ops::Bound;
 
 use crate::model::{ListPage, ListQuery};
-use crate::store::{MetaStore, StoreError, prefix_successor};
+use crate::store::{MetaStore, StoreError, common_prefix_len, prefix_successor};
 
-/// Scan size right after a seek with a delimiter: small, because the next
-/// keys may all roll up into one prefix and would be decoded for nothing.
-/// It doubles while the keys keep coming as distinct entries.
-const FIRST_CHUNK_WITH_DELIMITER: usize = 16;
-/// Largest single scan.
+/// Largest single scan (a full page plus the one entry that tells whether
+/// the listing is truncated).
 const MAX_CHUNK: usize = 1001;
 
 /// One page of `q`. Entries are keys and common prefixes in key order;
@@ -31,10 +30,8 @@ pub async fn list_objects(store: &dyn MetaStore, q: &ListQuery) -> Result<ListPa
     let max = q.max_keys as usize;
     let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
     let prefix = q.prefix.as_str();
-    let roll_up = |key: &str| -> Option<usize> {
-        let d = delimiter?;
-        let rest = key.strip_prefix(prefix)?;
-        rest.find(d).map(|pos| prefix.len() + pos + d.len())
+    let roll_up = |key: &str| {
+        delimiter.and_then(|d| common_prefix_len(key.as_bytes(), prefix.as_bytes(), d.as_bytes()))
     };
 
     let mut from: Bound<Vec<u8>> = Bound::Unbounded;
@@ -57,62 +54,47 @@ pub async fn list_objects(store: &dyn MetaStore, q: &ListQuery) -> Result<ListPa
     }
 
     let mut count = 0usize;
-    // The common prefix most recently returned; keys under it are skipped.
-    let mut open_prefix: Option<String> = None;
-    let mut chunk = if delimiter.is_some() {
-        FIRST_CHUNK_WITH_DELIMITER
-    } else {
-        (max + 1).min(MAX_CHUNK)
-    };
     'scan: loop {
-        let batch = store
-            .scan_objects(&q.bucket, prefix, bound_ref(&from), chunk)
-            .await?;
-        let exhausted = batch.len() < chunk;
-        let mut last_key = None;
-        for meta in batch {
-            if let Some(cp) = &open_prefix
-                && meta.key.starts_with(cp.as_str())
-            {
-                last_key = Some(meta.key);
-                continue;
+        // One more than the page still needs, to learn whether it is truncated.
+        let chunk = (max - count + 1).min(MAX_CHUNK);
+        let from_ref = from.as_ref().map(Vec::as_slice);
+        let batch = match delimiter {
+            Some(d) => {
+                store
+                    .scan_rolled_up(&q.bucket, prefix, d, from_ref, chunk)
+                    .await?
             }
+            None => {
+                store
+                    .scan_objects(&q.bucket, prefix, from_ref, chunk)
+                    .await?
+            }
+        };
+        let exhausted = batch.len() < chunk;
+        for meta in batch {
             if count == max {
                 page.is_truncated = true;
                 break 'scan;
             }
             count += 1;
-            if let Some(end) = roll_up(&meta.key) {
-                let cp = meta.key[..end].to_owned();
-                page.common_prefixes.push(cp.clone());
-                open_prefix = Some(cp);
-                last_key = Some(meta.key);
-            } else {
-                last_key = Some(meta.key.clone());
-                page.objects.push(meta);
+            match roll_up(&meta.key) {
+                Some(end) => {
+                    let cp = &meta.key[..end];
+                    page.common_prefixes.push(cp.to_owned());
+                    match prefix_successor(cp.as_bytes()) {
+                        Some(next) => from = Bound::Included(next),
+                        // Nothing can sort after this prefix.
+                        None => break 'scan,
+                    }
+                }
+                None => {
+                    from = Bound::Excluded(meta.key.as_bytes().to_vec());
+                    page.objects.push(meta);
+                }
             }
         }
         if exhausted {
             break;
-        }
-        let Some(last_key) = last_key else { break };
-        match &open_prefix {
-            // The batch ended inside a common prefix: jump past all of it.
-            Some(cp) if last_key.starts_with(cp.as_str()) => {
-                match prefix_successor(cp.as_bytes()) {
-                    Some(next) => from = Bound::Included(next),
-                    None => break,
-                }
-                chunk = FIRST_CHUNK_WITH_DELIMITER;
-            }
-            _ => {
-                from = Bound::Excluded(last_key.into_bytes());
-                chunk = if delimiter.is_some() {
-                    (chunk * 2).min(MAX_CHUNK)
-                } else {
-                    (max - count + 1).min(MAX_CHUNK)
-                };
-            }
         }
     }
     if page.is_truncated {
@@ -124,14 +106,6 @@ pub async fn list_objects(store: &dyn MetaStore, q: &ListQuery) -> Result<ListPa
         page.next_start_after = last_key.max(last_cp).map(str::to_owned);
     }
     Ok(page)
-}
-
-fn bound_ref(b: &Bound<Vec<u8>>) -> Bound<&[u8]> {
-    match b {
-        Bound::Included(v) => Bound::Included(v.as_slice()),
-        Bound::Excluded(v) => Bound::Excluded(v.as_slice()),
-        Bound::Unbounded => Bound::Unbounded,
-    }
 }
 
 #[cfg(test)]

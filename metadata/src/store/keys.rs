@@ -32,6 +32,21 @@ pub fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
     None
 }
 
+/// Where the common prefix of `key` ends (S3's delimiter roll-up): the key up
+/// to and including the first `delimiter` after `prefix`. `None` if the key
+/// does not start with `prefix`, has no delimiter after it, or the delimiter
+/// is empty. On bytes: for UTF-8 text, a byte-substring match is exactly a
+/// character-substring match.
+pub fn common_prefix_len(key: &[u8], prefix: &[u8], delimiter: &[u8]) -> Option<usize> {
+    if delimiter.is_empty() {
+        return None;
+    }
+    let rest = key.strip_prefix(prefix)?;
+    rest.windows(delimiter.len())
+        .position(|w| w == delimiter)
+        .map(|pos| prefix.len() + pos + delimiter.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -46,6 +61,16 @@ mod tests {
         let s = prefix_successor(p).unwrap();
         assert!(s.as_slice() > "é\u{10ffff}".as_bytes());
         assert!(std::str::from_utf8(&s).is_err() || s.as_slice() > p);
+    }
+
+    #[test]
+    fn common_prefixes() {
+        assert_eq!(common_prefix_len(b"a/b/c", b"", b"/"), Some(2));
+        assert_eq!(common_prefix_len(b"a/b/c", b"a/", b"/"), Some(4));
+        assert_eq!(common_prefix_len(b"a/b", b"a/", b"/"), None);
+        assert_eq!(common_prefix_len(b"a/b", b"b", b"/"), None);
+        assert_eq!(common_prefix_len(b"a--b", b"", b"--"), Some(3));
+        assert_eq!(common_prefix_len(b"a/b", b"", b""), None);
     }
 
     #[test]

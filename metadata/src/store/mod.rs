@@ -29,7 +29,7 @@ use async_trait::async_trait;
 use crate::ids::{BucketName, VersionId};
 use crate::model::{BucketInfo, NodeHeartbeat, ObjectData, ObjectMeta};
 
-pub use keys::prefix_successor;
+pub use keys::{common_prefix_len, prefix_successor};
 pub use redb_store::{RedbOptions, RedbStore};
 
 /// Why a store operation failed. The first three are answers about the data;
@@ -138,6 +138,24 @@ pub trait MetaStore: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<ObjectMeta>, StoreError>;
 
+    /// A scan for delimiter listings: like [`MetaStore::scan_objects`], but
+    /// once a key rolls up into a common prefix (see [`common_prefix_len`]),
+    /// only that first key is returned and the scan SEEKS past every other
+    /// key under the prefix instead of reading them. So each returned object
+    /// is a distinct listing entry, and a folder of a million keys costs one
+    /// seek. The default does it with one `scan_objects` call per skipped
+    /// prefix; a backend overrides it to seek inside one read transaction.
+    async fn scan_rolled_up(
+        &self,
+        bucket: &BucketName,
+        prefix: &str,
+        delimiter: &str,
+        from: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<ObjectMeta>, StoreError> {
+        skip_scan(self, bucket, prefix, delimiter, from, limit).await
+    }
+
     /// Persists a node's heartbeat, replacing its previous record.
     async fn put_node(
         &self,
@@ -154,4 +172,64 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Forgets garbage entries (once their shards are deleted). Unknown ids
     /// are ignored, so a retried removal succeeds.
     async fn remove_garbage(&self, versions: &[VersionId]) -> Result<(), StoreError>;
+}
+
+/// The backend-neutral [`MetaStore::scan_rolled_up`]: scan in chunks; keys
+/// under the common prefix just returned are skipped within a chunk, and a
+/// chunk that ends inside that prefix continues from the prefix's successor.
+async fn skip_scan<S: MetaStore + ?Sized>(
+    store: &S,
+    bucket: &BucketName,
+    prefix: &str,
+    delimiter: &str,
+    from: Bound<&[u8]>,
+    limit: usize,
+) -> Result<Vec<ObjectMeta>, StoreError> {
+    /// Scan size after a seek: the keys that follow may all sit under the
+    /// next common prefix and would be read for nothing.
+    const AFTER_SEEK: usize = 16;
+    let mut out = Vec::new();
+    let mut from: Bound<Vec<u8>> = from.map(<[u8]>::to_vec);
+    let mut open: Option<Vec<u8>> = None;
+    let mut chunk = AFTER_SEEK;
+    'scan: while out.len() < limit {
+        let batch = store
+            .scan_objects(bucket, prefix, from.as_ref().map(Vec::as_slice), chunk)
+            .await?;
+        let exhausted = batch.len() < chunk;
+        let mut last = None;
+        for meta in batch {
+            let key = meta.key.as_bytes().to_vec();
+            if open.as_ref().is_some_and(|cp| key.starts_with(cp)) {
+                last = Some(key);
+                continue;
+            }
+            if out.len() == limit {
+                break 'scan;
+            }
+            if let Some(end) = common_prefix_len(&key, prefix.as_bytes(), delimiter.as_bytes()) {
+                open = Some(key[..end].to_vec());
+            }
+            out.push(meta);
+            last = Some(key);
+        }
+        let Some(last) = last else { break };
+        if exhausted {
+            break;
+        }
+        match &open {
+            Some(cp) if last.starts_with(cp) => match prefix_successor(cp) {
+                Some(next) => {
+                    from = Bound::Included(next);
+                    chunk = AFTER_SEEK;
+                }
+                None => break,
+            },
+            _ => {
+                from = Bound::Excluded(last);
+                chunk = (chunk * 2).min(1024);
+            }
+        }
+    }
+    Ok(out)
 }

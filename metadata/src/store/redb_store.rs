@@ -21,7 +21,7 @@ use redb::{Database, Durability, ReadTransaction, ReadableTable, TableDefinition
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{decode, encode};
-use super::keys::{object_key, prefix_successor};
+use super::keys::{common_prefix_len, object_key, prefix_successor};
 use super::redb_writer::{self, WriteOp, WriteOutcome, WriteRequest};
 use super::{GarbageEntry, MetaStore, NodeRecord, StoreError};
 use crate::ids::{BucketName, VersionId};
@@ -158,6 +158,76 @@ impl RedbStore {
         })
         .await
         .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+
+    /// Both scans in one read transaction. With a delimiter, a key that opens
+    /// a common prefix is returned and the range is reopened at the prefix's
+    /// successor: a B-tree seek, so the keys under it are never read. The
+    /// decision uses the table key alone; only returned entries are decoded.
+    async fn scan(
+        &self,
+        bucket: &BucketName,
+        prefix: &str,
+        delimiter: Option<&str>,
+        from: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<ObjectMeta>, StoreError> {
+        let bucket = bucket.clone();
+        let head_len = bucket.as_str().len() + 1;
+        let start = object_key(&bucket, prefix.as_bytes());
+        let prefix_len = start.len();
+        // Never None: a bucket name has no 0xff byte to carry over.
+        let end = prefix_successor(&start)
+            .ok_or_else(|| StoreError::Backend("no upper bound for the scan".into()))?;
+        // The tighter of "starts with prefix" and the caller's bound.
+        let mut lower = match from {
+            Bound::Included(f) if f > prefix.as_bytes() => Bound::Included(object_key(&bucket, f)),
+            Bound::Excluded(f) if f >= prefix.as_bytes() => Bound::Excluded(object_key(&bucket, f)),
+            _ => Bound::Included(start),
+        };
+        let delimiter = delimiter
+            .filter(|d| !d.is_empty())
+            .map(|d| d.as_bytes().to_vec());
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        self.read(move |txn| {
+            if !bucket_exists(txn, &bucket)? {
+                return Err(StoreError::NoSuchBucket);
+            }
+            let objects = txn.open_table(OBJECTS)?;
+            let mut out = Vec::with_capacity(limit.min(1024));
+            'seek: while out.len() < limit {
+                let lo = match &lower {
+                    Bound::Included(l) | Bound::Excluded(l) if *l >= end => break,
+                    Bound::Included(l) => Bound::Included(l.as_slice()),
+                    Bound::Excluded(l) => Bound::Excluded(l.as_slice()),
+                    Bound::Unbounded => Bound::Unbounded,
+                };
+                let range = objects.range::<&[u8]>((lo, Bound::Excluded(end.as_slice())))?;
+                for item in range {
+                    let (k, v) = item?;
+                    out.push(decode("object", v.value())?);
+                    let k = k.value();
+                    let rolled = delimiter.as_deref().and_then(|d| {
+                        common_prefix_len(&k[head_len..], &k[head_len..prefix_len], d)
+                    });
+                    if let Some(cp_end) = rolled {
+                        match prefix_successor(&k[..head_len + cp_end]) {
+                            Some(next) => lower = Bound::Included(next),
+                            None => break 'seek,
+                        }
+                        continue 'seek;
+                    }
+                    if out.len() == limit {
+                        break 'seek;
+                    }
+                }
+                break;
+            }
+            Ok(out)
+        })
+        .await
     }
 }
 
@@ -303,43 +373,19 @@ impl MetaStore for RedbStore {
         from: Bound<&[u8]>,
         limit: usize,
     ) -> Result<Vec<ObjectMeta>, StoreError> {
-        let bucket = bucket.clone();
-        let start = object_key(&bucket, prefix.as_bytes());
-        // Never None: a bucket name has no 0xff byte to carry over.
-        let end = prefix_successor(&start)
-            .ok_or_else(|| StoreError::Backend("no upper bound for the scan".into()))?;
-        // The tighter of "starts with prefix" and the caller's bound.
-        let lower = match from {
-            Bound::Included(f) if f > prefix.as_bytes() => Bound::Included(object_key(&bucket, f)),
-            Bound::Excluded(f) if f >= prefix.as_bytes() => Bound::Excluded(object_key(&bucket, f)),
-            _ => Bound::Included(start),
-        };
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        self.read(move |txn| {
-            if !bucket_exists(txn, &bucket)? {
-                return Err(StoreError::NoSuchBucket);
-            }
-            let lower = match &lower {
-                Bound::Included(l) if *l >= end => return Ok(Vec::new()),
-                Bound::Excluded(l) if *l >= end => return Ok(Vec::new()),
-                Bound::Included(l) => Bound::Included(l.as_slice()),
-                Bound::Excluded(l) => Bound::Excluded(l.as_slice()),
-                Bound::Unbounded => Bound::Unbounded,
-            };
-            let objects = txn.open_table(OBJECTS)?;
-            let mut out = Vec::with_capacity(limit.min(1024));
-            for item in objects
-                .range::<&[u8]>((lower, Bound::Excluded(end.as_slice())))?
-                .take(limit)
-            {
-                let (_, v) = item?;
-                out.push(decode("object", v.value())?);
-            }
-            Ok(out)
-        })
-        .await
+        self.scan(bucket, prefix, None, from, limit).await
+    }
+
+    async fn scan_rolled_up(
+        &self,
+        bucket: &BucketName,
+        prefix: &str,
+        delimiter: &str,
+        from: Bound<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<ObjectMeta>, StoreError> {
+        self.scan(bucket, prefix, Some(delimiter), from, limit)
+            .await
     }
 
     async fn put_node(

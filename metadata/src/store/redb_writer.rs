@@ -67,6 +67,10 @@ pub(super) enum WriteOp {
     },
 }
 
+#[expect(
+    clippy::large_enum_variant,
+    reason = "moved once through a oneshot; boxing would only add an allocation"
+)]
 pub(super) enum WriteOutcome {
     Done,
     Replaced(Option<ObjectMeta>),

@@ -1,0 +1,48 @@
+//! Every S3 request gets an id, a `tracing` span carrying it, and the id back
+//! in `x-amz-request-id`, also on errors that s3s raises before our code runs
+//! (bad signatures, malformed paths), so a client's report can be matched to
+//! our logs.
+
+use std::time::Instant;
+
+use http::HeaderValue;
+use hyper::body::Incoming;
+use s3s::service::S3Service;
+use s3s::{HttpError, HttpRequest, HttpResponse};
+use tracing::Instrument;
+
+/// A fresh request id: 16 uppercase hex digits, like S3's.
+pub fn new_request_id() -> String {
+    format!("{:016X}", rand::random::<u64>())
+}
+
+/// Serves one request through s3s inside its span, and stamps the id.
+pub async fn handle(
+    s3: S3Service,
+    req: http::Request<Incoming>,
+) -> Result<HttpResponse, HttpError> {
+    let id = new_request_id();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let span = tracing::info_span!("s3", request_id = %id, %method, %path);
+    let started = Instant::now();
+    let req: HttpRequest = req.map(s3s::Body::from);
+    let mut resp = s3.call(req).instrument(span.clone()).await?;
+    let status = resp.status().as_u16();
+    span.in_scope(|| {
+        let ms = started.elapsed().as_secs_f64() * 1e3;
+        if status >= 500 {
+            tracing::warn!(status, ms, "request failed");
+        } else {
+            tracing::debug!(status, ms, "request done");
+        }
+    });
+    metrics::counter!("edge_s3_requests_total", "method" => method.to_string(), "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("edge_s3_request_seconds", "method" => method.to_string())
+        .record(started.elapsed().as_secs_f64());
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-amz-request-id", v);
+    }
+    Ok(resp)
+}
