@@ -167,6 +167,8 @@ impl MetadataClient {
     }
 
     /// One page of a listing; see [`ListQuery`] for the S3 semantics.
+    /// `max_keys` above 1000 is `InvalidRequest`: S3 clamps it, so callers
+    /// clamp before asking.
     pub async fn list_objects(&self, q: &ListQuery) -> Result<ListPage, MetadataError> {
         self.call(Method::POST, "/v1/objects/list", Some(q)).await
     }

@@ -83,6 +83,11 @@ impl MetadataError {
             Some("Unavailable") => MetadataError::Unavailable(message),
             Some("Internal") => MetadataError::Internal(message),
             _ => match status {
+                // Our cluster secret was refused: a misconfiguration on our
+                // side, not the end client's fault and not worth retrying.
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    MetadataError::Internal(format!("HTTP {status}: {message}"))
+                }
                 StatusCode::SERVICE_UNAVAILABLE
                 | StatusCode::BAD_GATEWAY
                 | StatusCode::GATEWAY_TIMEOUT
@@ -141,6 +146,8 @@ mod tests {
         let e = MetadataError::from_wire(StatusCode::BAD_GATEWAY, None, "proxy".into());
         assert!(e.is_retryable());
         let e = MetadataError::from_wire(StatusCode::UNAUTHORIZED, None, "no".into());
+        assert!(matches!(e, MetadataError::Internal(_)));
+        let e = MetadataError::from_wire(StatusCode::NOT_FOUND, None, "route".into());
         assert!(matches!(e, MetadataError::InvalidRequest(_)));
         let e = MetadataError::from_wire(StatusCode::INTERNAL_SERVER_ERROR, Some("New"), "".into());
         assert!(matches!(e, MetadataError::Internal(_)));

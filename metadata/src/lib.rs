@@ -5,6 +5,12 @@
 //! It owns no object bytes beyond small inline objects, and it never talks to
 //! storage nodes: they report to it. Its storage sits behind [`store::MetaStore`]
 //! so that the embedded default and a database backend share every caller.
+//!
+//! Map: [`store`] (the trait, the redb backend with group commit), [`listing`]
+//! (S3 listing over any store), [`placement`] (rendezvous hashing over zones),
+//! [`registry`] (node liveness), [`api`] (the internal HTTP/JSON API) and
+//! [`client`] (its typed client; the only way other crates reach metadata),
+//! [`config`] and [`server`] (flags, file, `serve`, `run`).
 
 #![deny(unsafe_code)]
 

@@ -76,7 +76,8 @@ pub fn place_stripe(
     for (_, n) in &candidates {
         per_zone.entry(n.heartbeat.zone.as_deref()).or_insert(0);
     }
-    for id in already_placed {
+    let placed_once: HashSet<&NodeId> = already_placed.iter().collect();
+    for id in placed_once {
         if let Some(zone) = zone_of(id) {
             *per_zone.entry(zone).or_insert(0) += 1;
         }

@@ -233,6 +233,12 @@ mod tests {
     }
 
     #[test]
+    fn codec_is_shareable() {
+        fn shareable<T: Send + Sync + Clone + 'static>() {}
+        shareable::<Codec>();
+    }
+
+    #[test]
     fn rejects_invalid_codes() {
         assert!(Codec::new(code(0, 2)).is_err());
         assert!(Codec::new(code(4, 0)).is_err());

@@ -19,12 +19,11 @@ pub enum IdentityError {
     Mismatch { stored: NodeId, configured: NodeId },
     #[error("{path} does not hold a valid node id: {reason}")]
     Invalid { path: PathBuf, reason: String },
-    #[error("{context} {path}: {source}")]
+    #[error("{context} {path}: {cause}")]
     Io {
         context: &'static str,
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
@@ -54,18 +53,18 @@ pub fn load_or_create(
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let id = configured.cloned().unwrap_or_else(NodeId::random);
-            write_atomically(data_dir, &path, &id).map_err(|source| IdentityError::Io {
+            write_atomically(data_dir, &path, &id).map_err(|cause| IdentityError::Io {
                 context: "writing",
                 path: path.clone(),
-                source,
+                cause,
             })?;
             tracing::info!(node_id = %id, path = %path.display(), "stored new node identity");
             Ok(id)
         }
-        Err(source) => Err(IdentityError::Io {
+        Err(cause) => Err(IdentityError::Io {
             context: "reading",
             path,
-            source,
+            cause,
         }),
     }
 }

@@ -18,24 +18,25 @@ use crate::heartbeat::{NodeInfo, run_heartbeat};
 use crate::node_identity::{self, IdentityError};
 use crate::shard_store::{ShardStore, StoreError, StoreOptions};
 
-/// Why the node could not start or stopped with an error.
+/// Why the node could not start or stopped with an error. Messages name the
+/// stage; the cause is the error's `source()` (anyhow prints the chain).
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("shard store: {0}")]
+    #[error("shard store")]
     Store(#[from] StoreError),
-    #[error("node identity: {0}")]
+    #[error("node identity")]
     Identity(#[from] IdentityError),
-    #[error("metadata client: {0}")]
+    #[error("metadata client")]
     Metadata(#[from] MetadataError),
-    #[error("binding {addr}: {source}")]
+    #[error("binding {addr}")]
     Bind {
         addr: SocketAddr,
         #[source]
         source: std::io::Error,
     },
-    #[error("serving: {0}")]
+    #[error("serving")]
     Io(#[from] std::io::Error),
 }
 

@@ -60,6 +60,7 @@ impl From<StoreError> for MetadataError {
             // Callers that know the requester turn this into "owned by you".
             StoreError::BucketAlreadyExists { .. } => MetadataError::BucketAlreadyExists,
             StoreError::BucketNotEmpty => MetadataError::BucketNotEmpty,
+            StoreError::VersionInUse => MetadataError::InvalidRequest(e.to_string()),
             StoreError::Closed => MetadataError::Unavailable(e.to_string()),
             StoreError::Backend(_) | StoreError::Corrupt(_) => {
                 MetadataError::Internal(e.to_string())

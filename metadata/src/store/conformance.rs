@@ -141,6 +141,22 @@ pub(crate) async fn commit_replace_and_garbage(s: &dyn MetaStore) {
     );
     assert_eq!(s.list_garbage(10).await.unwrap().len(), 1);
 
+    // A version id is one write: not reusable under another key, nor once
+    // it is garbage.
+    let mut reused = meta("media", "other.mp4", 3);
+    reused.version = v2.version;
+    assert_eq!(
+        s.commit_object(reused, striped("v2")).await,
+        Err(StoreError::VersionInUse)
+    );
+    let mut revived = meta("media", "video.mp4", 3);
+    revived.version = v1.version;
+    assert_eq!(
+        s.commit_object(revived, striped("v1")).await,
+        Err(StoreError::VersionInUse)
+    );
+    assert_eq!(s.head_object(&b, "other.mp4").await.unwrap(), None);
+
     // Inline data has no shards: replacing it makes no garbage entry.
     let small = meta("media", "small.txt", 2);
     s.commit_object(small.clone(), ObjectData::Inline(Bytes::from_static(b"hi")))

@@ -13,7 +13,7 @@
 //!   listing never reads or decodes a manifest.
 //! - `garbage`: [`VersionId`] -> data of versions that were replaced or
 //!   deleted, waiting for the garbage collector.
-//! - `nodes`: [`NodeId`] -> last persisted heartbeat.
+//! - `nodes`: [`NodeId`](crate::ids::NodeId) -> last persisted heartbeat.
 
 mod codec;
 #[cfg(test)]
@@ -43,6 +43,10 @@ pub enum StoreError {
     BucketAlreadyExists { owner: String },
     #[error("bucket is not empty")]
     BucketNotEmpty,
+    /// The version id is already used by another key, or was already
+    /// retired to garbage: each write needs a fresh [`VersionId`].
+    #[error("the version id is already in use")]
+    VersionInUse,
     /// The engine failed (I/O, a failed commit). Backend-neutral: the engine's
     /// error rendered as text.
     #[error("storage backend error: {0}")]
@@ -94,8 +98,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Makes `meta` the current version of `(meta.bucket, meta.key)` with its
     /// bytes at `data`, in one transaction, and moves the data of the version
     /// it replaces to garbage. Returns the replaced version. Committing the
-    /// same version id again (a retried commit) rewrites it in place and
-    /// replaces nothing. `NoSuchBucket` if the bucket is missing.
+    /// same version id again for the same key (a retried commit) rewrites it
+    /// in place and replaces nothing; reusing a version id anywhere else is
+    /// `VersionInUse`. `NoSuchBucket` if the bucket is missing.
     async fn commit_object(
         &self,
         meta: ObjectMeta,

@@ -212,15 +212,26 @@ impl<'txn> Tables<'txn> {
                     return Ok(Err(StoreError::NoSuchBucket));
                 }
                 let okey = object_key(bucket, key.as_bytes());
-                let old = match self.objects.insert(okey.as_slice(), meta.as_slice())? {
+                let old = match self.objects.get(okey.as_slice())? {
                     Some(old) => Some(decode::<ObjectMeta>("object", old.value())?),
                     None => None,
                 };
+                let retry = old.as_ref().is_some_and(|o| o.version == *version);
+                // A version id names one write. Reusing it for another key
+                // (or after it became garbage) would let the collector delete
+                // shards that a live manifest still names.
+                if !retry
+                    && (self.data.get(version.0.as_u128())?.is_some()
+                        || self.garbage.get(version.0.as_u128())?.is_some())
+                {
+                    return Ok(Err(StoreError::VersionInUse));
+                }
+                self.objects.insert(okey.as_slice(), meta.as_slice())?;
                 self.data.insert(version.0.as_u128(), data.as_slice())?;
                 match old {
                     // A retried commit of the same version: its data was just
                     // rewritten in place, and it must not become garbage.
-                    Some(old) if old.version == *version => Ok(Ok(WriteOutcome::Replaced(None))),
+                    Some(_) if retry => Ok(Ok(WriteOutcome::Replaced(None))),
                     Some(old) => {
                         self.discard_data(old.version, now_ms)?;
                         Ok(Ok(WriteOutcome::Replaced(Some(old))))

@@ -37,8 +37,9 @@ pub struct ApiState {
 /// The node's routes. Every `/v1/` route requires the cluster secret: a
 /// storage node never accepts (or hands out) a shard from a stranger.
 pub fn router(state: ApiState) -> Router {
-    // axum's default 2 MB limit would refuse large shards; the store enforces
-    // the real limit as the body streams in.
+    // The store enforces the shard size limit as the body streams in (the raw
+    // `Body` we stream is not subject to axum's limit); the layer gives any
+    // buffering extractor the same ceiling instead of axum's default 2 MB.
     let body_limit =
         usize::try_from(state.store.max_shard_size().saturating_add(1)).unwrap_or(usize::MAX);
     let shards = Router::new()

@@ -148,11 +148,10 @@ pub struct Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("reading config file {path}: {source}")]
+    #[error("reading {path}: {cause}")]
     ReadFile {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("config file: {0}")]
     Toml(String),
@@ -272,9 +271,9 @@ impl Config {
 }
 
 fn read_file(path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+    std::fs::read_to_string(path).map_err(|cause| ConfigError::ReadFile {
         path: path.to_owned(),
-        source,
+        cause,
     })
 }
 

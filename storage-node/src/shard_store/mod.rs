@@ -22,7 +22,6 @@ mod writer;
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
@@ -64,11 +63,12 @@ pub enum StoreError {
     Body(String),
     #[error("another process holds the lock on {0}")]
     Locked(PathBuf),
-    #[error("{context}: {source}")]
+    /// The I/O error is part of the message, not a `source()`, so a log line
+    /// that prints this error shows the cause without walking the chain.
+    #[error("{context}: {cause}")]
     Io {
         context: &'static str,
-        #[source]
-        source: io::Error,
+        cause: io::Error,
     },
 }
 
@@ -77,14 +77,17 @@ impl StoreError {
         if is_disk_full(&source) {
             StoreError::Full
         } else {
-            StoreError::Io { context, source }
+            StoreError::Io {
+                context,
+                cause: source,
+            }
         }
     }
 
     fn join(e: tokio::task::JoinError) -> Self {
         StoreError::Io {
             context: "blocking task failed",
-            source: io::Error::other(e),
+            cause: io::Error::other(e),
         }
     }
 }
@@ -247,9 +250,10 @@ impl ShardStore {
         self.publish_usage();
     }
 
-    /// Refuses early a shard that cannot fit: beyond the size limit, beyond
-    /// the configured capacity, or beyond the free space of the disk.
-    fn check_room(&self, len: u64) -> Result<(), StoreError> {
+    /// Refuses a shard over the size limit or beyond the configured capacity.
+    /// The capacity is a soft limit: concurrent writes each check it before
+    /// any of them is counted, so it can be overshot by a few shards.
+    fn check_limits(&self, len: u64) -> Result<(), StoreError> {
         if len > self.max_shard_size {
             return Err(StoreError::TooLarge {
                 limit: self.max_shard_size,
@@ -259,7 +263,18 @@ impl ShardStore {
         if used.saturating_add(len) > self.capacity {
             return Err(StoreError::Full);
         }
-        match fs_space(&self.data_dir) {
+        Ok(())
+    }
+
+    /// Also asks the filesystem, so that a disk shared with other data is
+    /// reported full before a write runs into ENOSPC halfway.
+    async fn check_room(&self, len: u64) -> Result<(), StoreError> {
+        self.check_limits(len)?;
+        let dir = self.data_dir.clone();
+        let space = tokio::task::spawn_blocking(move || fs_space(&dir))
+            .await
+            .map_err(StoreError::join)?;
+        match space {
             Ok(space) if space.available < len => Err(StoreError::Full),
             _ => Ok(()),
         }
@@ -295,7 +310,7 @@ impl ShardStore {
         E: std::fmt::Display,
     {
         if let Some(len) = size_hint {
-            self.check_room(len)?;
+            self.check_room(len).await?;
         }
         let mut temp = TempShard::create(&tmp_dir(&self.data_dir)).await?;
         let mut body = std::pin::pin!(body);
@@ -308,7 +323,9 @@ impl ShardStore {
             }
             temp.push(chunk).await?;
         }
-        self.check_room(temp.len())?;
+        // The bytes are on disk already (ENOSPC would have failed the write),
+        // so only the configured limits are left to check.
+        self.check_limits(temp.len())?;
         let received = temp.finish().await?;
         let actual = ShardHash::from(received.hash);
         if actual != *hash {
@@ -534,9 +551,6 @@ fn quarantine_file(path: &Path, quarantine: &Path, hash: &ShardHash) -> bool {
         }
     }
 }
-
-/// Shared handle used by the API.
-pub type SharedStore = Arc<ShardStore>;
 
 #[cfg(test)]
 mod tests;
