@@ -1,5 +1,6 @@
 //! Who may touch a bucket: its owner, the access key that created it.
 
+use metadata::error::MetadataError;
 use metadata::ids::BucketName;
 use metadata::model::BucketInfo;
 use s3s::{S3Error, S3ErrorCode, S3Request};
@@ -34,15 +35,31 @@ impl Tessera {
     ) -> Result<BucketInfo, S3Error> {
         let bucket = parse_bucket(name)?;
         let caller = caller(req)?;
-        let info = self
-            .io
-            .meta
-            .get_bucket(&bucket)
-            .await
-            .map_err(GatewayError::from)?;
+        let info = match self.buckets.get(&bucket) {
+            Some(info) => info,
+            None => {
+                let info = self
+                    .io
+                    .meta
+                    .get_bucket(&bucket)
+                    .await
+                    .map_err(GatewayError::from)?;
+                self.buckets.insert(info.clone());
+                info
+            }
+        };
         if info.owner != caller {
             return Err(GatewayError::AccessDenied.into());
         }
         Ok(info)
+    }
+
+    /// Maps a metadata error of an operation on `bucket`, dropping the cached
+    /// record when metadata says the bucket is gone.
+    pub fn bucket_error(&self, bucket: &BucketName, err: MetadataError) -> GatewayError {
+        if matches!(err, MetadataError::NoSuchBucket) {
+            self.buckets.forget(bucket);
+        }
+        GatewayError::from(err)
     }
 }

@@ -76,7 +76,8 @@ impl Tessera {
             .meta
             .delete_bucket(&info.name)
             .await
-            .map_err(GatewayError::from)?;
+            .map_err(|e| self.bucket_error(&info.name, e))?;
+        self.buckets.forget(&info.name);
         tracing::info!(bucket = %info.name, "bucket deleted");
         Ok(S3Response::new(DeleteBucketOutput {}))
     }

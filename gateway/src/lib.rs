@@ -12,6 +12,7 @@
 mod access;
 mod auth;
 mod bucket;
+mod bucket_cache;
 pub mod config;
 pub mod error;
 pub mod layout;

@@ -6,7 +6,6 @@ use metadata::model::ListQuery;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::error::GatewayError;
 use crate::service::Tessera;
 use crate::time_format::timestamp;
 
@@ -46,7 +45,7 @@ impl Tessera {
             .meta
             .list_objects(&query)
             .await
-            .map_err(GatewayError::from)?;
+            .map_err(|e| self.bucket_error(&bucket.name, e))?;
 
         let key_count = page.objects.len() + page.common_prefixes.len();
         let contents: Vec<Object> = page

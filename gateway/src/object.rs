@@ -97,7 +97,7 @@ impl Tessera {
             ) {
                 self.discard(&written.data);
             }
-            return Err(GatewayError::from(err).into());
+            return Err(self.bucket_error(&meta.bucket, err).into());
         }
         tracing::info!(bucket = %meta.bucket, key = %meta.key, bytes = meta.size, "object stored");
         Ok(S3Response::new(PutObjectOutput {
@@ -117,7 +117,7 @@ impl Tessera {
             .meta
             .get_object(&bucket.name, &input.key)
             .await
-            .map_err(GatewayError::from)?;
+            .map_err(|e| self.bucket_error(&bucket.name, e))?;
         let range = crate::range::resolve(input.range.as_ref(), meta.size)?;
         let span = range.clone().unwrap_or(0..meta.size);
         let body = self.io.read_object(data, span.clone()).await?;
@@ -154,7 +154,7 @@ impl Tessera {
             .meta
             .head_object(&bucket.name, &req.input.key)
             .await
-            .map_err(GatewayError::from)?;
+            .map_err(|e| self.bucket_error(&bucket.name, e))?;
         let h = &meta.headers;
         Ok(S3Response::new(HeadObjectOutput {
             content_length: Some(i64::try_from(meta.size).unwrap_or(i64::MAX)),
@@ -185,7 +185,7 @@ impl Tessera {
             .meta
             .delete_object(&bucket.name, &req.input.key)
             .await
-            .map_err(GatewayError::from)?;
+            .map_err(|e| self.bucket_error(&bucket.name, e))?;
         if removed.is_some() {
             tracing::info!(bucket = %bucket.name, key = %req.input.key, "object deleted");
         }

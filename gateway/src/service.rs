@@ -7,17 +7,22 @@ use std::sync::Arc;
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
+use crate::bucket_cache::BucketCache;
 use crate::object_io::ObjectIo;
 
 /// The object store as an S3 service.
 #[derive(Clone)]
 pub struct Tessera {
     pub(crate) io: Arc<ObjectIo>,
+    pub(crate) buckets: Arc<BucketCache>,
 }
 
 impl Tessera {
     pub fn new(io: Arc<ObjectIo>) -> Self {
-        Tessera { io }
+        Tessera {
+            io,
+            buckets: Arc::new(BucketCache::default()),
+        }
     }
 }
 
