@@ -63,6 +63,10 @@ impl GatewayError {
                     | MetadataError::BucketAlreadyOwnedByYou
                     | MetadataError::BucketNotEmpty
                     | MetadataError::InvalidRequest(_)
+                    | MetadataError::NoSuchUpload
+                    | MetadataError::InvalidPart
+                    | MetadataError::InvalidPartOrder
+                    | MetadataError::EntityTooSmall
             )
         )
     }
@@ -95,6 +99,22 @@ impl From<GatewayError> for S3Error {
                     "The bucket you tried to delete is not empty.",
                 ),
                 MetadataError::InvalidRequest(_) => (C::InvalidRequest, "Invalid request."),
+                MetadataError::NoSuchUpload => (
+                    C::NoSuchUpload,
+                    "The specified multipart upload does not exist.",
+                ),
+                MetadataError::InvalidPart => (
+                    C::InvalidPart,
+                    "One or more of the specified parts could not be found or its entity tag did not match.",
+                ),
+                MetadataError::InvalidPartOrder => (
+                    C::InvalidPartOrder,
+                    "The list of parts was not in ascending order.",
+                ),
+                MetadataError::EntityTooSmall => (
+                    C::EntityTooSmall,
+                    "Your proposed upload is smaller than the minimum allowed object size.",
+                ),
                 MetadataError::Unavailable(_) => (
                     C::ServiceUnavailable,
                     "The metadata service is unavailable; please retry.",

@@ -18,6 +18,7 @@ pub mod error;
 pub mod layout;
 mod list;
 mod md5_pipe;
+mod multipart;
 mod object;
 pub mod object_io;
 pub mod range;

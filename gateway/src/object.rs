@@ -30,29 +30,18 @@ impl Tessera {
             })?),
             None => None,
         };
-        let content_md5 = input
-            .content_md5
-            .as_deref()
-            .map(|b64| {
-                BASE64
-                    .decode(b64.trim())
-                    .ok()
-                    .filter(|d| d.len() == 16)
-                    .ok_or_else(|| {
-                        S3Error::with_message(
-                            S3ErrorCode::InvalidDigest,
-                            "The Content-MD5 you specified is not valid.",
-                        )
-                    })
-            })
-            .transpose()?;
+        let content_md5 = parse_content_md5(input.content_md5.as_deref())?;
 
         let version = VersionId::new();
         let written = match input.body {
-            Some(body) => self.io.write_object(version, body, expected_len).await,
+            Some(body) => {
+                self.io
+                    .write_object(version, body, expected_len, true)
+                    .await
+            }
             None => {
                 self.io
-                    .write_object(version, futures::stream::empty(), expected_len)
+                    .write_object(version, futures::stream::empty(), expected_len, true)
                     .await
             }
         }?;
@@ -87,6 +76,7 @@ impl Tessera {
                 })
                 .unwrap_or_default(),
             checksums: BTreeMap::new(),
+            part_sizes: Vec::new(),
         };
         if let Err(err) = self.io.meta.commit_object(&meta, &written.data).await {
             // Only a definite refusal frees the shards now. After a timeout the
@@ -118,7 +108,10 @@ impl Tessera {
             .get_object(&bucket.name, &input.key)
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
-        let range = crate::range::resolve(input.range.as_ref(), meta.size)?;
+        let range = match input.part_number {
+            Some(n) => Some(part_span(&meta, n)?).filter(|span| span.start < span.end),
+            None => crate::range::resolve(input.range.as_ref(), meta.size)?,
+        };
         let span = range.clone().unwrap_or(0..meta.size);
         let body = self.io.read_object(data, span.clone()).await?;
         let h = &meta.headers;
@@ -139,6 +132,7 @@ impl Tessera {
             content_language: h.content_language.clone(),
             cache_control: h.cache_control.clone(),
             metadata: user_metadata(&meta),
+            parts_count: input.part_number.and(parts_count(&meta)),
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -155,9 +149,19 @@ impl Tessera {
             .head_object(&bucket.name, &req.input.key)
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
+        let span = match req.input.part_number {
+            Some(n) => part_span(&meta, n)?,
+            None => 0..meta.size,
+        };
         let h = &meta.headers;
         Ok(S3Response::new(HeadObjectOutput {
-            content_length: Some(i64::try_from(meta.size).unwrap_or(i64::MAX)),
+            content_length: Some(i64::try_from(span.end - span.start).unwrap_or(i64::MAX)),
+            content_range: req
+                .input
+                .part_number
+                .filter(|_| span.start < span.end)
+                .map(|_| crate::range::content_range(&span, meta.size)),
+            parts_count: req.input.part_number.and(parts_count(&meta)),
             accept_ranges: Some("bytes".into()),
             e_tag: Some(ETag::Strong(meta.etag.clone())),
             last_modified: Some(timestamp(meta.last_modified_unix_ms)),
@@ -194,11 +198,73 @@ impl Tessera {
     }
 
     /// Frees the shards of a body that will not be committed.
-    fn discard(&self, data: &ObjectData) {
+    pub(crate) fn discard(&self, data: &ObjectData) {
         if let ObjectData::Striped(manifest) = data {
             self.io.discard(&manifest.stripes);
         }
     }
+}
+
+/// `x-amz-meta-*` as stored: names lowercased.
+pub(crate) fn user_metadata_of(metadata: Option<Metadata>) -> BTreeMap<String, String> {
+    metadata
+        .map(|m| {
+            m.into_iter()
+                .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The 16-byte digest of a `Content-MD5` header (`InvalidDigest` if malformed).
+pub(crate) fn parse_content_md5(header: Option<&str>) -> Result<Option<Vec<u8>>, S3Error> {
+    header
+        .map(|b64| {
+            BASE64
+                .decode(b64.trim())
+                .ok()
+                .filter(|d| d.len() == 16)
+                .ok_or_else(|| {
+                    S3Error::with_message(
+                        S3ErrorCode::InvalidDigest,
+                        "The Content-MD5 you specified is not valid.",
+                    )
+                })
+        })
+        .transpose()
+}
+
+/// The byte span of part `n` (1-based) of an object. A single-part upload
+/// (or a plain PUT) has exactly one part: the whole object.
+fn part_span(meta: &ObjectMeta, n: i32) -> Result<std::ops::Range<u64>, S3Error> {
+    let invalid = || {
+        // Not in s3s's list of codes: S3 answers it with 416.
+        let code = "InvalidPartNumber"
+            .parse::<S3ErrorCode>()
+            .unwrap_or(S3ErrorCode::InvalidArgument);
+        let mut e = S3Error::with_message(code, "The requested partnumber is not satisfiable");
+        e.set_status_code(http::StatusCode::RANGE_NOT_SATISFIABLE);
+        e
+    };
+    let index = usize::try_from(n)
+        .ok()
+        .filter(|&i| i >= 1)
+        .ok_or_else(invalid)?
+        - 1;
+    if meta.part_sizes.is_empty() {
+        return if index == 0 {
+            Ok(0..meta.size)
+        } else {
+            Err(invalid())
+        };
+    }
+    let size = *meta.part_sizes.get(index).ok_or_else(invalid)?;
+    let start: u64 = meta.part_sizes[..index].iter().sum();
+    Ok(start..start + size)
+}
+
+fn parts_count(meta: &ObjectMeta) -> Option<i32> {
+    (!meta.part_sizes.is_empty()).then(|| i32::try_from(meta.part_sizes.len()).unwrap_or(i32::MAX))
 }
 
 fn user_metadata(meta: &ObjectMeta) -> Option<Metadata> {
@@ -212,7 +278,7 @@ fn user_metadata(meta: &ObjectMeta) -> Option<Metadata> {
 
 /// `aws-chunked` describes how the request body was framed, not the object:
 /// it must never be stored as the object's Content-Encoding.
-fn strip_aws_chunked(encoding: String) -> Option<String> {
+pub(crate) fn strip_aws_chunked(encoding: String) -> Option<String> {
     let kept: Vec<&str> = encoding
         .split(',')
         .map(str::trim)

@@ -75,19 +75,21 @@ impl Pipeline {
 impl ObjectIo {
     /// Stores `body` as the data of object version `version`. With
     /// `expected_len`, a body that ends early or runs long is refused (and what
-    /// was written of it is deleted).
+    /// was written of it is deleted). `allow_inline` lets a small body live in
+    /// metadata; multipart parts are always striped so they can be joined.
     pub async fn write_object<S>(
         self: &Arc<Self>,
         version: VersionId,
         body: S,
         expected_len: Option<u64>,
+        allow_inline: bool,
     ) -> Result<Written, GatewayError>
     where
         S: Stream<Item = Result<Bytes, s3s::StdError>> + Send,
     {
         let mut pipeline = Pipeline::default();
         let result = self
-            .write_stripes(version, body, expected_len, &mut pipeline)
+            .write_stripes(version, body, expected_len, allow_inline, &mut pipeline)
             .await;
         // Whatever happened, wait for in-flight stripes: nothing may be left
         // writing shards after this returns.
@@ -117,6 +119,7 @@ impl ObjectIo {
         version: VersionId,
         body: S,
         expected_len: Option<u64>,
+        allow_inline: bool,
         pipeline: &mut Pipeline,
     ) -> Result<(Option<Bytes>, u64, [u8; 16]), GatewayError>
     where
@@ -176,7 +179,7 @@ impl ObjectIo {
             .await
             .map_err(|e| GatewayError::Internal(format!("md5 task: {e}")))?;
 
-        if pipeline.launched == 0 && buf.len() <= self.config.inline_threshold {
+        if allow_inline && pipeline.launched == 0 && buf.len() <= self.config.inline_threshold {
             return Ok((Some(buf.freeze()), total, md5));
         }
         if !buf.is_empty() {

@@ -55,6 +55,7 @@ fn object(bucket: &BucketName, key: String) -> ObjectMeta {
         headers: Default::default(),
         user_metadata: Default::default(),
         checksums: Default::default(),
+        part_sizes: Vec::new(),
     }
 }
 

@@ -13,13 +13,15 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster_auth::ClusterSecret;
 use crate::error::{ErrorBody, MetadataError};
-use crate::ids::BucketName;
+use crate::ids::{BucketName, UploadId};
 use crate::model::{
-    BucketInfo, ListPage, ListQuery, NodeHeartbeat, NodeStatus, ObjectData, ObjectMeta,
+    BucketInfo, CompleteRequest, ListPage, ListQuery, MultipartUpload, NodeHeartbeat, NodeStatus,
+    ObjectData, ObjectMeta, PartRecord, PartsPage, UploadsPage, UploadsQuery,
 };
 use crate::wire::{
-    CommitObjectRequest, CreateBucketRequest, GetObjectResponse, ListBucketsResponse,
-    ListNodesResponse, ObjectKeyRequest, ReplacedResponse,
+    CommitObjectRequest, CommitPartRequest, CreateBucketRequest, GetObjectResponse, GetPartRequest,
+    GetPartResponse, ListBucketsResponse, ListNodesResponse, ListPartsRequest, ObjectKeyRequest,
+    ReplacedPartResponse, ReplacedResponse, UploadRequest,
 };
 
 /// A dead metadata service must surface quickly as `Unavailable`, not as a
@@ -100,7 +102,8 @@ impl MetadataClient {
         Ok(r.buckets)
     }
 
-    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds any object.
+    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds any object or
+    /// multipart upload in progress.
     pub async fn delete_bucket(&self, name: &BucketName) -> Result<(), MetadataError> {
         self.call_no_content::<()>(Method::DELETE, &format!("/v1/buckets/{name}"), None)
             .await
@@ -173,6 +176,121 @@ impl MetadataClient {
         self.call(Method::POST, "/v1/objects/list", Some(q)).await
     }
 
+    /// Starts a multipart upload (the caller picks `upload.upload_id`, fresh
+    /// from [`UploadId::new`]). `NoSuchBucket`. Sending the same upload again
+    /// (a retry) is harmless.
+    pub async fn create_upload(&self, upload: &MultipartUpload) -> Result<(), MetadataError> {
+        self.call_no_content(Method::POST, "/v1/uploads/create", Some(upload))
+            .await
+    }
+
+    /// `NoSuchUpload` if there is no such upload for this bucket and key.
+    pub async fn get_upload(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+    ) -> Result<MultipartUpload, MetadataError> {
+        let body = upload_req(bucket, key, upload_id);
+        self.call(Method::POST, "/v1/uploads/get", Some(&body))
+            .await
+    }
+
+    /// Records a part whose shards are durable. Returns the earlier attempt
+    /// of the same part number, whose data is now garbage. `NoSuchUpload`
+    /// (then `data` is garbage too, so its shards are collected).
+    pub async fn commit_part(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+        part: &PartRecord,
+        data: &ObjectData,
+    ) -> Result<Option<PartRecord>, MetadataError> {
+        let body = CommitPartRequest {
+            upload: upload_req(bucket, key, upload_id),
+            part: part.clone(),
+            data: data.clone(),
+        };
+        let r: ReplacedPartResponse = self
+            .call(Method::POST, "/v1/uploads/commit-part", Some(&body))
+            .await?;
+        Ok(r.replaced)
+    }
+
+    /// Parts numbered above `part_number_marker`, ascending, at most
+    /// `max_parts` (<= 1000). `NoSuchUpload`.
+    pub async fn list_parts(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+        part_number_marker: u32,
+        max_parts: u32,
+    ) -> Result<PartsPage, MetadataError> {
+        let body = ListPartsRequest {
+            upload: upload_req(bucket, key, upload_id),
+            part_number_marker,
+            max_parts,
+        };
+        self.call(Method::POST, "/v1/uploads/list-parts", Some(&body))
+            .await
+    }
+
+    /// One part and where its bytes are. `NoSuchUpload`, or `InvalidPart` if
+    /// the upload has no such part.
+    pub async fn get_part(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+        part_number: u32,
+    ) -> Result<(PartRecord, ObjectData), MetadataError> {
+        let body = GetPartRequest {
+            upload: upload_req(bucket, key, upload_id),
+            part_number,
+        };
+        let r: GetPartResponse = self
+            .call(Method::POST, "/v1/uploads/get-part", Some(&body))
+            .await?;
+        Ok((r.part, r.data))
+    }
+
+    /// Completes an upload atomically: the object becomes current with the
+    /// listed parts' manifests concatenated, the upload and its parts are
+    /// gone, unlisted parts are garbage. Returns the version it replaced.
+    /// `NoSuchUpload`, `InvalidPartOrder`, `InvalidPart`, `EntityTooSmall`,
+    /// `InvalidRequest` (size or code mismatch). A retry after the upload
+    /// was completed with this very `object.version` answers `Ok(None)`.
+    pub async fn complete_upload(
+        &self,
+        req: &CompleteRequest,
+    ) -> Result<Option<ObjectMeta>, MetadataError> {
+        let r: ReplacedResponse = self
+            .call(Method::POST, "/v1/uploads/complete", Some(req))
+            .await?;
+        Ok(r.replaced)
+    }
+
+    /// Drops the upload and its parts (their data becomes garbage).
+    /// `NoSuchUpload`.
+    pub async fn abort_upload(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+    ) -> Result<(), MetadataError> {
+        let body = upload_req(bucket, key, upload_id);
+        self.call_no_content(Method::POST, "/v1/uploads/abort", Some(&body))
+            .await
+    }
+
+    /// One page of uploads in progress, in (key, upload id) order.
+    /// `NoSuchBucket`; `max_uploads` above 1000 is `InvalidRequest`.
+    pub async fn list_uploads(&self, q: &UploadsQuery) -> Result<UploadsPage, MetadataError> {
+        self.call(Method::POST, "/v1/uploads/list", Some(q)).await
+    }
+
     /// Reports a storage node alive (and registers it on first contact).
     pub async fn heartbeat(&self, hb: &NodeHeartbeat) -> Result<(), MetadataError> {
         self.call_no_content(Method::POST, "/v1/nodes/heartbeat", Some(hb))
@@ -238,6 +356,14 @@ fn key_req(bucket: &BucketName, key: &str) -> ObjectKeyRequest {
     ObjectKeyRequest {
         bucket: bucket.clone(),
         key: key.to_owned(),
+    }
+}
+
+fn upload_req(bucket: &BucketName, key: &str, upload_id: &UploadId) -> UploadRequest {
+    UploadRequest {
+        bucket: bucket.clone(),
+        key: key.to_owned(),
+        upload_id: *upload_id,
     }
 }
 

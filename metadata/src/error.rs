@@ -22,6 +22,20 @@ pub enum MetadataError {
     BucketAlreadyOwnedByYou,
     #[error("the bucket is not empty")]
     BucketNotEmpty,
+    /// No such upload under that bucket and key: never created, completed or
+    /// aborted.
+    #[error("the multipart upload does not exist")]
+    NoSuchUpload,
+    /// A part named in a completion is missing or has another ETag (or a
+    /// part asked for is missing).
+    #[error("one or more of the specified parts could not be found")]
+    InvalidPart,
+    /// A completion's part list is empty or not strictly ascending.
+    #[error("the list of parts was not in ascending order")]
+    InvalidPartOrder,
+    /// A part other than the last is below the minimum part size.
+    #[error("a proposed upload part is smaller than the minimum allowed size")]
+    EntityTooSmall,
     /// The caller sent something malformed; retrying the same request fails
     /// the same way.
     #[error("invalid request: {0}")]
@@ -50,6 +64,10 @@ impl MetadataError {
             MetadataError::BucketAlreadyExists => "BucketAlreadyExists",
             MetadataError::BucketAlreadyOwnedByYou => "BucketAlreadyOwnedByYou",
             MetadataError::BucketNotEmpty => "BucketNotEmpty",
+            MetadataError::NoSuchUpload => "NoSuchUpload",
+            MetadataError::InvalidPart => "InvalidPart",
+            MetadataError::InvalidPartOrder => "InvalidPartOrder",
+            MetadataError::EntityTooSmall => "EntityTooSmall",
             MetadataError::InvalidRequest(_) => "InvalidRequest",
             MetadataError::Unavailable(_) => "Unavailable",
             MetadataError::Internal(_) => "Internal",
@@ -59,11 +77,16 @@ impl MetadataError {
     /// The HTTP status the API answers this error with.
     pub fn status(&self) -> StatusCode {
         match self {
-            MetadataError::NoSuchBucket | MetadataError::NoSuchKey => StatusCode::NOT_FOUND,
+            MetadataError::NoSuchBucket
+            | MetadataError::NoSuchKey
+            | MetadataError::NoSuchUpload => StatusCode::NOT_FOUND,
             MetadataError::BucketAlreadyExists
             | MetadataError::BucketAlreadyOwnedByYou
             | MetadataError::BucketNotEmpty => StatusCode::CONFLICT,
-            MetadataError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+            MetadataError::InvalidRequest(_)
+            | MetadataError::InvalidPart
+            | MetadataError::InvalidPartOrder
+            | MetadataError::EntityTooSmall => StatusCode::BAD_REQUEST,
             MetadataError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             MetadataError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -79,6 +102,10 @@ impl MetadataError {
             Some("BucketAlreadyExists") => MetadataError::BucketAlreadyExists,
             Some("BucketAlreadyOwnedByYou") => MetadataError::BucketAlreadyOwnedByYou,
             Some("BucketNotEmpty") => MetadataError::BucketNotEmpty,
+            Some("NoSuchUpload") => MetadataError::NoSuchUpload,
+            Some("InvalidPart") => MetadataError::InvalidPart,
+            Some("InvalidPartOrder") => MetadataError::InvalidPartOrder,
+            Some("EntityTooSmall") => MetadataError::EntityTooSmall,
             Some("InvalidRequest") => MetadataError::InvalidRequest(message),
             Some("Unavailable") => MetadataError::Unavailable(message),
             Some("Internal") => MetadataError::Internal(message),
@@ -130,6 +157,10 @@ mod tests {
             MetadataError::BucketAlreadyExists,
             MetadataError::BucketAlreadyOwnedByYou,
             MetadataError::BucketNotEmpty,
+            MetadataError::NoSuchUpload,
+            MetadataError::InvalidPart,
+            MetadataError::InvalidPartOrder,
+            MetadataError::EntityTooSmall,
             MetadataError::InvalidRequest("x".into()),
             MetadataError::Unavailable("x".into()),
             MetadataError::Internal("x".into()),

@@ -18,6 +18,8 @@ pub enum IdError {
     BucketName(String),
     #[error("invalid version id {0:?}")]
     VersionId(String),
+    #[error("invalid upload id {0:?}: 32 lowercase hex digits")]
+    UploadId(String),
 }
 
 macro_rules! serde_via_str {
@@ -217,6 +219,56 @@ impl fmt::Debug for VersionId {
 }
 serde_via_str!(VersionId);
 
+/// Names one multipart upload (UUIDv7, shown as 32 lowercase hex digits).
+/// Time-ordered, so the uploads of one key list in the order they began, as
+/// S3 lists them; and random enough that a client cannot guess another
+/// client's upload.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UploadId(pub uuid::Uuid);
+
+impl UploadId {
+    pub fn new() -> Self {
+        UploadId(uuid::Uuid::now_v7())
+    }
+}
+
+impl Default for UploadId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FromStr for UploadId {
+    type Err = IdError;
+    /// Only the exact form [`fmt::Display`] writes: upload ids travel in S3
+    /// query strings and XML, where two spellings of one id would be two ids
+    /// to a client comparing them.
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let ok = s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !ok {
+            return Err(IdError::UploadId(s.to_owned()));
+        }
+        uuid::Uuid::try_parse(s)
+            .map(UploadId)
+            .map_err(|_| IdError::UploadId(s.to_owned()))
+    }
+}
+
+impl fmt::Display for UploadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.simple())
+    }
+}
+
+impl fmt::Debug for UploadId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UploadId({})", self.0.simple())
+    }
+}
+serde_via_str!(UploadId);
+
 /// The longest object key S3 accepts, in bytes of UTF-8.
 pub const MAX_KEY_BYTES: usize = 1024;
 
@@ -254,6 +306,25 @@ mod tests {
         assert!("abc".parse::<ShardHash>().is_err());
         let json = serde_json::to_string(&h).unwrap();
         assert_eq!(serde_json::from_str::<ShardHash>(&json).unwrap(), h);
+    }
+
+    #[test]
+    fn upload_ids() {
+        let id = UploadId::new();
+        let s = id.to_string();
+        assert_eq!(s.len(), 32);
+        assert_eq!(s.parse::<UploadId>().unwrap(), id);
+        assert!(s.to_uppercase().parse::<UploadId>().is_err());
+        assert!(id.0.hyphenated().to_string().parse::<UploadId>().is_err());
+        assert!("".parse::<UploadId>().is_err());
+        assert!("zz".repeat(16).parse::<UploadId>().is_err());
+        let json = serde_json::to_string(&id).unwrap();
+        assert_eq!(json, format!("\"{s}\""));
+        assert_eq!(serde_json::from_str::<UploadId>(&json).unwrap(), id);
+        assert!(serde_json::from_str::<UploadId>("\"nope\"").is_err());
+        // Text order is id order, so markers compare the same either way.
+        let later = UploadId::new();
+        assert_eq!(id.cmp(&later), s.cmp(&later.to_string()));
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The metadata service: the names of everything. Buckets, object versions and
-//! their manifests (which stripes, which shards, on which nodes), node
-//! membership with heartbeats, and placement.
+//! their manifests (which stripes, which shards, on which nodes), multipart
+//! uploads and their parts, node membership with heartbeats, and placement.
 //!
 //! It owns no object bytes beyond small inline objects, and it never talks to
 //! storage nodes: they report to it. Its storage sits behind [`store::MetaStore`]

@@ -5,8 +5,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::BucketName;
-use crate::model::{BucketInfo, ObjectData, ObjectMeta};
+use crate::ids::{BucketName, UploadId};
+use crate::model::{BucketInfo, ObjectData, ObjectMeta, PartRecord};
 
 /// `PUT /v1/buckets/{bucket}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,4 +52,55 @@ pub struct GetObjectResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ListNodesResponse {
     pub nodes: Vec<crate::model::NodeStatus>,
+}
+
+/// `POST /v1/uploads/{get,abort}`: names one upload. The key is part of the
+/// name: an upload id presented with another key is `NoSuchUpload`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UploadRequest {
+    pub bucket: BucketName,
+    pub key: String,
+    pub upload_id: UploadId,
+}
+
+/// `POST /v1/uploads/commit-part`: a part whose shards are durable.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitPartRequest {
+    #[serde(flatten)]
+    pub upload: UploadRequest,
+    pub part: PartRecord,
+    pub data: ObjectData,
+}
+
+/// Answer of `commit-part`: the attempt of the same part number it replaced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplacedPartResponse {
+    pub replaced: Option<PartRecord>,
+}
+
+/// `POST /v1/uploads/list-parts`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListPartsRequest {
+    #[serde(flatten)]
+    pub upload: UploadRequest,
+    /// Only parts numbered above this (0: from the first).
+    #[serde(default)]
+    pub part_number_marker: u32,
+    /// At most 1000.
+    pub max_parts: u32,
+}
+
+/// `POST /v1/uploads/get-part`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetPartRequest {
+    #[serde(flatten)]
+    pub upload: UploadRequest,
+    pub part_number: u32,
+}
+
+/// Answer of `get-part`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GetPartResponse {
+    pub part: PartRecord,
+    pub data: ObjectData,
 }

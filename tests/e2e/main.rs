@@ -6,4 +6,5 @@ mod harness;
 mod s3_buckets;
 mod s3_errors;
 mod s3_listing;
+mod s3_multipart;
 mod s3_objects;

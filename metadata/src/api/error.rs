@@ -61,6 +61,18 @@ impl From<StoreError> for MetadataError {
             StoreError::BucketAlreadyExists { .. } => MetadataError::BucketAlreadyExists,
             StoreError::BucketNotEmpty => MetadataError::BucketNotEmpty,
             StoreError::VersionInUse => MetadataError::InvalidRequest(e.to_string()),
+            StoreError::NoSuchUpload => MetadataError::NoSuchUpload,
+            // S3's answers for these carry no detail; the store's is logged.
+            StoreError::InvalidPart(_) => {
+                tracing::debug!(error = %e, "completion refused");
+                MetadataError::InvalidPart
+            }
+            StoreError::InvalidPartOrder => MetadataError::InvalidPartOrder,
+            StoreError::EntityTooSmall { .. } => {
+                tracing::debug!(error = %e, "completion refused");
+                MetadataError::EntityTooSmall
+            }
+            StoreError::Invalid(msg) => MetadataError::InvalidRequest(msg),
             StoreError::Closed => MetadataError::Unavailable(e.to_string()),
             StoreError::Backend(_) | StoreError::Corrupt(_) => {
                 MetadataError::Internal(e.to_string())

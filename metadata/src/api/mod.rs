@@ -13,6 +13,7 @@ mod extract;
 mod nodes;
 mod objects;
 mod observe;
+mod uploads;
 mod validate;
 
 use std::sync::Arc;
@@ -59,6 +60,14 @@ pub fn router(state: AppState) -> Router {
         .route("/objects/head", post(objects::handle_head_object))
         .route("/objects/delete", post(objects::handle_delete_object))
         .route("/objects/list", post(objects::handle_list_objects))
+        .route("/uploads/create", post(uploads::handle_create_upload))
+        .route("/uploads/get", post(uploads::handle_get_upload))
+        .route("/uploads/commit-part", post(uploads::handle_commit_part))
+        .route("/uploads/list-parts", post(uploads::handle_list_parts))
+        .route("/uploads/get-part", post(uploads::handle_get_part))
+        .route("/uploads/complete", post(uploads::handle_complete_upload))
+        .route("/uploads/abort", post(uploads::handle_abort_upload))
+        .route("/uploads/list", post(uploads::handle_list_uploads))
         .route("/nodes/heartbeat", post(nodes::handle_heartbeat))
         .route("/nodes", get(nodes::handle_list_nodes))
         .route_layer(from_fn_with_state(

@@ -17,6 +17,8 @@ use crate::model::{ListQuery, NodeHeartbeat, ObjectData};
 use crate::server::{ServeError, serve};
 use crate::store::conformance::{meta, striped};
 
+mod uploads;
+
 const SECRET: &str = "test-cluster-secret-0123";
 
 struct TestServer {

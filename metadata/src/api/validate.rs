@@ -3,10 +3,16 @@
 
 use crate::error::MetadataError;
 use crate::ids::MAX_KEY_BYTES;
-use crate::model::{ListQuery, Manifest, NodeHeartbeat, ObjectData, ObjectMeta};
+use crate::model::{
+    CompleteRequest, ListQuery, Manifest, NodeHeartbeat, ObjectData, ObjectMeta, UploadsQuery,
+};
+use crate::wire::CommitPartRequest;
 
 /// S3 never returns more than this many entries in one page.
 pub(super) const MAX_KEYS_LIMIT: u32 = 1000;
+
+/// S3's part numbers: 1 to 10,000, which also bounds a completion's list.
+pub(super) const MAX_PART_NUMBER: u32 = 10_000;
 
 fn invalid(msg: impl Into<String>) -> MetadataError {
     MetadataError::InvalidRequest(msg.into())
@@ -51,11 +57,75 @@ pub(super) fn list_query(q: &ListQuery) -> Result<(), MetadataError> {
     Ok(())
 }
 
+pub(super) fn page_size(what: &str, n: u32) -> Result<(), MetadataError> {
+    if n > MAX_KEYS_LIMIT {
+        return Err(invalid(format!("{what} {n} is above {MAX_KEYS_LIMIT}")));
+    }
+    Ok(())
+}
+
+pub(super) fn part_number(n: u32) -> Result<(), MetadataError> {
+    if !(1..=MAX_PART_NUMBER).contains(&n) {
+        return Err(invalid(format!(
+            "part number {n} is outside 1..={MAX_PART_NUMBER}"
+        )));
+    }
+    Ok(())
+}
+
+/// A part to commit: like an object version, its size must be what its data
+/// holds, since a completion sums these sizes into the object's.
+pub(super) fn commit_part(req: &CommitPartRequest) -> Result<(), MetadataError> {
+    key(&req.upload.key)?;
+    part_number(req.part.part_number)?;
+    if req.part.etag.is_empty() {
+        return Err(invalid("the part's etag is empty"));
+    }
+    data_matches(&req.data, req.part.size)
+}
+
+/// Order, ETags and sizes are the store's to check against the parts; here
+/// only the shape, and a bound on the work one request may ask for.
+pub(super) fn complete(req: &CompleteRequest) -> Result<(), MetadataError> {
+    key(&req.object.key)?;
+    if req.parts.len() > MAX_PART_NUMBER as usize {
+        return Err(invalid(format!(
+            "{} parts listed; at most {MAX_PART_NUMBER} exist",
+            req.parts.len()
+        )));
+    }
+    Ok(())
+}
+
+pub(super) fn uploads_query(q: &UploadsQuery) -> Result<(), MetadataError> {
+    page_size("max_uploads", q.max_uploads)?;
+    let too_long = |s: &str| s.len() > MAX_KEY_BYTES;
+    if too_long(&q.prefix) || q.key_marker.as_deref().is_some_and(too_long) {
+        return Err(invalid("prefix or key_marker is longer than a key"));
+    }
+    Ok(())
+}
+
 /// An object version to commit: its key, and data whose size and shape agree
 /// with the metadata. A manifest the reader could not follow must never
 /// become the current version of a key.
 pub(super) fn commit(meta: &ObjectMeta, data: &ObjectData) -> Result<(), MetadataError> {
     key(&meta.key)?;
+    // GetObject?partNumber slices the object by these sizes.
+    if !meta.part_sizes.is_empty()
+        && meta
+            .part_sizes
+            .iter()
+            .try_fold(0u64, |a, &s| a.checked_add(s))
+            != Some(meta.size)
+    {
+        return Err(invalid("part_sizes do not add up to the object's size"));
+    }
+    data_matches(data, meta.size)
+}
+
+/// `data` is a manifest a reader can follow, holding exactly `size` bytes.
+fn data_matches(data: &ObjectData, size: u64) -> Result<(), MetadataError> {
     let data_len = match data {
         ObjectData::Inline(bytes) => bytes.len() as u64,
         ObjectData::Striped(manifest) => {
@@ -63,10 +133,9 @@ pub(super) fn commit(meta: &ObjectMeta, data: &ObjectData) -> Result<(), Metadat
             manifest.data_len()
         }
     };
-    if data_len != meta.size {
+    if data_len != size {
         return Err(invalid(format!(
-            "size {} does not match the {data_len} bytes the data holds",
-            meta.size
+            "size {size} does not match the {data_len} bytes the data holds"
         )));
     }
     Ok(())
@@ -126,6 +195,7 @@ mod tests {
             headers: Default::default(),
             user_metadata: Default::default(),
             checksums: Default::default(),
+            part_sizes: Vec::new(),
         }
     }
 
@@ -151,6 +221,11 @@ mod tests {
         assert!(commit(&meta(41), &manifest(6, 41)).is_err());
         assert!(commit(&meta(39), &manifest(6, 40)).is_err());
         assert!(commit(&meta(3), &ObjectData::Inline("abc".into())).is_ok());
+        let mut parts = meta(40);
+        parts.part_sizes = vec![30, 10];
+        assert!(commit(&parts, &manifest(6, 40)).is_ok());
+        parts.part_sizes = vec![30, 11];
+        assert!(commit(&parts, &manifest(6, 40)).is_err());
     }
 
     #[test]

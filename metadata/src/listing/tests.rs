@@ -10,8 +10,11 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::list_objects;
-use crate::ids::{BucketName, VersionId};
-use crate::model::{BucketInfo, ListPage, ListQuery, NodeHeartbeat, ObjectData, ObjectMeta};
+use crate::ids::{BucketName, UploadId, VersionId};
+use crate::model::{
+    BucketInfo, CompleteRequest, ListPage, ListQuery, MultipartUpload, NodeHeartbeat, ObjectData,
+    ObjectMeta, PartRecord, PartsPage, UploadsPage, UploadsQuery,
+};
 use crate::store::conformance::{bucket, bucket_info, meta};
 use crate::store::{GarbageEntry, MetaStore, NodeRecord, RedbOptions, RedbStore, StoreError};
 
@@ -90,6 +93,63 @@ impl MetaStore for Counting {
     }
     async fn remove_garbage(&self, versions: &[VersionId]) -> Result<(), StoreError> {
         self.inner.remove_garbage(versions).await
+    }
+    async fn create_upload(&self, upload: MultipartUpload) -> Result<(), StoreError> {
+        self.inner.create_upload(upload).await
+    }
+    async fn get_upload(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        id: &UploadId,
+    ) -> Result<Option<MultipartUpload>, StoreError> {
+        self.inner.get_upload(bucket, key, id).await
+    }
+    async fn commit_part(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        id: &UploadId,
+        part: PartRecord,
+        data: ObjectData,
+    ) -> Result<Option<PartRecord>, StoreError> {
+        self.inner.commit_part(bucket, key, id, part, data).await
+    }
+    async fn list_parts(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        id: &UploadId,
+        after: u32,
+        limit: usize,
+    ) -> Result<PartsPage, StoreError> {
+        self.inner.list_parts(bucket, key, id, after, limit).await
+    }
+    async fn get_part(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        id: &UploadId,
+        number: u32,
+    ) -> Result<Option<(PartRecord, ObjectData)>, StoreError> {
+        self.inner.get_part(bucket, key, id, number).await
+    }
+    async fn complete_upload(
+        &self,
+        req: CompleteRequest,
+    ) -> Result<Option<ObjectMeta>, StoreError> {
+        self.inner.complete_upload(req).await
+    }
+    async fn abort_upload(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        id: &UploadId,
+    ) -> Result<(), StoreError> {
+        self.inner.abort_upload(bucket, key, id).await
+    }
+    async fn list_uploads(&self, q: &UploadsQuery) -> Result<UploadsPage, StoreError> {
+        self.inner.list_uploads(q).await
     }
 }
 

@@ -34,7 +34,11 @@ pub struct Stripe {
 }
 
 /// How an object's bytes are spread over storage nodes: its stripes in order.
-/// Every stripe but the last holds `code.data * shard_len` bytes.
+/// In a single PUT every stripe but the last holds `code.data * shard_len`
+/// bytes. A completed multipart object is its parts' manifests concatenated
+/// (its shards are never rewritten), so there the last stripe of every part
+/// may be short too: readers find an offset by summing `data_len`, never by
+/// multiplying.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Manifest {
     pub code: ErasureCode,

@@ -4,12 +4,16 @@
 mod bucket;
 mod listing;
 mod manifest;
+mod multipart;
 mod node;
 mod object;
 
 pub use bucket::BucketInfo;
 pub use listing::{ListPage, ListQuery};
 pub use manifest::{ErasureCode, Manifest, ShardRef, Stripe};
+pub use multipart::{
+    CompleteRequest, MultipartUpload, PartRecord, PartsPage, UploadsPage, UploadsQuery,
+};
 pub use node::{NodeHeartbeat, NodeState, NodeStatus};
 pub use object::{ObjectData, ObjectHeaders, ObjectMeta};
 

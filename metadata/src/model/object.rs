@@ -43,6 +43,11 @@ pub struct ObjectMeta {
     /// base64 as S3 returns them.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub checksums: BTreeMap<String, String>,
+    /// The sizes of the parts of a completed multipart upload, in order, so
+    /// GetObject/HeadObject with `partNumber` can find a part's byte range
+    /// without the upload. Empty for single PUTs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub part_sizes: Vec<u64>,
 }
 
 /// Where an object's bytes are. Small objects live inline in the metadata

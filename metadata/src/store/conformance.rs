@@ -13,6 +13,8 @@ use crate::model::{
     BucketInfo, ErasureCode, Manifest, NodeHeartbeat, ObjectData, ObjectMeta, ShardRef, Stripe,
 };
 
+pub(crate) mod multipart;
+
 pub(crate) fn bucket(name: &str) -> BucketName {
     name.parse().unwrap()
 }
@@ -36,6 +38,7 @@ pub(crate) fn meta(b: &str, key: &str, size: u64) -> ObjectMeta {
         headers: Default::default(),
         user_metadata: Default::default(),
         checksums: Default::default(),
+        part_sizes: Vec::new(),
     }
 }
 

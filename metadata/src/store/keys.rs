@@ -1,7 +1,7 @@
 //! Byte layout of ordered keys. Backends that order keys bytewise (redb,
 //! PostgreSQL `bytea`) share it, so a listing means the same everywhere.
 
-use crate::ids::BucketName;
+use crate::ids::{BucketName, UploadId};
 
 /// Separates the bucket from the key in the `objects` table.
 const SEPARATOR: u8 = 0;
@@ -12,6 +12,24 @@ pub(crate) fn object_key(bucket: &BucketName, key: &[u8]) -> Vec<u8> {
     k.extend_from_slice(bucket.as_str().as_bytes());
     k.push(SEPARATOR);
     k.extend_from_slice(key);
+    k
+}
+
+/// `bucket \0 key \0 upload id`: a bucket's uploads in (key, upload id)
+/// order; the id is the fixed-length tail, so the key is never ambiguous.
+pub(crate) fn upload_key(bucket: &BucketName, key: &[u8], upload_id: &UploadId) -> Vec<u8> {
+    let mut k = object_key(bucket, key);
+    k.reserve(17);
+    k.push(SEPARATOR);
+    k.extend_from_slice(upload_id.0.as_bytes());
+    k
+}
+
+/// `upload id, part number` big-endian: an upload's parts in number order.
+pub(crate) fn part_key(upload_id: &UploadId, part_number: u32) -> [u8; 20] {
+    let mut k = [0u8; 20];
+    k[..16].copy_from_slice(upload_id.0.as_bytes());
+    k[16..].copy_from_slice(&part_number.to_be_bytes());
     k
 }
 
@@ -71,6 +89,17 @@ mod tests {
         assert_eq!(common_prefix_len(b"a/b", b"b", b"/"), None);
         assert_eq!(common_prefix_len(b"a--b", b"", b"--"), Some(3));
         assert_eq!(common_prefix_len(b"a/b", b"", b""), None);
+    }
+
+    #[test]
+    fn upload_and_part_keys_sort_as_listed() {
+        let a: BucketName = "abc".parse().unwrap();
+        let (u1, u2) = (UploadId::new(), UploadId::new());
+        assert!(upload_key(&a, b"k", &u1) < upload_key(&a, b"k", &u2));
+        assert!(upload_key(&a, b"k", &u2) < upload_key(&a, b"k/", &u1));
+        assert!(upload_key(&a, b"k", &u2) < upload_key(&a, b"k0", &u1));
+        assert!(part_key(&u1, 2) < part_key(&u1, 10));
+        assert!(part_key(&u1, u32::MAX) < part_key(&u2, 0));
     }
 
     #[test]

@@ -14,6 +14,15 @@
 //! - `garbage`: [`VersionId`] -> data of versions that were replaced or
 //!   deleted, waiting for the garbage collector.
 //! - `nodes`: [`NodeId`](crate::ids::NodeId) -> last persisted heartbeat.
+//! - `uploads`: `bucket \0 key \0 upload id (16 bytes)` -> [`MultipartUpload`],
+//!   so ListMultipartUploads is one range scan in (key, upload id) order.
+//!   (A key containing `\0` may sort out of place among its neighbours; S3
+//!   keys travel in XML, which cannot carry NUL, so no real client has one.)
+//! - `parts`: `upload id (16 bytes) part number (4 bytes, big-endian)` ->
+//!   [`PartRecord`]: an upload's parts are contiguous and in number order.
+//!   A part's data is a row of `data` under the part's own [`VersionId`], so
+//!   replacing a part, aborting and completing move data exactly as object
+//!   overwrites do.
 
 mod codec;
 #[cfg(test)]
@@ -26,8 +35,11 @@ use std::ops::Bound;
 
 use async_trait::async_trait;
 
-use crate::ids::{BucketName, VersionId};
-use crate::model::{BucketInfo, NodeHeartbeat, ObjectData, ObjectMeta};
+use crate::ids::{BucketName, UploadId, VersionId};
+use crate::model::{
+    BucketInfo, CompleteRequest, MultipartUpload, NodeHeartbeat, ObjectData, ObjectMeta,
+    PartRecord, PartsPage, UploadsPage, UploadsQuery,
+};
 
 pub use keys::{common_prefix_len, prefix_successor};
 pub use redb_store::{RedbOptions, RedbStore};
@@ -47,6 +59,26 @@ pub enum StoreError {
     /// retired to garbage: each write needs a fresh [`VersionId`].
     #[error("the version id is already in use")]
     VersionInUse,
+    /// No upload of that id under that bucket and key.
+    #[error("no such multipart upload")]
+    NoSuchUpload,
+    /// A part named by a completion is missing or has another ETag, or a
+    /// part asked for is missing.
+    #[error("invalid part: {0}")]
+    InvalidPart(String),
+    /// A completion's part list is empty or not strictly ascending.
+    #[error("the parts are not listed in strictly ascending order")]
+    InvalidPartOrder,
+    #[error("part {part_number} is {size} bytes; every part but the last needs {min}")]
+    EntityTooSmall {
+        part_number: u32,
+        size: u64,
+        min: u64,
+    },
+    /// The request contradicts the stored records (a completion whose size
+    /// is not the sum of its parts, parts of different erasure codes).
+    #[error("invalid request: {0}")]
+    Invalid(String),
     /// The engine failed (I/O, a failed commit). Backend-neutral: the engine's
     /// error rendered as text.
     #[error("storage backend error: {0}")]
@@ -92,7 +124,8 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Sorted by name.
     async fn list_buckets(&self) -> Result<Vec<BucketInfo>, StoreError>;
 
-    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds an object.
+    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds an object or an
+    /// upload in progress.
     async fn delete_bucket(&self, name: &BucketName) -> Result<(), StoreError>;
 
     /// Makes `meta` the current version of `(meta.bucket, meta.key)` with its
@@ -170,6 +203,79 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Every persisted node, sorted by id.
     async fn list_nodes(&self) -> Result<Vec<NodeRecord>, StoreError>;
+
+    /// Starts (or, retried with the same id, rewrites) an upload.
+    /// `NoSuchBucket`.
+    async fn create_upload(&self, upload: MultipartUpload) -> Result<(), StoreError>;
+
+    /// `Ok(None)` if there is no such upload under this bucket and key.
+    async fn get_upload(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+    ) -> Result<Option<MultipartUpload>, StoreError>;
+
+    /// Records a part with its bytes at `data`, replacing the attempt of the
+    /// same number (whose data moves to garbage; it is returned). A retry of
+    /// the same attempt (same version) rewrites it and replaces nothing; a
+    /// version used anywhere else is `VersionInUse`. `NoSuchUpload`; the
+    /// refused part's data then goes straight to garbage, because its shards
+    /// are already written and nothing else will ever name them.
+    async fn commit_part(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+        part: PartRecord,
+        data: ObjectData,
+    ) -> Result<Option<PartRecord>, StoreError>;
+
+    /// Up to `limit` parts numbered above `after`, ascending. `NoSuchUpload`.
+    async fn list_parts(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+        after: u32,
+        limit: usize,
+    ) -> Result<PartsPage, StoreError>;
+
+    /// A part and its data: `Ok(None)` if the upload has no such part,
+    /// `NoSuchUpload` if there is no upload.
+    async fn get_part(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+        part_number: u32,
+    ) -> Result<Option<(PartRecord, ObjectData)>, StoreError>;
+
+    /// Completes an upload in one transaction: checks the listed parts
+    /// (`NoSuchUpload`, `InvalidPartOrder`, `InvalidPart`, `EntityTooSmall`,
+    /// `Invalid` for a size or erasure-code mismatch or an inline part,
+    /// `VersionInUse`), makes `req.object` (with `part_sizes` set) current
+    /// with the listed parts' stripes concatenated as its data, moves the
+    /// replaced version's data and the unlisted parts' data to garbage, and
+    /// removes the upload and its parts. The listed parts' data rows are
+    /// removed, not retired: their shards now belong to the object. Returns
+    /// the replaced version. A retry after success (no upload, and the key's
+    /// current version is `req.object.version`) answers `Ok(None)`.
+    async fn complete_upload(&self, req: CompleteRequest)
+    -> Result<Option<ObjectMeta>, StoreError>;
+
+    /// Removes the upload and its parts, moving all their data to garbage.
+    /// `NoSuchUpload`.
+    async fn abort_upload(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+    ) -> Result<(), StoreError>;
+
+    /// One page of a bucket's uploads in (key, upload id) order; see
+    /// [`UploadsQuery`]. `NoSuchBucket`.
+    async fn list_uploads(&self, q: &UploadsQuery) -> Result<UploadsPage, StoreError>;
 
     /// Up to `limit` garbage entries, oldest version first.
     async fn list_garbage(&self, limit: usize) -> Result<Vec<GarbageEntry>, StoreError>;

@@ -24,8 +24,13 @@ use super::codec::{decode, encode};
 use super::keys::{common_prefix_len, object_key, prefix_successor};
 use super::redb_writer::{self, WriteOp, WriteOutcome, WriteRequest};
 use super::{GarbageEntry, MetaStore, NodeRecord, StoreError};
-use crate::ids::{BucketName, VersionId};
-use crate::model::{BucketInfo, NodeHeartbeat, ObjectData, ObjectMeta};
+use crate::ids::{BucketName, UploadId, VersionId};
+use crate::model::{
+    BucketInfo, CompleteRequest, MultipartUpload, NodeHeartbeat, ObjectData, ObjectMeta,
+    PartRecord, PartsPage, UploadsPage, UploadsQuery,
+};
+
+mod multipart;
 
 pub(super) const BUCKETS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("buckets");
 pub(super) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
@@ -33,6 +38,10 @@ pub(super) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("
 pub(super) const DATA: TableDefinition<u128, &[u8]> = TableDefinition::new("data");
 pub(super) const GARBAGE: TableDefinition<u128, &[u8]> = TableDefinition::new("garbage");
 pub(super) const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nodes");
+/// `bucket \0 key \0 upload id` -> upload; see [`super::keys::upload_key`].
+pub(super) const UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("uploads");
+/// `upload id, part number` -> part; see [`super::keys::part_key`].
+pub(super) const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("parts");
 
 /// The file name inside the data folder.
 pub const DB_FILE_NAME: &str = "metadata.redb";
@@ -98,7 +107,7 @@ impl RedbStore {
             .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
         // Create every table up front, so readers never meet a missing one.
         let txn = db.begin_write()?;
-        for t in [BUCKETS, OBJECTS, NODES] {
+        for t in [BUCKETS, OBJECTS, NODES, UPLOADS, PARTS] {
             txn.open_table(t)?;
         }
         for t in [DATA, GARBAGE] {
@@ -141,7 +150,7 @@ impl RedbStore {
     async fn write_replaced(&self, op: WriteOp) -> Result<Option<ObjectMeta>, StoreError> {
         match self.write(op).await? {
             WriteOutcome::Replaced(old) => Ok(old),
-            WriteOutcome::Done => Ok(None),
+            WriteOutcome::Done | WriteOutcome::ReplacedPart(_) => Ok(None),
         }
     }
 
@@ -244,7 +253,10 @@ impl Drop for RedbStore {
     }
 }
 
-fn bucket_exists(txn: &ReadTransaction, bucket: &BucketName) -> Result<bool, StoreError> {
+pub(super) fn bucket_exists(
+    txn: &ReadTransaction,
+    bucket: &BucketName,
+) -> Result<bool, StoreError> {
     let buckets = txn.open_table(BUCKETS)?;
     Ok(buckets.get(bucket.as_str().as_bytes())?.is_some())
 }
@@ -412,6 +424,105 @@ impl MetaStore for RedbStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn create_upload(&self, upload: MultipartUpload) -> Result<(), StoreError> {
+        let value = encode(&upload)?;
+        self.write(WriteOp::CreateUpload {
+            bucket: upload.bucket,
+            key: upload.key,
+            upload_id: upload.upload_id,
+            value,
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn get_upload(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+    ) -> Result<Option<MultipartUpload>, StoreError> {
+        let (bucket, key, upload_id) = (bucket.clone(), key.to_owned(), *upload_id);
+        self.read(move |txn| multipart::read_upload(txn, &bucket, &key, &upload_id))
+            .await
+    }
+
+    async fn commit_part(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+        part: PartRecord,
+        data: ObjectData,
+    ) -> Result<Option<PartRecord>, StoreError> {
+        let op = WriteOp::CommitPart {
+            bucket: bucket.clone(),
+            key: key.to_owned(),
+            upload_id: *upload_id,
+            part_number: part.part_number,
+            version: part.version,
+            part: encode(&part)?,
+            data: encode(&data)?,
+        };
+        match self.write(op).await? {
+            WriteOutcome::ReplacedPart(old) => Ok(old),
+            _ => Ok(None),
+        }
+    }
+
+    async fn list_parts(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+        after: u32,
+        limit: usize,
+    ) -> Result<PartsPage, StoreError> {
+        let (bucket, key, upload_id) = (bucket.clone(), key.to_owned(), *upload_id);
+        self.read(move |txn| multipart::list_parts(txn, &bucket, &key, &upload_id, after, limit))
+            .await
+    }
+
+    async fn get_part(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+        part_number: u32,
+    ) -> Result<Option<(PartRecord, ObjectData)>, StoreError> {
+        let (bucket, key, upload_id) = (bucket.clone(), key.to_owned(), *upload_id);
+        self.read(move |txn| multipart::get_part(txn, &bucket, &key, &upload_id, part_number))
+            .await
+    }
+
+    async fn complete_upload(
+        &self,
+        req: CompleteRequest,
+    ) -> Result<Option<ObjectMeta>, StoreError> {
+        self.write_replaced(WriteOp::CompleteUpload(Box::new(req)))
+            .await
+    }
+
+    async fn abort_upload(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+    ) -> Result<(), StoreError> {
+        self.write(WriteOp::AbortUpload {
+            bucket: bucket.clone(),
+            key: key.to_owned(),
+            upload_id: *upload_id,
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn list_uploads(&self, q: &UploadsQuery) -> Result<UploadsPage, StoreError> {
+        let q = q.clone();
+        self.read(move |txn| multipart::list_uploads(txn, &q)).await
     }
 
     async fn list_garbage(&self, limit: usize) -> Result<Vec<GarbageEntry>, StoreError> {

@@ -14,6 +14,8 @@
 //! fails the batch. Only an engine error (I/O, a failed commit) fails every
 //! operation of the batch: none of them was committed.
 //!
+//! Multipart operations live in [`multipart`]; they follow the same rules.
+//!
 //! A dedicated OS thread, not a task: it blocks on redb for its whole life,
 //! and there is exactly one of it.
 
@@ -29,9 +31,11 @@ use tokio::sync::{mpsc, oneshot};
 use super::StoreError;
 use super::codec::decode;
 use super::keys::object_key;
-use super::redb_store::{BUCKETS, DATA, GARBAGE, NODES, OBJECTS};
-use crate::ids::{BucketName, VersionId};
-use crate::model::{BucketInfo, ObjectMeta, now_unix_ms};
+use super::redb_store::{BUCKETS, DATA, GARBAGE, NODES, OBJECTS, PARTS, UPLOADS};
+use crate::ids::{BucketName, UploadId, VersionId};
+use crate::model::{BucketInfo, CompleteRequest, ObjectMeta, PartRecord, now_unix_ms};
+
+mod multipart;
 
 /// Upper bound on operations per transaction, so that one batch's commit
 /// (and the memory it holds) stays bounded under a flood of writes.
@@ -65,6 +69,29 @@ pub(super) enum WriteOp {
     RemoveGarbage {
         versions: Vec<VersionId>,
     },
+    CreateUpload {
+        bucket: BucketName,
+        key: String,
+        upload_id: UploadId,
+        value: Vec<u8>,
+    },
+    CommitPart {
+        bucket: BucketName,
+        key: String,
+        upload_id: UploadId,
+        part_number: u32,
+        version: VersionId,
+        part: Vec<u8>,
+        data: Vec<u8>,
+    },
+    /// Decoded, not encoded: the writer must read the parts to build the
+    /// object's manifest, inside the transaction that removes them.
+    CompleteUpload(Box<CompleteRequest>),
+    AbortUpload {
+        bucket: BucketName,
+        key: String,
+        upload_id: UploadId,
+    },
 }
 
 #[expect(
@@ -74,6 +101,7 @@ pub(super) enum WriteOp {
 pub(super) enum WriteOutcome {
     Done,
     Replaced(Option<ObjectMeta>),
+    ReplacedPart(Option<PartRecord>),
 }
 
 pub(super) type WriteResult = Result<WriteOutcome, StoreError>;
@@ -159,6 +187,8 @@ struct Tables<'txn> {
     data: VersionTable<'txn>,
     garbage: VersionTable<'txn>,
     nodes: BytesTable<'txn>,
+    uploads: BytesTable<'txn>,
+    parts: BytesTable<'txn>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -169,6 +199,8 @@ impl<'txn> Tables<'txn> {
             data: txn.open_table(DATA)?,
             garbage: txn.open_table(GARBAGE)?,
             nodes: txn.open_table(NODES)?,
+            uploads: txn.open_table(UPLOADS)?,
+            parts: txn.open_table(PARTS)?,
         })
     }
 
@@ -190,14 +222,15 @@ impl<'txn> Tables<'txn> {
                     return Ok(Err(StoreError::NoSuchBucket));
                 }
                 let lo = object_key(name, b"");
-                let mut any = self.objects.range::<&[u8]>(lo.as_slice()..)?;
-                if let Some(first) = any.next() {
-                    let (k, _) = first?;
-                    if k.value().starts_with(&lo) {
-                        return Ok(Err(StoreError::BucketNotEmpty));
-                    }
+                // S3 deletes a bucket with uploads in progress (and their
+                // parts with it). We refuse instead: dropping the bucket here
+                // would orphan the parts' shards, and retiring thousands of
+                // parts inside one group-commit batch would stall every other
+                // write. The client aborts its uploads first (or lifecycle
+                // does), which also tells it what it is throwing away.
+                if starts_any(&self.objects, &lo)? || starts_any(&self.uploads, &lo)? {
+                    return Ok(Err(StoreError::BucketNotEmpty));
                 }
-                drop(any);
                 self.buckets.remove(key)?;
                 Ok(Ok(WriteOutcome::Done))
             }
@@ -220,10 +253,7 @@ impl<'txn> Tables<'txn> {
                 // A version id names one write. Reusing it for another key
                 // (or after it became garbage) would let the collector delete
                 // shards that a live manifest still names.
-                if !retry
-                    && (self.data.get(version.0.as_u128())?.is_some()
-                        || self.garbage.get(version.0.as_u128())?.is_some())
-                {
+                if !retry && self.version_taken(*version)? {
                     return Ok(Err(StoreError::VersionInUse));
                 }
                 self.objects.insert(okey.as_slice(), meta.as_slice())?;
@@ -263,7 +293,42 @@ impl<'txn> Tables<'txn> {
                 }
                 Ok(Ok(WriteOutcome::Done))
             }
+            WriteOp::CreateUpload {
+                bucket,
+                key,
+                upload_id,
+                value,
+            } => self.create_upload(bucket, key, upload_id, value),
+            WriteOp::CommitPart {
+                bucket,
+                key,
+                upload_id,
+                part_number,
+                version,
+                part,
+                data,
+            } => self.commit_part(
+                (bucket, key, upload_id),
+                *part_number,
+                *version,
+                part,
+                data,
+                now_ms,
+            ),
+            WriteOp::CompleteUpload(req) => self.complete_upload(req, now_ms),
+            WriteOp::AbortUpload {
+                bucket,
+                key,
+                upload_id,
+            } => self.abort_upload(bucket, key, upload_id, now_ms),
         }
+    }
+
+    /// Whether `version` names live data or retired data: either way a new
+    /// write may not take it.
+    fn version_taken(&self, version: VersionId) -> Result<bool, StoreError> {
+        Ok(self.data.get(version.0.as_u128())?.is_some()
+            || self.garbage.get(version.0.as_u128())?.is_some())
     }
 
     /// Moves a version's data out of `data`. Striped data goes to `garbage`
@@ -274,20 +339,37 @@ impl<'txn> Tables<'txn> {
             tracing::warn!(%version, "replaced version had no data record");
             return Ok(());
         };
-        let raw = raw.value();
-        if matches!(decode::<DataKind>("data", raw)?, DataKind::Striped(_)) {
-            // The GarbageEntry JSON, spliced around the stored data so a large
-            // manifest is moved without being decoded and encoded again.
-            let mut entry = Vec::with_capacity(raw.len() + 64);
-            entry.extend_from_slice(
-                format!("{{\"version\":\"{version}\",\"since_unix_ms\":{now_ms},\"data\":")
-                    .as_bytes(),
-            );
-            entry.extend_from_slice(raw);
-            entry.push(b'}');
-            self.garbage.insert(version.0.as_u128(), entry.as_slice())?;
-        }
-        Ok(())
+        retire(&mut self.garbage, version, raw.value(), now_ms)
+    }
+}
+
+/// Writes a garbage entry for `raw` (an encoded `ObjectData`) if it names
+/// shards: inline data has none to collect.
+fn retire(
+    garbage: &mut VersionTable<'_>,
+    version: VersionId,
+    raw: &[u8],
+    now_ms: i64,
+) -> Result<(), StoreError> {
+    if matches!(decode::<DataKind>("data", raw)?, DataKind::Striped(_)) {
+        // The GarbageEntry JSON, spliced around the stored data so a large
+        // manifest is moved without being decoded and encoded again.
+        let mut entry = Vec::with_capacity(raw.len() + 64);
+        entry.extend_from_slice(
+            format!("{{\"version\":\"{version}\",\"since_unix_ms\":{now_ms},\"data\":").as_bytes(),
+        );
+        entry.extend_from_slice(raw);
+        entry.push(b'}');
+        garbage.insert(version.0.as_u128(), entry.as_slice())?;
+    }
+    Ok(())
+}
+
+/// Whether any key of `table` starts with `prefix`.
+fn starts_any(table: &BytesTable<'_>, prefix: &[u8]) -> Result<bool, StoreError> {
+    match table.range::<&[u8]>(prefix..)?.next() {
+        Some(first) => Ok(first?.0.value().starts_with(prefix)),
+        None => Ok(false),
     }
 }
 

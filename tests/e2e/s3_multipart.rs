@@ -1,0 +1,301 @@
+//! Multipart uploads with aws-sdk-s3: a 100 MiB upload in 5 MiB parts read
+//! back whole, by random ranges and by part number; the S3 errors of
+//! completing; listing and aborting.
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+use md5::{Digest, Md5};
+use rand::Rng;
+
+use crate::harness::{TestCluster, get};
+use tests::pattern;
+
+const MIB: usize = 1024 * 1024;
+
+async fn upload_parts(
+    t: &TestCluster,
+    bucket: &str,
+    key: &str,
+    parts: &[&[u8]],
+) -> (String, Vec<CompletedPart>) {
+    let created =
+        t.s3.create_multipart_upload()
+            .bucket(bucket)
+            .key(key)
+            .content_type("video/mp4")
+            .send()
+            .await
+            .unwrap();
+    let upload_id = created.upload_id().unwrap().to_owned();
+    let mut done = Vec::new();
+    for (i, part) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let out =
+            t.s3.upload_part()
+                .bucket(bucket)
+                .key(key)
+                .upload_id(&upload_id)
+                .part_number(n)
+                .body(part.to_vec().into())
+                .send()
+                .await
+                .unwrap_or_else(|e| panic!("part {n}: {e:?}"));
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .e_tag(out.e_tag().unwrap())
+                .build(),
+        );
+    }
+    (upload_id, done)
+}
+
+fn expected_etag(parts: &[&[u8]]) -> String {
+    let mut all = Vec::new();
+    for p in parts {
+        all.extend_from_slice(&Md5::digest(p));
+    }
+    format!("\"{}-{}\"", hex::encode(Md5::digest(&all)), parts.len())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn hundred_mib_in_five_mib_parts() {
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("mpu").send().await.unwrap();
+    let data = pattern(100 * MIB, 21);
+    let parts: Vec<&[u8]> = data.chunks(5 * MIB).collect();
+    let (upload_id, done) = upload_parts(&t, "mpu", "movie.mp4", &parts).await;
+
+    let listed =
+        t.s3.list_parts()
+            .bucket("mpu")
+            .key("movie.mp4")
+            .upload_id(&upload_id)
+            .max_parts(7)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(listed.parts().len(), 7);
+    assert_eq!(listed.is_truncated(), Some(true));
+    assert_eq!(listed.parts()[0].size(), Some(5 * MIB as i64));
+
+    let uploads =
+        t.s3.list_multipart_uploads()
+            .bucket("mpu")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(uploads.uploads().len(), 1);
+    // Not visible before completion.
+    assert!(
+        t.s3.head_object()
+            .bucket("mpu")
+            .key("movie.mp4")
+            .send()
+            .await
+            .is_err()
+    );
+
+    let completed =
+        t.s3.complete_multipart_upload()
+            .bucket("mpu")
+            .key("movie.mp4")
+            .upload_id(&upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(done))
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(completed.e_tag(), Some(expected_etag(&parts).as_str()));
+
+    let head =
+        t.s3.head_object()
+            .bucket("mpu")
+            .key("movie.mp4")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(head.content_length(), Some(data.len() as i64));
+    assert_eq!(head.content_type(), Some("video/mp4"));
+    assert_eq!(head.e_tag(), completed.e_tag());
+    assert!(get(&t.s3, "mpu", "movie.mp4", None).await == data);
+
+    let mut rng = rand::rng();
+    for _ in 0..12 {
+        let a = rng.random_range(0..data.len());
+        let b = (a + rng.random_range(1..12 * MIB)).min(data.len() - 1);
+        let r = get(&t.s3, "mpu", "movie.mp4", Some(&format!("bytes={a}-{b}"))).await;
+        assert!(r[..] == data[a..=b], "range {a}-{b}");
+    }
+
+    for n in [1, 7, 20] {
+        let out =
+            t.s3.get_object()
+                .bucket("mpu")
+                .key("movie.mp4")
+                .part_number(n)
+                .send()
+                .await
+                .unwrap();
+        assert_eq!(out.parts_count(), Some(20));
+        let body = out.body.collect().await.unwrap().into_bytes();
+        let start = (n as usize - 1) * 5 * MIB;
+        assert!(body[..] == data[start..start + 5 * MIB], "part {n}");
+    }
+    let head =
+        t.s3.head_object()
+            .bucket("mpu")
+            .key("movie.mp4")
+            .part_number(3)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(head.content_length(), Some(5 * MIB as i64));
+    assert_eq!(head.parts_count(), Some(20));
+
+    let uploads =
+        t.s3.list_multipart_uploads()
+            .bucket("mpu")
+            .send()
+            .await
+            .unwrap();
+    assert!(uploads.uploads().is_empty());
+}
+
+fn code<E: ProvideErrorMetadata, R>(e: aws_sdk_s3::error::SdkError<E, R>) -> Option<String> {
+    e.code().map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn completion_errors_and_abort() {
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("mpe").send().await.unwrap();
+    let big = pattern(5 * MIB, 1);
+    let small = pattern(MIB, 2);
+    let tail = pattern(100, 3);
+
+    // A part under 5 MiB that is not the last: EntityTooSmall.
+    let (id, done) = upload_parts(&t, "mpe", "k", &[&small, &tail]).await;
+    let complete = |parts: Vec<CompletedPart>, id: String| {
+        t.s3.complete_multipart_upload()
+            .bucket("mpe")
+            .key("k")
+            .upload_id(id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(parts))
+                    .build(),
+            )
+            .send()
+    };
+    assert_eq!(
+        code(complete(done.clone(), id.clone()).await.unwrap_err()).as_deref(),
+        Some("EntityTooSmall")
+    );
+
+    // Out of order, and a wrong ETag.
+    let reversed: Vec<CompletedPart> = done.iter().rev().cloned().collect();
+    assert_eq!(
+        code(complete(reversed, id.clone()).await.unwrap_err()).as_deref(),
+        Some("InvalidPartOrder")
+    );
+    let wrong = vec![
+        CompletedPart::builder()
+            .part_number(1)
+            .e_tag("\"00000000000000000000000000000000\"")
+            .build(),
+    ];
+    assert_eq!(
+        code(complete(wrong, id.clone()).await.unwrap_err()).as_deref(),
+        Some("InvalidPart")
+    );
+    let missing = vec![
+        CompletedPart::builder()
+            .part_number(9)
+            .e_tag(done[0].e_tag().unwrap())
+            .build(),
+    ];
+    assert_eq!(
+        code(complete(missing, id.clone()).await.unwrap_err()).as_deref(),
+        Some("InvalidPart")
+    );
+
+    // Replacing part 1 with a big one makes the same upload completable.
+    let out =
+        t.s3.upload_part()
+            .bucket("mpe")
+            .key("k")
+            .upload_id(&id)
+            .part_number(1)
+            .body(big.clone().into())
+            .send()
+            .await
+            .unwrap();
+    let parts = vec![
+        CompletedPart::builder()
+            .part_number(1)
+            .e_tag(out.e_tag().unwrap())
+            .build(),
+        done[1].clone(),
+    ];
+    complete(parts, id.clone()).await.unwrap();
+    let mut expected = big.clone();
+    expected.extend_from_slice(&tail);
+    assert!(get(&t.s3, "mpe", "k", None).await == expected);
+    // The upload is gone once completed.
+    assert_eq!(
+        code(complete(done.clone(), id.clone()).await.unwrap_err()).as_deref(),
+        Some("NoSuchUpload")
+    );
+
+    // Abort: the upload disappears, and its id is refused afterwards.
+    let (id2, _) = upload_parts(&t, "mpe", "aborted", &[&small]).await;
+    t.s3.abort_multipart_upload()
+        .bucket("mpe")
+        .key("aborted")
+        .upload_id(&id2)
+        .send()
+        .await
+        .unwrap();
+    let err =
+        t.s3.upload_part()
+            .bucket("mpe")
+            .key("aborted")
+            .upload_id(&id2)
+            .part_number(2)
+            .body(small.clone().into())
+            .send()
+            .await
+            .unwrap_err();
+    assert_eq!(code(err).as_deref(), Some("NoSuchUpload"));
+    assert!(
+        t.s3.list_multipart_uploads()
+            .bucket("mpe")
+            .send()
+            .await
+            .unwrap()
+            .uploads()
+            .is_empty()
+    );
+    assert!(
+        t.s3.head_object()
+            .bucket("mpe")
+            .key("aborted")
+            .send()
+            .await
+            .is_err()
+    );
+
+    let err =
+        t.s3.list_parts()
+            .bucket("mpe")
+            .key("k")
+            .upload_id("not-an-upload-id")
+            .send()
+            .await
+            .unwrap_err();
+    assert_eq!(code(err).as_deref(), Some("NoSuchUpload"));
+}
