@@ -12,61 +12,176 @@ use crate::time_format::timestamp;
 /// S3 never returns more than this many entries per page.
 const MAX_KEYS: i32 = 1000;
 
+fn parse_max_keys(requested: Option<i32>) -> Result<i32, S3Error> {
+    match requested {
+        Some(n) if n < 0 => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "max-keys must be a non-negative integer.",
+        )),
+        Some(n) => Ok(n.min(MAX_KEYS)),
+        None => Ok(MAX_KEYS),
+    }
+}
+
+fn object_entry(o: metadata::model::ObjectMeta) -> Object {
+    Object {
+        key: Some(o.key),
+        size: Some(i64::try_from(o.size).unwrap_or(i64::MAX)),
+        e_tag: Some(ETag::Strong(o.etag)),
+        last_modified: Some(timestamp(o.last_modified_unix_ms)),
+        storage_class: Some(ObjectStorageClass::from_static(
+            ObjectStorageClass::STANDARD,
+        )),
+        ..Default::default()
+    }
+}
+
+fn common_prefix_entries(prefixes: Vec<String>) -> Option<Vec<CommonPrefix>> {
+    (!prefixes.is_empty()).then(|| {
+        prefixes
+            .into_iter()
+            .map(|p| CommonPrefix { prefix: Some(p) })
+            .collect()
+    })
+}
+
 impl Tessera {
+    /// One page of keys, shared by the three listing operations.
+    async fn list_page(
+        &self,
+        bucket: &metadata::ids::BucketName,
+        prefix: Option<&str>,
+        delimiter: Option<&str>,
+        start_after: Option<String>,
+        max_keys: i32,
+    ) -> Result<metadata::model::ListPage, S3Error> {
+        let query = ListQuery {
+            bucket: bucket.clone(),
+            prefix: prefix.unwrap_or_default().to_owned(),
+            delimiter: delimiter.filter(|d| !d.is_empty()).map(str::to_owned),
+            start_after: start_after.filter(|s| !s.is_empty()),
+            max_keys: u32::try_from(max_keys).unwrap_or(0),
+        };
+        Ok(self
+            .io
+            .meta
+            .list_objects(&query)
+            .await
+            .map_err(|e| self.bucket_error(bucket, e))?)
+    }
+
+    pub(crate) async fn handle_list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
+        let input = req.input;
+        let max_keys = parse_max_keys(input.max_keys)?;
+        let page = self
+            .list_page(
+                &bucket.name,
+                input.prefix.as_deref(),
+                input.delimiter.as_deref(),
+                input.marker.clone(),
+                max_keys,
+            )
+            .await?;
+        let next_marker = page.is_truncated.then_some(page.next_start_after).flatten();
+        let contents: Vec<Object> = page.objects.into_iter().map(object_entry).collect();
+        Ok(S3Response::new(ListObjectsOutput {
+            name: Some(bucket.name.to_string()),
+            prefix: input.prefix,
+            delimiter: input.delimiter,
+            marker: input.marker,
+            max_keys: Some(max_keys),
+            is_truncated: Some(page.is_truncated),
+            next_marker,
+            contents: (!contents.is_empty()).then_some(contents),
+            common_prefixes: common_prefix_entries(page.common_prefixes),
+            ..Default::default()
+        }))
+    }
+
+    /// Buckets are unversioned: every key has exactly one version, `null`,
+    /// and it is the latest. Many tools empty a bucket through this call.
+    pub(crate) async fn handle_list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
+        let input = req.input;
+        let max_keys = parse_max_keys(input.max_keys)?;
+        let page = self
+            .list_page(
+                &bucket.name,
+                input.prefix.as_deref(),
+                input.delimiter.as_deref(),
+                input.key_marker.clone(),
+                max_keys,
+            )
+            .await?;
+        let owner = Owner {
+            display_name: Some(bucket.owner.clone()),
+            id: Some(bucket.owner.clone()),
+        };
+        let versions: Vec<ObjectVersion> = page
+            .objects
+            .into_iter()
+            .map(|o| ObjectVersion {
+                key: Some(o.key),
+                version_id: Some("null".to_owned()),
+                is_latest: Some(true),
+                size: Some(i64::try_from(o.size).unwrap_or(i64::MAX)),
+                e_tag: Some(ETag::Strong(o.etag)),
+                last_modified: Some(timestamp(o.last_modified_unix_ms)),
+                owner: Some(owner.clone()),
+                storage_class: Some(ObjectVersionStorageClass::from_static(
+                    ObjectVersionStorageClass::STANDARD,
+                )),
+                ..Default::default()
+            })
+            .collect();
+        let truncated = page.is_truncated;
+        Ok(S3Response::new(ListObjectVersionsOutput {
+            name: Some(bucket.name.to_string()),
+            prefix: input.prefix,
+            delimiter: input.delimiter,
+            key_marker: input.key_marker,
+            version_id_marker: input.version_id_marker,
+            max_keys: Some(max_keys),
+            is_truncated: Some(truncated),
+            next_key_marker: truncated.then_some(page.next_start_after).flatten(),
+            next_version_id_marker: truncated.then(|| "null".to_owned()),
+            versions: (!versions.is_empty()).then_some(versions),
+            common_prefixes: common_prefix_entries(page.common_prefixes),
+            ..Default::default()
+        }))
+    }
+
     pub(crate) async fn handle_list_objects_v2(
         &self,
         req: S3Request<ListObjectsV2Input>,
     ) -> S3Result<S3Response<ListObjectsV2Output>> {
         let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
         let input = req.input;
-        let max_keys = match input.max_keys {
-            Some(n) if n < 0 => {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::InvalidArgument,
-                    "max-keys must be a non-negative integer.",
-                ));
-            }
-            Some(n) => n.min(MAX_KEYS),
-            None => MAX_KEYS,
-        };
+        let max_keys = parse_max_keys(input.max_keys)?;
         let resume_after = match &input.continuation_token {
             Some(token) => Some(decode_token(token)?),
-            None => input.start_after.clone().filter(|s| !s.is_empty()),
-        };
-        let query = ListQuery {
-            bucket: bucket.name.clone(),
-            prefix: input.prefix.clone().unwrap_or_default(),
-            delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
-            start_after: resume_after,
-            max_keys: u32::try_from(max_keys).unwrap_or(0),
+            None => input.start_after.clone(),
         };
         let page = self
-            .io
-            .meta
-            .list_objects(&query)
-            .await
-            .map_err(|e| self.bucket_error(&bucket.name, e))?;
+            .list_page(
+                &bucket.name,
+                input.prefix.as_deref(),
+                input.delimiter.as_deref(),
+                resume_after,
+                max_keys,
+            )
+            .await?;
 
         let key_count = page.objects.len() + page.common_prefixes.len();
-        let contents: Vec<Object> = page
-            .objects
-            .into_iter()
-            .map(|o| Object {
-                key: Some(o.key),
-                size: Some(i64::try_from(o.size).unwrap_or(i64::MAX)),
-                e_tag: Some(ETag::Strong(o.etag)),
-                last_modified: Some(timestamp(o.last_modified_unix_ms)),
-                storage_class: Some(ObjectStorageClass::from_static(
-                    ObjectStorageClass::STANDARD,
-                )),
-                ..Default::default()
-            })
-            .collect();
-        let common_prefixes: Vec<CommonPrefix> = page
-            .common_prefixes
-            .into_iter()
-            .map(|p| CommonPrefix { prefix: Some(p) })
-            .collect();
+        let contents: Vec<Object> = page.objects.into_iter().map(object_entry).collect();
+        let common_prefixes = common_prefix_entries(page.common_prefixes);
         let next_continuation_token = page
             .is_truncated
             .then(|| page.next_start_after.as_deref().map(encode_token))
@@ -82,7 +197,7 @@ impl Tessera {
             is_truncated: Some(page.is_truncated),
             next_continuation_token,
             contents: (!contents.is_empty()).then_some(contents),
-            common_prefixes: (!common_prefixes.is_empty()).then_some(common_prefixes),
+            common_prefixes,
             encoding_type: None,
             ..Default::default()
         }))

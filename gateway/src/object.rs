@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
+use futures::StreamExt;
 use metadata::error::MetadataError;
 use metadata::ids::VersionId;
 use metadata::model::{ObjectData, ObjectHeaders, ObjectMeta, now_unix_ms};
@@ -195,6 +196,62 @@ impl Tessera {
         }
         // S3 answers 204 whether or not the key existed.
         Ok(S3Response::new(DeleteObjectOutput::default()))
+    }
+
+    pub(crate) async fn handle_delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        /// S3 refuses a DeleteObjects request naming more keys than this.
+        const MAX_DELETE_KEYS: usize = 1000;
+        let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
+        let delete = req.input.delete;
+        if delete.objects.len() > MAX_DELETE_KEYS {
+            return Err(S3Error::with_message(
+                S3ErrorCode::MalformedXML,
+                "The request must contain no more than 1000 keys.",
+            ));
+        }
+        let quiet = delete.quiet.unwrap_or(false);
+        let meta = &self.io.meta;
+        let name = &bucket.name;
+        let results: Vec<(String, Result<(), GatewayError>)> =
+            futures::stream::iter(delete.objects.into_iter().map(|o| async move {
+                let r = meta.delete_object(name, &o.key).await.map(|_| ());
+                (o.key, r.map_err(GatewayError::from))
+            }))
+            .buffered(16)
+            .collect()
+            .await;
+        let mut deleted = Vec::new();
+        let mut errors = Vec::new();
+        for (key, result) in results {
+            match result {
+                Ok(()) => {
+                    if !quiet {
+                        deleted.push(DeletedObject {
+                            key: Some(key),
+                            ..Default::default()
+                        });
+                    }
+                }
+                Err(err) => {
+                    let s3: S3Error = err.into();
+                    errors.push(Error {
+                        key: Some(key),
+                        code: Some(s3.code().as_str().to_owned()),
+                        message: s3.message().map(str::to_owned),
+                        version_id: None,
+                    });
+                }
+            }
+        }
+        tracing::info!(bucket = %bucket.name, deleted = deleted.len(), errors = errors.len(), "objects deleted");
+        Ok(S3Response::new(DeleteObjectsOutput {
+            deleted: Some(deleted),
+            errors: (!errors.is_empty()).then_some(errors),
+            ..Default::default()
+        }))
     }
 
     /// Frees the shards of a body that will not be committed.

@@ -138,4 +138,24 @@ impl S3 for Tessera {
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         self.handle_list_multipart_uploads(req).await
     }
+    async fn delete_objects(
+        &self,
+        req: S3Request<DeleteObjectsInput>,
+    ) -> S3Result<S3Response<DeleteObjectsOutput>> {
+        self.handle_delete_objects(req).await
+    }
+
+    async fn list_objects(
+        &self,
+        req: S3Request<ListObjectsInput>,
+    ) -> S3Result<S3Response<ListObjectsOutput>> {
+        self.handle_list_objects(req).await
+    }
+
+    async fn list_object_versions(
+        &self,
+        req: S3Request<ListObjectVersionsInput>,
+    ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+        self.handle_list_object_versions(req).await
+    }
 }

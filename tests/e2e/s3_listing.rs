@@ -108,3 +108,113 @@ async fn listing_with_prefix_delimiter_and_pages() {
             .unwrap();
     assert!(out.contents().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn list_v1_versions_and_delete_objects() {
+    use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("tools").send().await.unwrap();
+    let keys: Vec<String> = (0..12).map(|i| format!("clip-{i:02}")).collect();
+    for k in &keys {
+        put(&t.s3, "tools", k, k.as_bytes()).await;
+    }
+
+    // ListObjects v1, paged with marker.
+    let mut seen = Vec::new();
+    let mut marker: Option<String> = None;
+    loop {
+        let out =
+            t.s3.list_objects()
+                .bucket("tools")
+                .max_keys(5)
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .unwrap();
+        seen.extend(
+            out.contents()
+                .iter()
+                .filter_map(|o| o.key().map(str::to_owned)),
+        );
+        if out.is_truncated() != Some(true) {
+            break;
+        }
+        marker = out
+            .next_marker()
+            .map(str::to_owned)
+            .or_else(|| seen.last().cloned());
+    }
+    assert_eq!(seen, keys);
+
+    // ListObjectVersions on an unversioned bucket: one `null` version per key.
+    let out =
+        t.s3.list_object_versions()
+            .bucket("tools")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(out.versions().len(), keys.len());
+    assert!(
+        out.versions()
+            .iter()
+            .all(|v| v.version_id() == Some("null") && v.is_latest() == Some(true))
+    );
+
+    // DeleteObjects: verbose, then quiet; absent keys count as deleted.
+    let ids = |ks: &[String]| -> Vec<ObjectIdentifier> {
+        ks.iter()
+            .map(|k| ObjectIdentifier::builder().key(k).build().unwrap())
+            .collect()
+    };
+    let out =
+        t.s3.delete_objects()
+            .bucket("tools")
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(ids(&keys[..4])))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(out.deleted().len(), 4);
+    assert!(out.errors().is_empty());
+    let mut rest = keys[4..].to_vec();
+    rest.push("never-existed".into());
+    let out =
+        t.s3.delete_objects()
+            .bucket("tools")
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(ids(&rest)))
+                    .quiet(true)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+    assert!(out.deleted().is_empty());
+    assert!(out.errors().is_empty());
+    let left = t.s3.list_objects_v2().bucket("tools").send().await.unwrap();
+    assert_eq!(left.key_count(), Some(0));
+
+    // More than 1000 keys in one request is refused whole.
+    let many: Vec<String> = (0..1001).map(|i| format!("k{i}")).collect();
+    let err =
+        t.s3.delete_objects()
+            .bucket("tools")
+            .delete(
+                Delete::builder()
+                    .set_objects(Some(ids(&many)))
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("MalformedXML"));
+    t.s3.delete_bucket().bucket("tools").send().await.unwrap();
+}
