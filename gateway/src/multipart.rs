@@ -17,6 +17,7 @@ use metadata::model::{
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
+use crate::checksum::DeclaredChecksums;
 use crate::error::GatewayError;
 use crate::object::{parse_content_md5, strip_aws_chunked, user_metadata_of};
 use crate::service::Tessera;
@@ -109,6 +110,19 @@ impl Tessera {
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
+        let trailers = req.trailing_headers.clone();
+        let declared = DeclaredChecksums::new(
+            &req.headers,
+            Checksum {
+                checksum_crc32: req.input.checksum_crc32.clone(),
+                checksum_crc32c: req.input.checksum_crc32c.clone(),
+                checksum_crc64nvme: req.input.checksum_crc64nvme.clone(),
+                checksum_sha1: req.input.checksum_sha1.clone(),
+                checksum_sha256: req.input.checksum_sha256.clone(),
+                checksum_type: None,
+            },
+            req.input.checksum_algorithm.as_ref(),
+        );
         let input = req.input;
         if !(1..=MAX_PART_NUMBER).contains(&input.part_number) {
             return Err(S3Error::with_message(
@@ -136,12 +150,18 @@ impl Tessera {
         let written = match input.body {
             Some(body) => {
                 self.io
-                    .write_object(version, body, expected_len, false)
+                    .write_object(version, body, expected_len, false, declared.hasher())
                     .await
             }
             None => {
                 self.io
-                    .write_object(version, futures::stream::empty(), expected_len, false)
+                    .write_object(
+                        version,
+                        futures::stream::empty(),
+                        expected_len,
+                        false,
+                        declared.hasher(),
+                    )
                     .await
             }
         }?;
@@ -151,13 +171,21 @@ impl Tessera {
             self.discard(&written.data);
             return Err(GatewayError::BadDigest.into());
         }
+        let trailer_values = trailers.as_ref().and_then(|t| t.take());
+        let checksums = match declared.verify(written.checksums.as_ref(), trailer_values.as_ref()) {
+            Ok(c) => c,
+            Err(e) => {
+                self.discard(&written.data);
+                return Err(e);
+            }
+        };
         let part = PartRecord {
             part_number,
             version,
             size: written.size,
             etag: hex::encode(written.md5),
             last_modified_unix_ms: now_unix_ms(),
-            checksums: Default::default(),
+            checksums,
         };
         if let Err(err) = self
             .io
@@ -176,8 +204,14 @@ impl Tessera {
             return Err(self.bucket_error(&bucket.name, err).into());
         }
         tracing::debug!(bucket = %bucket.name, key = %input.key, part_number, bytes = part.size, "part stored");
+        let sums = crate::checksum::to_output(&part.checksums);
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(part.etag)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
             ..Default::default()
         }))
     }

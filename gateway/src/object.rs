@@ -11,6 +11,7 @@ use metadata::model::{ObjectData, ObjectHeaders, ObjectMeta, now_unix_ms};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
+use crate::checksum::DeclaredChecksums;
 use crate::error::GatewayError;
 use crate::service::Tessera;
 use crate::time_format::timestamp;
@@ -24,6 +25,19 @@ impl Tessera {
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
+        let trailers = req.trailing_headers.clone();
+        let declared = DeclaredChecksums::new(
+            &req.headers,
+            Checksum {
+                checksum_crc32: req.input.checksum_crc32.clone(),
+                checksum_crc32c: req.input.checksum_crc32c.clone(),
+                checksum_crc64nvme: req.input.checksum_crc64nvme.clone(),
+                checksum_sha1: req.input.checksum_sha1.clone(),
+                checksum_sha256: req.input.checksum_sha256.clone(),
+                checksum_type: None,
+            },
+            req.input.checksum_algorithm.as_ref(),
+        );
         let input = req.input;
         let expected_len = match input.content_length {
             Some(len) => Some(u64::try_from(len).map_err(|_| {
@@ -37,12 +51,18 @@ impl Tessera {
         let written = match input.body {
             Some(body) => {
                 self.io
-                    .write_object(version, body, expected_len, true)
+                    .write_object(version, body, expected_len, true, declared.hasher())
                     .await
             }
             None => {
                 self.io
-                    .write_object(version, futures::stream::empty(), expected_len, true)
+                    .write_object(
+                        version,
+                        futures::stream::empty(),
+                        expected_len,
+                        true,
+                        declared.hasher(),
+                    )
                     .await
             }
         }?;
@@ -52,6 +72,14 @@ impl Tessera {
             self.discard(&written.data);
             return Err(GatewayError::BadDigest.into());
         }
+        let trailer_values = trailers.as_ref().and_then(|t| t.take());
+        let checksums = match declared.verify(written.checksums.as_ref(), trailer_values.as_ref()) {
+            Ok(c) => c,
+            Err(e) => {
+                self.discard(&written.data);
+                return Err(e);
+            }
+        };
 
         let meta = ObjectMeta {
             bucket: bucket.name,
@@ -76,7 +104,7 @@ impl Tessera {
                         .collect()
                 })
                 .unwrap_or_default(),
-            checksums: BTreeMap::new(),
+            checksums,
             part_sizes: Vec::new(),
         };
         if let Err(err) = self.io.meta.commit_object(&meta, &written.data).await {
@@ -91,8 +119,16 @@ impl Tessera {
             return Err(self.bucket_error(&meta.bucket, err).into());
         }
         tracing::info!(bucket = %meta.bucket, key = %meta.key, bytes = meta.size, "object stored");
+        let sums = crate::checksum::to_output(&meta.checksums);
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(meta.etag)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_type: (!meta.checksums.is_empty())
+                .then(|| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
             ..Default::default()
         }))
     }
@@ -114,6 +150,7 @@ impl Tessera {
             None => crate::range::resolve(input.range.as_ref(), meta.size)?,
         };
         let span = range.clone().unwrap_or(0..meta.size);
+        let sums = checksums_for(&meta, input.checksum_mode.as_ref(), range.is_none());
         let body = self.io.read_object(data, span.clone()).await?;
         let h = &meta.headers;
         let output = GetObjectOutput {
@@ -134,6 +171,14 @@ impl Tessera {
             cache_control: h.cache_control.clone(),
             metadata: user_metadata(&meta),
             parts_count: input.part_number.and(parts_count(&meta)),
+            checksum_type: sums
+                .as_ref()
+                .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            checksum_crc32: sums.as_ref().and_then(|c| c.checksum_crc32.clone()),
+            checksum_crc32c: sums.as_ref().and_then(|c| c.checksum_crc32c.clone()),
+            checksum_crc64nvme: sums.as_ref().and_then(|c| c.checksum_crc64nvme.clone()),
+            checksum_sha1: sums.as_ref().and_then(|c| c.checksum_sha1.clone()),
+            checksum_sha256: sums.as_ref().and_then(|c| c.checksum_sha256.clone()),
             ..Default::default()
         };
         Ok(S3Response::new(output))
@@ -154,6 +199,11 @@ impl Tessera {
             Some(n) => part_span(&meta, n)?,
             None => 0..meta.size,
         };
+        let sums = checksums_for(
+            &meta,
+            req.input.checksum_mode.as_ref(),
+            req.input.part_number.is_none(),
+        );
         let h = &meta.headers;
         Ok(S3Response::new(HeadObjectOutput {
             content_length: Some(i64::try_from(span.end - span.start).unwrap_or(i64::MAX)),
@@ -163,6 +213,14 @@ impl Tessera {
                 .filter(|_| span.start < span.end)
                 .map(|_| crate::range::content_range(&span, meta.size)),
             parts_count: req.input.part_number.and(parts_count(&meta)),
+            checksum_type: sums
+                .as_ref()
+                .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            checksum_crc32: sums.as_ref().and_then(|c| c.checksum_crc32.clone()),
+            checksum_crc32c: sums.as_ref().and_then(|c| c.checksum_crc32c.clone()),
+            checksum_crc64nvme: sums.as_ref().and_then(|c| c.checksum_crc64nvme.clone()),
+            checksum_sha1: sums.as_ref().and_then(|c| c.checksum_sha1.clone()),
+            checksum_sha256: sums.as_ref().and_then(|c| c.checksum_sha256.clone()),
             accept_ranges: Some("bytes".into()),
             e_tag: Some(ETag::Strong(meta.etag.clone())),
             last_modified: Some(timestamp(meta.last_modified_unix_ms)),
@@ -318,6 +376,14 @@ fn part_span(meta: &ObjectMeta, n: i32) -> Result<std::ops::Range<u64>, S3Error>
     let size = *meta.part_sizes.get(index).ok_or_else(invalid)?;
     let start: u64 = meta.part_sizes[..index].iter().sum();
     Ok(start..start + size)
+}
+
+/// The stored checksums, when the client asked for them and the response
+/// carries the whole object (S3 returns none for ranges).
+fn checksums_for(meta: &ObjectMeta, mode: Option<&ChecksumMode>, whole: bool) -> Option<Checksum> {
+    let enabled = mode.is_some_and(|m| m.as_str().eq_ignore_ascii_case(ChecksumMode::ENABLED));
+    (enabled && whole && !meta.checksums.is_empty())
+        .then(|| crate::checksum::to_output(&meta.checksums))
 }
 
 fn parts_count(meta: &ObjectMeta) -> Option<i32> {

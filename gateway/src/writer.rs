@@ -20,8 +20,8 @@ use metadata::placement::place_stripe;
 use storage_node::client::ShardError;
 use tokio::task::JoinHandle;
 
+use crate::digest_pipe::{BodyDigests, DigestPipe};
 use crate::error::GatewayError;
-use crate::md5_pipe::Md5Pipe;
 use crate::object_io::ObjectIo;
 
 /// How many nodes a failed shard write may move through before giving up.
@@ -33,6 +33,8 @@ pub struct Written {
     pub data: ObjectData,
     pub size: u64,
     pub md5: [u8; 16],
+    /// The additional checksums asked for, computed over the body.
+    pub checksums: Option<s3s::dto::Checksum>,
 }
 
 type StripeTask = JoinHandle<Result<Stripe, GatewayError>>;
@@ -83,19 +85,27 @@ impl ObjectIo {
         body: S,
         expected_len: Option<u64>,
         allow_inline: bool,
+        checksums: Option<s3s::checksum::ChecksumHasher>,
     ) -> Result<Written, GatewayError>
     where
         S: Stream<Item = Result<Bytes, s3s::StdError>> + Send,
     {
         let mut pipeline = Pipeline::default();
         let result = self
-            .write_stripes(version, body, expected_len, allow_inline, &mut pipeline)
+            .write_stripes(
+                version,
+                body,
+                expected_len,
+                allow_inline,
+                checksums,
+                &mut pipeline,
+            )
             .await;
         // Whatever happened, wait for in-flight stripes: nothing may be left
         // writing shards after this returns.
         let collected = pipeline.collect_all().await;
         match (result, collected) {
-            (Ok((inline, size, md5)), Ok(())) => {
+            (Ok((inline, size, digests)), Ok(())) => {
                 let data = match inline {
                     Some(bytes) => ObjectData::Inline(bytes),
                     None => ObjectData::Striped(Manifest {
@@ -103,7 +113,12 @@ impl ObjectIo {
                         stripes: pipeline.done,
                     }),
                 };
-                Ok(Written { data, size, md5 })
+                Ok(Written {
+                    data,
+                    size,
+                    md5: digests.md5,
+                    checksums: digests.checksums,
+                })
             }
             (Err(err), _) | (Ok(_), Err(err)) => {
                 self.discard(&pipeline.done);
@@ -120,14 +135,15 @@ impl ObjectIo {
         body: S,
         expected_len: Option<u64>,
         allow_inline: bool,
+        checksums: Option<s3s::checksum::ChecksumHasher>,
         pipeline: &mut Pipeline,
-    ) -> Result<(Option<Bytes>, u64, [u8; 16]), GatewayError>
+    ) -> Result<(Option<Bytes>, u64, BodyDigests), GatewayError>
     where
         S: Stream<Item = Result<Bytes, s3s::StdError>> + Send,
     {
         let stripe_bytes = self.geometry.stripe_bytes();
         let mut body = std::pin::pin!(body);
-        let mut md5 = Md5Pipe::new();
+        let mut digests = DigestPipe::new(checksums);
         let mut buf = BytesMut::new();
         let mut total: u64 = 0;
         let in_flight = self.config.stripes_in_flight.max(1);
@@ -140,7 +156,7 @@ impl ObjectIo {
             {
                 return Err(GatewayError::BodyTooLong { expected });
             }
-            md5.update(chunk.clone()).await;
+            digests.update(chunk.clone()).await;
             while chunk.has_remaining() {
                 if buf.capacity() == 0 {
                     // Size the first buffer to the body when it is known, so a
@@ -174,19 +190,19 @@ impl ObjectIo {
                 expected,
             });
         }
-        let md5 = md5
+        let digests = digests
             .finish()
             .await
-            .map_err(|e| GatewayError::Internal(format!("md5 task: {e}")))?;
+            .map_err(|e| GatewayError::Internal(format!("digest task: {e}")))?;
 
         if allow_inline && pipeline.launched == 0 && buf.len() <= self.config.inline_threshold {
-            return Ok((Some(buf.freeze()), total, md5));
+            return Ok((Some(buf.freeze()), total, digests));
         }
         if !buf.is_empty() {
             let stripe = buf.freeze();
             self.launch_stripe(version, stripe, pipeline);
         }
-        Ok((None, total, md5))
+        Ok((None, total, digests))
     }
 
     fn launch_stripe(self: &Arc<Self>, version: VersionId, data: Bytes, pipeline: &mut Pipeline) {

@@ -4,6 +4,7 @@
 mod durability;
 mod harness;
 mod s3_buckets;
+mod s3_checksums;
 mod s3_errors;
 mod s3_listing;
 mod s3_multipart;
