@@ -44,5 +44,39 @@ pub async fn handle(
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-amz-request-id", v);
     }
+    if status >= 400 && method != http::Method::HEAD {
+        resp = with_request_id_in_error(resp, &id).await;
+    }
     Ok(resp)
+}
+
+/// Error bodies are small XML documents; S3 names the request in them too.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Adds `<RequestId>` to an S3 error document that lacks one.
+async fn with_request_id_in_error(resp: HttpResponse, id: &str) -> HttpResponse {
+    let (mut parts, mut body) = resp.into_parts();
+    let bytes = match body.store_all_limited(MAX_ERROR_BODY).await {
+        Ok(b) => b,
+        Err(_) => return HttpResponse::from_parts(parts, s3s::Body::empty()),
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return HttpResponse::from_parts(parts, s3s::Body::from(bytes));
+    };
+    let Some(end) = text.rfind("</Error>") else {
+        return HttpResponse::from_parts(parts, s3s::Body::from(bytes));
+    };
+    if text.contains("<RequestId>") {
+        return HttpResponse::from_parts(parts, s3s::Body::from(bytes));
+    }
+    let patched = format!(
+        "{}<RequestId>{id}</RequestId>{}",
+        &text[..end],
+        &text[end..]
+    );
+    parts.headers.insert(
+        http::header::CONTENT_LENGTH,
+        HeaderValue::from(patched.len()),
+    );
+    HttpResponse::from_parts(parts, s3s::Body::from(patched))
 }

@@ -55,8 +55,16 @@ async fn authentication_errors() {
     assert_eq!(resp.status().as_u16(), 403);
     // Errors raised by the protocol layer carry a request id too.
     assert!(resp.headers().contains_key("x-amz-request-id"));
+    let id = resp.headers()["x-amz-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let body = resp.text().await.unwrap();
     assert!(body.contains("<Code>RequestTimeTooSkewed</Code>"), "{body}");
+    assert!(
+        body.contains(&format!("<RequestId>{id}</RequestId>")),
+        "{body}"
+    );
 
     // Anonymous requests are refused.
     let resp = http
