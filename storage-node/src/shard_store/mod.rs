@@ -280,6 +280,72 @@ impl ShardStore {
         }
     }
 
+    /// The common case: a shard of known, moderate size. It is received into
+    /// memory, hashed before anything touches the disk (a mismatch writes
+    /// nothing at all), then written, synced and linked into place in a single
+    /// trip to the blocking pool instead of one per step. The filesystem's free
+    /// space is not asked first: a full disk still fails the write (ENOSPC is
+    /// reported as `Full`) and the temp file is removed.
+    async fn put_whole<S, E>(
+        &self,
+        hash: &ShardHash,
+        len: u64,
+        mut body: std::pin::Pin<&mut S>,
+    ) -> Result<PutOutcome, StoreError>
+    where
+        S: Stream<Item = Result<Bytes, E>>,
+        E: std::fmt::Display,
+    {
+        self.check_limits(len)?;
+        let mut chunks = Vec::new();
+        let mut received: u64 = 0;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| StoreError::Body(e.to_string()))?;
+            received += chunk.len() as u64;
+            if received > self.max_shard_size {
+                return Err(StoreError::TooLarge {
+                    limit: self.max_shard_size,
+                });
+            }
+            chunks.push(chunk);
+        }
+        self.check_limits(received)?;
+        let expected = *hash;
+        let tmp = tmp_dir(&self.data_dir);
+        let target = shard_path(&self.data_dir, hash);
+        let quarantine = quarantine_dir(&self.data_dir);
+        let outcome = tokio::task::spawn_blocking(move || {
+            write_whole(&tmp, &chunks, expected, &target, &quarantine)
+        })
+        .await
+        .map_err(StoreError::join)?;
+        let outcome = match outcome {
+            Err(StoreError::HashMismatch { expected, actual }) => {
+                metrics::counter!("shard_hash_mismatch_total").increment(1);
+                return Err(StoreError::HashMismatch { expected, actual });
+            }
+            other => other?,
+        };
+        Ok(self.record_put(outcome, received))
+    }
+
+    fn record_put(&self, outcome: Commit, len: u64) -> PutOutcome {
+        match outcome {
+            Commit::Stored => self.account_added(len),
+            Commit::AlreadyPresent => {}
+            Commit::Replaced { old_len } => {
+                self.account_removed(old_len);
+                self.account_added(len);
+            }
+        }
+        metrics::counter!("shard_put_bytes_total").increment(len);
+        match outcome {
+            Commit::Stored => PutOutcome::Stored,
+            Commit::AlreadyPresent => PutOutcome::AlreadyPresent,
+            Commit::Replaced { .. } => PutOutcome::Replaced,
+        }
+    }
+
     /// Stores `bytes` under `hash` (for callers that already hold the bytes).
     pub async fn put_bytes(
         &self,
@@ -309,11 +375,16 @@ impl ShardStore {
         S: Stream<Item = Result<Bytes, E>>,
         E: std::fmt::Display,
     {
+        let mut body = std::pin::pin!(body);
+        if let Some(len) = size_hint
+            && len <= WHOLE_SHARD_LIMIT
+        {
+            return self.put_whole(hash, len, body).await;
+        }
         if let Some(len) = size_hint {
             self.check_room(len).await?;
         }
         let mut temp = TempShard::create(&tmp_dir(&self.data_dir)).await?;
-        let mut body = std::pin::pin!(body);
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(|e| StoreError::Body(e.to_string()))?;
             if temp.len() + chunk.len() as u64 > self.max_shard_size {
@@ -342,20 +413,7 @@ impl ShardStore {
         let outcome = tokio::task::spawn_blocking(move || commit(received, &target, &quarantine))
             .await
             .map_err(StoreError::join)??;
-        match outcome {
-            Commit::Stored => self.account_added(len),
-            Commit::AlreadyPresent => {}
-            Commit::Replaced { old_len } => {
-                self.account_removed(old_len);
-                self.account_added(len);
-            }
-        }
-        metrics::counter!("shard_put_bytes_total").increment(len);
-        Ok(match outcome {
-            Commit::Stored => PutOutcome::Stored,
-            Commit::AlreadyPresent => PutOutcome::AlreadyPresent,
-            Commit::Replaced { .. } => PutOutcome::Replaced,
-        })
+        Ok(self.record_put(outcome, len))
     }
 
     /// The shard's bytes, verified against its name. A file that fails
@@ -448,6 +506,56 @@ enum Commit {
 /// The link (not a rename) is what makes concurrent writers of the same shard
 /// safe: `link` fails if the name exists, so exactly one writer adds the shard
 /// and counts it, and the others learn that a copy is already there.
+/// Shards up to this size are received whole and written in one go.
+const WHOLE_SHARD_LIMIT: u64 = 4 << 20;
+
+/// Hashes `chunks`, and only if they hash to `expected` writes them to a temp
+/// file and commits it (sync, link into place, sync the directory).
+fn write_whole(
+    tmp: &Path,
+    chunks: &[Bytes],
+    expected: ShardHash,
+    target: &Path,
+    quarantine: &Path,
+) -> Result<Commit, StoreError> {
+    use std::io::Write as _;
+
+    let mut hasher = blake3::Hasher::new();
+    for c in chunks {
+        hasher.update(c);
+    }
+    let hash = hasher.finalize();
+    let actual = ShardHash::from(hash);
+    if actual != expected {
+        return Err(StoreError::HashMismatch { expected, actual });
+    }
+    let path = tmp.join(format!("{}.part", uuid::Uuid::new_v4().simple()));
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&path)
+        .map_err(|e| StoreError::io("creating temp file", e))?;
+    let mut len = 0u64;
+    for c in chunks {
+        if let Err(e) = file.write_all(c) {
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(StoreError::io("writing temp file", e));
+        }
+        len += c.len() as u64;
+    }
+    commit(
+        Received {
+            file,
+            path,
+            hash,
+            len,
+        },
+        target,
+        quarantine,
+    )
+}
+
 fn commit(received: Received, target: &Path, quarantine: &Path) -> Result<Commit, StoreError> {
     let Received { file, path, .. } = received;
     let cleanup = |e: io::Error, context: &'static str| {
