@@ -14,6 +14,7 @@ mod auth;
 mod bucket;
 mod bucket_cache;
 pub mod checksum;
+mod conditions;
 pub mod config;
 mod digest_pipe;
 pub mod error;

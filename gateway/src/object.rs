@@ -145,6 +145,13 @@ impl Tessera {
             .get_object(&bucket.name, &input.key)
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
+        crate::conditions::ReadConditions {
+            if_match: input.if_match.as_ref(),
+            if_none_match: input.if_none_match.as_ref(),
+            if_modified_since: input.if_modified_since.as_ref(),
+            if_unmodified_since: input.if_unmodified_since.as_ref(),
+        }
+        .check(&meta)?;
         let range = match input.part_number {
             Some(n) => Some(part_span(&meta, n)?).filter(|span| span.start < span.end),
             None => crate::range::resolve(input.range.as_ref(), meta.size)?,
@@ -195,6 +202,13 @@ impl Tessera {
             .head_object(&bucket.name, &req.input.key)
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
+        crate::conditions::ReadConditions {
+            if_match: req.input.if_match.as_ref(),
+            if_none_match: req.input.if_none_match.as_ref(),
+            if_modified_since: req.input.if_modified_since.as_ref(),
+            if_unmodified_since: req.input.if_unmodified_since.as_ref(),
+        }
+        .check(&meta)?;
         let span = match req.input.part_number {
             Some(n) => part_span(&meta, n)?,
             None => 0..meta.size,

@@ -180,3 +180,38 @@ async fn metadata_and_content_type_are_kept() {
     // aws-chunked framing must never be stored as the object's encoding.
     assert_eq!(head.content_encoding(), None);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conditional_reads() {
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("cond").send().await.unwrap();
+    let data = pattern(2 * MIB, 5);
+    put(&t.s3, "cond", "v.mp4", &data).await;
+    let etag = format!("\"{}\"", md5_hex(&data));
+    let get = || t.s3.get_object().bucket("cond").key("v.mp4");
+    let head = || t.s3.head_object().bucket("cond").key("v.mp4");
+
+    assert_eq!(status(get().if_none_match(&etag).send().await), 304);
+    assert_eq!(status(head().if_none_match(&etag).send().await), 304);
+    assert_eq!(status(get().if_none_match("\"other\"").send().await), 200);
+    assert_eq!(status(get().if_match("\"other\"").send().await), 412);
+    assert_eq!(status(head().if_match("\"other\"").send().await), 412);
+    assert_eq!(status(get().if_match(&etag).send().await), 200);
+
+    let past = aws_sdk_s3::primitives::DateTime::from_secs(1_000_000_000);
+    let future = aws_sdk_s3::primitives::DateTime::from_secs(4_000_000_000);
+    assert_eq!(status(get().if_modified_since(future).send().await), 304);
+    assert_eq!(status(get().if_modified_since(past).send().await), 200);
+    assert_eq!(status(get().if_unmodified_since(past).send().await), 412);
+    assert_eq!(status(get().if_unmodified_since(future).send().await), 200);
+}
+
+/// The HTTP status of an SDK call's outcome.
+fn status<T, E>(
+    r: Result<T, aws_sdk_s3::error::SdkError<E, aws_sdk_s3::config::http::HttpResponse>>,
+) -> u16 {
+    match r {
+        Ok(_) => 200,
+        Err(e) => e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0),
+    }
+}
