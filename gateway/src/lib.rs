@@ -16,6 +16,7 @@ mod bucket_cache;
 pub mod checksum;
 mod conditions;
 pub mod config;
+mod copy;
 mod digest_pipe;
 pub mod error;
 pub mod layout;

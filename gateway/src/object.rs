@@ -107,17 +107,7 @@ impl Tessera {
             checksums,
             part_sizes: Vec::new(),
         };
-        if let Err(err) = self.io.meta.commit_object(&meta, &written.data).await {
-            // Only a definite refusal frees the shards now. After a timeout the
-            // commit may have landed; garbage collection decides later.
-            if matches!(
-                err,
-                MetadataError::NoSuchBucket | MetadataError::InvalidRequest(_)
-            ) {
-                self.discard(&written.data);
-            }
-            return Err(self.bucket_error(&meta.bucket, err).into());
-        }
+        self.commit_written(&meta, &written.data).await?;
         tracing::info!(bucket = %meta.bucket, key = %meta.key, bytes = meta.size, "object stored");
         let sums = crate::checksum::to_output(&meta.checksums);
         Ok(S3Response::new(PutObjectOutput {
@@ -324,6 +314,26 @@ impl Tessera {
             errors: (!errors.is_empty()).then_some(errors),
             ..Default::default()
         }))
+    }
+
+    /// Commits a stored body under `meta`. Only a definite refusal frees the
+    /// shards at once: after a timeout the commit may have landed, and garbage
+    /// collection decides later.
+    pub(crate) async fn commit_written(
+        &self,
+        meta: &ObjectMeta,
+        data: &ObjectData,
+    ) -> Result<(), S3Error> {
+        if let Err(err) = self.io.meta.commit_object(meta, data).await {
+            if matches!(
+                err,
+                MetadataError::NoSuchBucket | MetadataError::InvalidRequest(_)
+            ) {
+                self.discard(data);
+            }
+            return Err(self.bucket_error(&meta.bucket, err).into());
+        }
+        Ok(())
     }
 
     /// Frees the shards of a body that will not be committed.

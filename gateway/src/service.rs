@@ -158,4 +158,10 @@ impl S3 for Tessera {
     ) -> S3Result<S3Response<ListObjectVersionsOutput>> {
         self.handle_list_object_versions(req).await
     }
+    async fn copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        self.handle_copy_object(req).await
+    }
 }

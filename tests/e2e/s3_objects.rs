@@ -215,3 +215,118 @@ fn status<T, E>(
         Err(e) => e.raw_response().map(|r| r.status().as_u16()).unwrap_or(0),
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn copy_object() {
+    use aws_sdk_s3::types::MetadataDirective;
+
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("src").send().await.unwrap();
+    t.s3.create_bucket().bucket("dst").send().await.unwrap();
+    let data = pattern(9 * MIB + 3, 6);
+    t.s3.put_object()
+        .bucket("src")
+        .key("a.mp4")
+        .content_type("video/mp4")
+        .metadata("take", "3")
+        .body(data.clone().into())
+        .send()
+        .await
+        .unwrap();
+
+    // COPY (the default) keeps the source's metadata.
+    let out =
+        t.s3.copy_object()
+            .bucket("dst")
+            .key("b.mp4")
+            .copy_source("src/a.mp4")
+            .send()
+            .await
+            .unwrap();
+    let etag = format!("\"{}\"", md5_hex(&data));
+    assert_eq!(
+        out.copy_object_result().and_then(|r| r.e_tag()),
+        Some(etag.as_str())
+    );
+    assert!(get(&t.s3, "dst", "b.mp4", None).await == data);
+    let head =
+        t.s3.head_object()
+            .bucket("dst")
+            .key("b.mp4")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(head.content_type(), Some("video/mp4"));
+    assert_eq!(
+        head.metadata()
+            .and_then(|m| m.get("take"))
+            .map(String::as_str),
+        Some("3")
+    );
+
+    // REPLACE takes the request's; copying onto itself needs it.
+    let err =
+        t.s3.copy_object()
+            .bucket("src")
+            .key("a.mp4")
+            .copy_source("src/a.mp4")
+            .send()
+            .await
+            .unwrap_err();
+    assert_eq!(
+        err.into_service_error().meta().code(),
+        Some("InvalidRequest")
+    );
+    t.s3.copy_object()
+        .bucket("src")
+        .key("a.mp4")
+        .copy_source("src/a.mp4")
+        .metadata_directive(MetadataDirective::Replace)
+        .content_type("video/webm")
+        .send()
+        .await
+        .unwrap();
+    let head =
+        t.s3.head_object()
+            .bucket("src")
+            .key("a.mp4")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(head.content_type(), Some("video/webm"));
+    assert!(head.metadata().is_none_or(|m| m.is_empty()));
+    assert!(get(&t.s3, "src", "a.mp4", None).await == data);
+
+    // Preconditions on the source, and a missing source.
+    let err =
+        t.s3.copy_object()
+            .bucket("dst")
+            .key("c")
+            .copy_source("src/a.mp4")
+            .copy_source_if_match("\"nope\"")
+            .send()
+            .await
+            .unwrap_err();
+    assert_eq!(
+        err.into_service_error().meta().code(),
+        Some("PreconditionFailed")
+    );
+    let err =
+        t.s3.copy_object()
+            .bucket("dst")
+            .key("c")
+            .copy_source("src/missing")
+            .send()
+            .await
+            .unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("NoSuchKey"));
+
+    // Deleting the source leaves the copy whole.
+    t.s3.delete_object()
+        .bucket("src")
+        .key("a.mp4")
+        .send()
+        .await
+        .unwrap();
+    assert!(get(&t.s3, "dst", "b.mp4", None).await == data);
+}

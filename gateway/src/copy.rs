@@ -1,0 +1,158 @@
+//! CopyObject. The source is streamed through the striped reader into the
+//! striped writer, a few stripes at a time: a large copy never passes through
+//! memory whole, and the copy gets a manifest and placement of its own.
+//! Shards are content-addressed, so a copy's shard can land on a node that
+//! already holds the identical source shard (one file, named twice): garbage
+//! collection must count references per node and hash, never per manifest.
+
+use futures::StreamExt;
+use metadata::ids::VersionId;
+use metadata::model::{ObjectHeaders, ObjectMeta, now_unix_ms};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use crate::access::parse_bucket;
+use crate::conditions::ReadConditions;
+use crate::error::GatewayError;
+use crate::object::{strip_aws_chunked, user_metadata_of};
+use crate::service::Tessera;
+use crate::time_format::timestamp;
+
+impl Tessera {
+    pub(crate) async fn handle_copy_object(
+        &self,
+        req: S3Request<CopyObjectInput>,
+    ) -> S3Result<S3Response<CopyObjectOutput>> {
+        let dest = self.owned_bucket(&req, &req.input.bucket).await?;
+        let (src_bucket, src_key) = match &req.input.copy_source {
+            CopySource::Bucket {
+                bucket,
+                key,
+                version_id,
+            } => {
+                if version_id.as_deref().is_some_and(|v| v != "null") {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::NoSuchVersion,
+                        "The specified version does not exist.",
+                    ));
+                }
+                (bucket.to_string(), key.to_string())
+            }
+            CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::NotImplemented,
+                    "Access point and Outposts copy sources are not supported.",
+                ));
+            }
+        };
+        parse_bucket(&src_bucket)?;
+        let source_bucket = self.owned_bucket(&req, &src_bucket).await?;
+        let input = req.input;
+
+        let (src, data) = self
+            .io
+            .meta
+            .get_object(&source_bucket.name, &src_key)
+            .await
+            .map_err(|e| self.bucket_error(&source_bucket.name, e))?;
+        // x-amz-copy-source-if-*: every failed condition is a 412 here.
+        ReadConditions {
+            if_match: input.copy_source_if_match.as_ref(),
+            if_none_match: input.copy_source_if_none_match.as_ref(),
+            if_modified_since: input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
+        }
+        .check(&src)
+        .map_err(|e| {
+            if *e.code() == S3ErrorCode::NotModified {
+                S3Error::with_message(
+                    S3ErrorCode::PreconditionFailed,
+                    "At least one of the preconditions you specified did not hold.",
+                )
+            } else {
+                e
+            }
+        })?;
+
+        let replace = input
+            .metadata_directive
+            .as_ref()
+            .is_some_and(|d| d.as_str().eq_ignore_ascii_case(MetadataDirective::REPLACE));
+        if !replace && source_bucket.name == dest.name && src_key == input.key {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.",
+            ));
+        }
+        let (headers, user_metadata) = if replace {
+            (
+                ObjectHeaders {
+                    content_type: input.content_type,
+                    content_encoding: input.content_encoding.and_then(strip_aws_chunked),
+                    content_disposition: input.content_disposition,
+                    content_language: input.content_language,
+                    cache_control: input.cache_control,
+                    expires: None,
+                },
+                user_metadata_of(input.metadata),
+            )
+        } else {
+            (src.headers.clone(), src.user_metadata.clone())
+        };
+
+        let body = self
+            .io
+            .read_object(data, 0..src.size)
+            .await?
+            .map(|chunk| chunk.map_err(|e| Box::new(e) as s3s::StdError));
+        let version = VersionId::new();
+        let written = self
+            .io
+            .write_object(version, body, Some(src.size), true, None)
+            .await?;
+        if written.md5 != md5_of(&src) {
+            // The source's ETag is its MD5 unless it was a multipart upload;
+            // a single-part source that reads back differently is a fault.
+            if !src.etag.contains('-') {
+                self.discard(&written.data);
+                return Err(
+                    GatewayError::Internal("copied bytes differ from the source".into()).into(),
+                );
+            }
+        }
+        let meta = ObjectMeta {
+            bucket: dest.name.clone(),
+            key: input.key.clone(),
+            version,
+            size: written.size,
+            etag: hex::encode(written.md5),
+            last_modified_unix_ms: now_unix_ms(),
+            headers,
+            user_metadata,
+            // Same bytes, same full-object checksums; a multipart source's
+            // are per part and do not carry over.
+            checksums: if src.part_sizes.is_empty() {
+                src.checksums.clone()
+            } else {
+                Default::default()
+            },
+            part_sizes: Vec::new(),
+        };
+        self.commit_written(&meta, &written.data).await?;
+        tracing::info!(from = %format!("{}/{}", source_bucket.name, src_key), to = %format!("{}/{}", meta.bucket, meta.key), bytes = meta.size, "object copied");
+        Ok(S3Response::new(CopyObjectOutput {
+            copy_object_result: Some(CopyObjectResult {
+                e_tag: Some(ETag::Strong(meta.etag)),
+                last_modified: Some(timestamp(meta.last_modified_unix_ms)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+}
+
+fn md5_of(meta: &ObjectMeta) -> [u8; 16] {
+    let mut out = [0u8; 16];
+    let _ = hex::decode_to_slice(&meta.etag, &mut out);
+    out
+}
