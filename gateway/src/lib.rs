@@ -30,6 +30,7 @@ pub mod response_body;
 mod service;
 mod time_format;
 pub mod topology;
+pub mod url_encoding;
 mod writer;
 
 use std::sync::Arc;

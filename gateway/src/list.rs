@@ -8,6 +8,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::service::Tessera;
 use crate::time_format::timestamp;
+use crate::url_encoding;
 
 /// S3 never returns more than this many entries per page.
 const MAX_KEYS: i32 = 1000;
@@ -23,9 +24,9 @@ fn parse_max_keys(requested: Option<i32>) -> Result<i32, S3Error> {
     }
 }
 
-fn object_entry(o: metadata::model::ObjectMeta) -> Object {
+fn object_entry(o: metadata::model::ObjectMeta, url: bool) -> Object {
     Object {
-        key: Some(o.key),
+        key: Some(url_encoding::maybe(url, o.key)),
         size: Some(i64::try_from(o.size).unwrap_or(i64::MAX)),
         e_tag: Some(ETag::Strong(o.etag)),
         last_modified: Some(timestamp(o.last_modified_unix_ms)),
@@ -36,11 +37,13 @@ fn object_entry(o: metadata::model::ObjectMeta) -> Object {
     }
 }
 
-fn common_prefix_entries(prefixes: Vec<String>) -> Option<Vec<CommonPrefix>> {
+fn common_prefix_entries(prefixes: Vec<String>, url: bool) -> Option<Vec<CommonPrefix>> {
     (!prefixes.is_empty()).then(|| {
         prefixes
             .into_iter()
-            .map(|p| CommonPrefix { prefix: Some(p) })
+            .map(|p| CommonPrefix {
+                prefix: Some(url_encoding::maybe(url, p)),
+            })
             .collect()
     })
 }
@@ -86,18 +89,25 @@ impl Tessera {
                 max_keys,
             )
             .await?;
+        let url = url_encoding::wanted(input.encoding_type.as_ref());
+        let enc = |s: Option<String>| s.map(|s| url_encoding::maybe(url, s));
         let next_marker = page.is_truncated.then_some(page.next_start_after).flatten();
-        let contents: Vec<Object> = page.objects.into_iter().map(object_entry).collect();
+        let contents: Vec<Object> = page
+            .objects
+            .into_iter()
+            .map(|o| object_entry(o, url))
+            .collect();
         Ok(S3Response::new(ListObjectsOutput {
             name: Some(bucket.name.to_string()),
-            prefix: input.prefix,
-            delimiter: input.delimiter,
-            marker: input.marker,
+            prefix: enc(input.prefix),
+            delimiter: enc(input.delimiter),
+            marker: enc(input.marker),
             max_keys: Some(max_keys),
             is_truncated: Some(page.is_truncated),
-            next_marker,
+            next_marker: enc(next_marker),
             contents: (!contents.is_empty()).then_some(contents),
-            common_prefixes: common_prefix_entries(page.common_prefixes),
+            common_prefixes: common_prefix_entries(page.common_prefixes, url),
+            encoding_type: input.encoding_type,
             ..Default::default()
         }))
     }
@@ -120,6 +130,8 @@ impl Tessera {
                 max_keys,
             )
             .await?;
+        let url = url_encoding::wanted(input.encoding_type.as_ref());
+        let enc = |s: Option<String>| s.map(|s| url_encoding::maybe(url, s));
         let owner = Owner {
             display_name: Some(bucket.owner.clone()),
             id: Some(bucket.owner.clone()),
@@ -128,7 +140,7 @@ impl Tessera {
             .objects
             .into_iter()
             .map(|o| ObjectVersion {
-                key: Some(o.key),
+                key: Some(url_encoding::maybe(url, o.key)),
                 version_id: Some("null".to_owned()),
                 is_latest: Some(true),
                 size: Some(i64::try_from(o.size).unwrap_or(i64::MAX)),
@@ -144,16 +156,17 @@ impl Tessera {
         let truncated = page.is_truncated;
         Ok(S3Response::new(ListObjectVersionsOutput {
             name: Some(bucket.name.to_string()),
-            prefix: input.prefix,
-            delimiter: input.delimiter,
-            key_marker: input.key_marker,
+            prefix: enc(input.prefix),
+            delimiter: enc(input.delimiter),
+            key_marker: enc(input.key_marker),
             version_id_marker: input.version_id_marker,
             max_keys: Some(max_keys),
             is_truncated: Some(truncated),
-            next_key_marker: truncated.then_some(page.next_start_after).flatten(),
+            next_key_marker: enc(truncated.then_some(page.next_start_after).flatten()),
             next_version_id_marker: truncated.then(|| "null".to_owned()),
             versions: (!versions.is_empty()).then_some(versions),
-            common_prefixes: common_prefix_entries(page.common_prefixes),
+            common_prefixes: common_prefix_entries(page.common_prefixes, url),
+            encoding_type: input.encoding_type,
             ..Default::default()
         }))
     }
@@ -180,25 +193,31 @@ impl Tessera {
             .await?;
 
         let key_count = page.objects.len() + page.common_prefixes.len();
-        let contents: Vec<Object> = page.objects.into_iter().map(object_entry).collect();
-        let common_prefixes = common_prefix_entries(page.common_prefixes);
+        let url = url_encoding::wanted(input.encoding_type.as_ref());
+        let enc = |s: Option<String>| s.map(|s| url_encoding::maybe(url, s));
+        let contents: Vec<Object> = page
+            .objects
+            .into_iter()
+            .map(|o| object_entry(o, url))
+            .collect();
+        let common_prefixes = common_prefix_entries(page.common_prefixes, url);
         let next_continuation_token = page
             .is_truncated
             .then(|| page.next_start_after.as_deref().map(encode_token))
             .flatten();
         Ok(S3Response::new(ListObjectsV2Output {
             name: Some(bucket.name.to_string()),
-            prefix: input.prefix,
-            delimiter: input.delimiter,
+            prefix: enc(input.prefix),
+            delimiter: enc(input.delimiter),
             max_keys: Some(max_keys),
             key_count: Some(i32::try_from(key_count).unwrap_or(i32::MAX)),
             continuation_token: input.continuation_token,
-            start_after: input.start_after,
+            start_after: enc(input.start_after),
             is_truncated: Some(page.is_truncated),
             next_continuation_token,
             contents: (!contents.is_empty()).then_some(contents),
             common_prefixes,
-            encoding_type: None,
+            encoding_type: input.encoding_type,
             ..Default::default()
         }))
     }

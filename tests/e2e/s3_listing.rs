@@ -218,3 +218,37 @@ async fn list_v1_versions_and_delete_objects() {
     assert_eq!(err.into_service_error().meta().code(), Some("MalformedXML"));
     t.s3.delete_bucket().bucket("tools").send().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn url_encoded_listings() {
+    use aws_sdk_s3::types::EncodingType;
+
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("odd").send().await.unwrap();
+    let key = "dir one/a+b%c ü.mp4";
+    put(&t.s3, "odd", key, b"x").await;
+
+    let raw = t.s3.list_objects_v2().bucket("odd").send().await.unwrap();
+    assert_eq!(raw.contents()[0].key(), Some(key));
+
+    let encoded = t
+        .s3
+        .list_objects_v2()
+        .bucket("odd")
+        .encoding_type(EncodingType::Url)
+        .delimiter("/")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(encoded.common_prefixes()[0].prefix(), Some("dir%20one/"));
+    let inside = t
+        .s3
+        .list_objects()
+        .bucket("odd")
+        .prefix("dir one/")
+        .encoding_type(EncodingType::Url)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(inside.contents()[0].key(), Some("dir%20one/a%2Bb%25c%20%C3%BC.mp4"));
+}
