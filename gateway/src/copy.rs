@@ -7,7 +7,7 @@
 
 use futures::StreamExt;
 use metadata::ids::VersionId;
-use metadata::model::{ObjectHeaders, ObjectMeta, now_unix_ms};
+use metadata::model::{ObjectHeaders, ObjectMeta, WriteCondition, now_unix_ms};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -138,7 +138,8 @@ impl Tessera {
             },
             part_sizes: Vec::new(),
         };
-        self.commit_written(&meta, &written.data).await?;
+        self.commit_written(&meta, &written.data, &WriteCondition::default())
+            .await?;
         tracing::info!(from = %format!("{}/{}", source_bucket.name, src_key), to = %format!("{}/{}", meta.bucket, meta.key), bytes = meta.size, "object copied");
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {

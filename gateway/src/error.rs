@@ -67,6 +67,7 @@ impl GatewayError {
                     | MetadataError::InvalidPart
                     | MetadataError::InvalidPartOrder
                     | MetadataError::EntityTooSmall
+                    | MetadataError::PreconditionFailed
             )
         )
     }
@@ -110,6 +111,10 @@ impl From<GatewayError> for S3Error {
                 MetadataError::InvalidPartOrder => (
                     C::InvalidPartOrder,
                     "The list of parts was not in ascending order.",
+                ),
+                MetadataError::PreconditionFailed => (
+                    C::PreconditionFailed,
+                    "At least one of the preconditions you specified did not hold.",
                 ),
                 MetadataError::EntityTooSmall => (
                     C::EntityTooSmall,

@@ -223,6 +223,8 @@ impl Tessera {
         let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
         let input = req.input;
         let upload_id = parse_upload_id(&input.upload_id)?;
+        let condition =
+            crate::object::write_condition(input.if_none_match.as_ref(), input.if_match.as_ref())?;
         let upload = self
             .io
             .meta
@@ -279,6 +281,7 @@ impl Tessera {
                 object,
                 parts,
                 min_part_size: MIN_PART_SIZE,
+                condition,
             })
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;

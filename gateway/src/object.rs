@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::StreamExt;
 use metadata::error::MetadataError;
 use metadata::ids::VersionId;
-use metadata::model::{ObjectData, ObjectHeaders, ObjectMeta, now_unix_ms};
+use metadata::model::{ObjectData, ObjectHeaders, ObjectMeta, WriteCondition, now_unix_ms};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -46,6 +46,7 @@ impl Tessera {
             None => None,
         };
         let content_md5 = parse_content_md5(input.content_md5.as_deref())?;
+        let condition = write_condition(input.if_none_match.as_ref(), input.if_match.as_ref())?;
 
         let version = VersionId::new();
         let written = match input.body {
@@ -107,7 +108,8 @@ impl Tessera {
             checksums,
             part_sizes: Vec::new(),
         };
-        self.commit_written(&meta, &written.data).await?;
+        self.commit_written(&meta, &written.data, &condition)
+            .await?;
         tracing::info!(bucket = %meta.bucket, key = %meta.key, bytes = meta.size, "object stored");
         let sums = crate::checksum::to_output(&meta.checksums);
         Ok(S3Response::new(PutObjectOutput {
@@ -323,11 +325,15 @@ impl Tessera {
         &self,
         meta: &ObjectMeta,
         data: &ObjectData,
+        condition: &WriteCondition,
     ) -> Result<(), S3Error> {
-        if let Err(err) = self.io.meta.commit_object(meta, data).await {
+        if let Err(err) = self.io.meta.commit_object_if(meta, data, condition).await {
             if matches!(
                 err,
-                MetadataError::NoSuchBucket | MetadataError::InvalidRequest(_)
+                MetadataError::NoSuchBucket
+                    | MetadataError::InvalidRequest(_)
+                    | MetadataError::PreconditionFailed
+                    | MetadataError::NoSuchKey
             ) {
                 self.discard(data);
             }
@@ -342,6 +348,30 @@ impl Tessera {
             self.io.discard(&manifest.stripes);
         }
     }
+}
+
+/// The precondition of a conditional write. S3 takes `If-None-Match` only as
+/// `*` on writes (create, never replace) and `If-Match` as the ETag of the
+/// version to replace.
+pub(crate) fn write_condition(
+    if_none_match: Option<&ETagCondition>,
+    if_match: Option<&ETagCondition>,
+) -> Result<WriteCondition, S3Error> {
+    let if_none_match_any = match if_none_match {
+        None => false,
+        Some(c) if c.is_any() => true,
+        Some(_) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::NotImplemented,
+                "If-None-Match on a write accepts only '*'.",
+            ));
+        }
+    };
+    let if_match = if_match.and_then(|c| c.as_etag().map(|e| e.value().to_owned()));
+    Ok(WriteCondition {
+        if_none_match_any,
+        if_match,
+    })
 }
 
 /// `x-amz-meta-*` as stored: names lowercased.

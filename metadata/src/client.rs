@@ -16,7 +16,7 @@ use crate::error::{ErrorBody, MetadataError};
 use crate::ids::{BucketName, UploadId};
 use crate::model::{
     BucketInfo, CompleteRequest, ListPage, ListQuery, MultipartUpload, NodeHeartbeat, NodeStatus,
-    ObjectData, ObjectMeta, PartRecord, PartsPage, UploadsPage, UploadsQuery,
+    ObjectData, ObjectMeta, PartRecord, PartsPage, UploadsPage, UploadsQuery, WriteCondition,
 };
 use crate::wire::{
     CommitObjectRequest, CommitPartRequest, CreateBucketRequest, GetObjectResponse, GetPartRequest,
@@ -116,9 +116,23 @@ impl MetadataClient {
         meta: &ObjectMeta,
         data: &ObjectData,
     ) -> Result<Option<ObjectMeta>, MetadataError> {
+        self.commit_object_if(meta, data, &WriteCondition::default())
+            .await
+    }
+
+    /// [`MetadataClient::commit_object`] under a precondition on the key's
+    /// current version, checked in the commit's transaction:
+    /// `PreconditionFailed`, or `NoSuchKey` for `if_match` without a version.
+    pub async fn commit_object_if(
+        &self,
+        meta: &ObjectMeta,
+        data: &ObjectData,
+        condition: &WriteCondition,
+    ) -> Result<Option<ObjectMeta>, MetadataError> {
         let body = CommitObjectRequest {
             meta: meta.clone(),
             data: data.clone(),
+            condition: condition.clone(),
         };
         let r: ReplacedResponse = self
             .call(Method::POST, "/v1/objects/commit", Some(&body))

@@ -36,6 +36,9 @@ pub enum MetadataError {
     /// A part other than the last is below the minimum part size.
     #[error("a proposed upload part is smaller than the minimum allowed size")]
     EntityTooSmall,
+    /// A conditional write's precondition did not hold.
+    #[error("the precondition on the current version did not hold")]
+    PreconditionFailed,
     /// The caller sent something malformed; retrying the same request fails
     /// the same way.
     #[error("invalid request: {0}")]
@@ -68,6 +71,7 @@ impl MetadataError {
             MetadataError::InvalidPart => "InvalidPart",
             MetadataError::InvalidPartOrder => "InvalidPartOrder",
             MetadataError::EntityTooSmall => "EntityTooSmall",
+            MetadataError::PreconditionFailed => "PreconditionFailed",
             MetadataError::InvalidRequest(_) => "InvalidRequest",
             MetadataError::Unavailable(_) => "Unavailable",
             MetadataError::Internal(_) => "Internal",
@@ -87,6 +91,7 @@ impl MetadataError {
             | MetadataError::InvalidPart
             | MetadataError::InvalidPartOrder
             | MetadataError::EntityTooSmall => StatusCode::BAD_REQUEST,
+            MetadataError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             MetadataError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             MetadataError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -106,6 +111,7 @@ impl MetadataError {
             Some("InvalidPart") => MetadataError::InvalidPart,
             Some("InvalidPartOrder") => MetadataError::InvalidPartOrder,
             Some("EntityTooSmall") => MetadataError::EntityTooSmall,
+            Some("PreconditionFailed") => MetadataError::PreconditionFailed,
             Some("InvalidRequest") => MetadataError::InvalidRequest(message),
             Some("Unavailable") => MetadataError::Unavailable(message),
             Some("Internal") => MetadataError::Internal(message),
@@ -161,6 +167,7 @@ mod tests {
             MetadataError::InvalidPart,
             MetadataError::InvalidPartOrder,
             MetadataError::EntityTooSmall,
+            MetadataError::PreconditionFailed,
             MetadataError::InvalidRequest("x".into()),
             MetadataError::Unavailable("x".into()),
             MetadataError::Internal("x".into()),

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{BucketName, UploadId};
-use crate::model::{BucketInfo, ObjectData, ObjectMeta, PartRecord};
+use crate::model::{BucketInfo, ObjectData, ObjectMeta, PartRecord, WriteCondition};
 
 /// `PUT /v1/buckets/{bucket}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,6 +26,8 @@ pub struct ListBucketsResponse {
 pub struct CommitObjectRequest {
     pub meta: ObjectMeta,
     pub data: ObjectData,
+    #[serde(default, skip_serializing_if = "WriteCondition::is_empty")]
+    pub condition: WriteCondition,
 }
 
 /// Answer of `commit` and `delete`: the version that stopped being current.

@@ -20,10 +20,27 @@ pub struct TestCluster {
     _dir: tempfile::TempDir,
 }
 
-/// A port nothing listens on right now.
+/// Ports the harness hands out: below Linux's ephemeral range (32768 and
+/// up), so the many outgoing connections of a test run never take one between
+/// the harness choosing it and the child process binding it.
+const PORTS: std::ops::Range<u32> = 20_000..32_000;
+
+/// A port nothing listens on right now, never handed out twice by this
+/// process (tests run in parallel threads).
 fn free_addr() -> SocketAddr {
-    let l = TcpListener::bind("127.0.0.1:0").expect("bind an ephemeral port");
-    l.local_addr().expect("local addr")
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = PORTS.end - PORTS.start;
+    // Different test processes start at different places in the range.
+    let base = std::process::id().wrapping_mul(7919) % span;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = PORTS.start + (base + n) % span;
+        let addr = SocketAddr::from(([127, 0, 0, 1], u16::try_from(port).expect("port")));
+        if TcpListener::bind(addr).is_ok() {
+            return addr;
+        }
+    }
 }
 
 pub struct Options {
@@ -48,6 +65,21 @@ impl TestCluster {
     }
 
     pub async fn start_with(opts: Options) -> Self {
+        // A start can still lose a port to another process; try fresh ones.
+        let mut last = String::new();
+        for attempt in 1..=3 {
+            match Self::try_start(&opts).await {
+                Ok(t) => return t,
+                Err(e) => {
+                    eprintln!("cluster start attempt {attempt} failed: {e}");
+                    last = e;
+                }
+            }
+        }
+        panic!("cluster did not start: {last}");
+    }
+
+    async fn try_start(opts: &Options) -> Result<Self, String> {
         let dir = tempfile::tempdir().expect("temp dir");
         let spec = ClusterSpec {
             program: PathBuf::from(env!("CARGO_BIN_EXE_tessera")),
@@ -62,21 +94,21 @@ impl TestCluster {
             data_shards: 4,
             parity_shards: 2,
             heartbeat_timeout: opts.heartbeat_timeout,
-            edge_args: opts.edge_args,
+            edge_args: opts.edge_args.clone(),
         };
         let cluster = match LocalCluster::start(spec).await {
             Ok(c) => c,
             Err(err) => {
                 dump_logs(dir.path());
-                panic!("cluster did not start: {err}");
+                return Err(err.to_string());
             }
         };
         let s3 = tests::s3_client(&cluster.s3_endpoint(), ACCESS_KEY, SECRET_KEY);
-        TestCluster {
+        Ok(TestCluster {
             cluster,
             s3,
             _dir: dir,
-        }
+        })
     }
 
     pub fn client_with(&self, access: &str, secret: &str) -> aws_sdk_s3::Client {

@@ -231,24 +231,25 @@ async fn url_encoded_listings() {
     let raw = t.s3.list_objects_v2().bucket("odd").send().await.unwrap();
     assert_eq!(raw.contents()[0].key(), Some(key));
 
-    let encoded = t
-        .s3
-        .list_objects_v2()
-        .bucket("odd")
-        .encoding_type(EncodingType::Url)
-        .delimiter("/")
-        .send()
-        .await
-        .unwrap();
+    let encoded =
+        t.s3.list_objects_v2()
+            .bucket("odd")
+            .encoding_type(EncodingType::Url)
+            .delimiter("/")
+            .send()
+            .await
+            .unwrap();
     assert_eq!(encoded.common_prefixes()[0].prefix(), Some("dir%20one/"));
-    let inside = t
-        .s3
-        .list_objects()
-        .bucket("odd")
-        .prefix("dir one/")
-        .encoding_type(EncodingType::Url)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(inside.contents()[0].key(), Some("dir%20one/a%2Bb%25c%20%C3%BC.mp4"));
+    let inside =
+        t.s3.list_objects()
+            .bucket("odd")
+            .prefix("dir one/")
+            .encoding_type(EncodingType::Url)
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(
+        inside.contents()[0].key(),
+        Some("dir%20one/a%2Bb%25c%20%C3%BC.mp4")
+    );
 }

@@ -330,3 +330,60 @@ async fn copy_object() {
         .unwrap();
     assert!(get(&t.s3, "dst", "b.mp4", None).await == data);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn conditional_writes() {
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("cwrites").send().await.unwrap();
+    let put_if = |key: &'static str, inm: Option<&'static str>, im: Option<String>, seed: u64| {
+        t.s3.put_object()
+            .bucket("cwrites")
+            .key(key)
+            .set_if_none_match(inm.map(str::to_owned))
+            .set_if_match(im)
+            .body(pattern(MIB + 1, seed).into())
+            .send()
+    };
+
+    // Racing create-only writers: exactly one wins.
+    let racers: Vec<_> = (0..6).map(|i| put_if("once", Some("*"), None, i)).collect();
+    let outcomes = futures::future::join_all(racers).await;
+    let won = outcomes.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(won, 1, "{outcomes:?}");
+    for r in outcomes.into_iter().filter_map(Result::err) {
+        assert_eq!(
+            r.into_service_error().meta().code(),
+            Some("PreconditionFailed")
+        );
+    }
+
+    let current =
+        t.s3.head_object()
+            .bucket("cwrites")
+            .key("once")
+            .send()
+            .await
+            .unwrap();
+    let etag = current.e_tag().unwrap().to_owned();
+    let err = put_if("once", None, Some("\"0000\"".into()), 9)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.into_service_error().meta().code(),
+        Some("PreconditionFailed")
+    );
+    let err = put_if("absent", None, Some(etag.clone()), 9)
+        .await
+        .unwrap_err();
+    assert_eq!(err.into_service_error().meta().code(), Some("NoSuchKey"));
+    put_if("once", None, Some(etag.clone()), 10).await.unwrap();
+    let after =
+        t.s3.head_object()
+            .bucket("cwrites")
+            .key("once")
+            .send()
+            .await
+            .unwrap();
+    assert_ne!(after.e_tag(), Some(etag.as_str()));
+    assert!(get(&t.s3, "cwrites", "once", None).await == pattern(MIB + 1, 10));
+}

@@ -68,6 +68,8 @@ impl From<StoreError> for MetadataError {
                 MetadataError::InvalidPart
             }
             StoreError::InvalidPartOrder => MetadataError::InvalidPartOrder,
+            StoreError::PreconditionFailed => MetadataError::PreconditionFailed,
+            StoreError::NoSuchKey => MetadataError::NoSuchKey,
             StoreError::EntityTooSmall { .. } => {
                 tracing::debug!(error = %e, "completion refused");
                 MetadataError::EntityTooSmall

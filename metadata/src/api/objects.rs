@@ -20,7 +20,10 @@ pub(super) async fn handle_commit_object(
         req.meta.key.clone(),
         req.meta.version,
     );
-    let replaced = state.store.commit_object(req.meta, req.data).await?;
+    let replaced = state
+        .store
+        .commit_object_if(req.meta, req.data, req.condition)
+        .await?;
     tracing::debug!(%bucket, %key, %version, replaced = ?replaced.as_ref().map(|m| m.version), "committed");
     Ok(Json(ReplacedResponse { replaced }))
 }

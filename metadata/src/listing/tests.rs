@@ -42,12 +42,13 @@ impl MetaStore for Counting {
     async fn delete_bucket(&self, name: &BucketName) -> Result<(), StoreError> {
         self.inner.delete_bucket(name).await
     }
-    async fn commit_object(
+    async fn commit_object_if(
         &self,
         meta: ObjectMeta,
         data: ObjectData,
+        condition: crate::model::WriteCondition,
     ) -> Result<Option<ObjectMeta>, StoreError> {
-        self.inner.commit_object(meta, data).await
+        self.inner.commit_object_if(meta, data, condition).await
     }
     async fn get_object(
         &self,

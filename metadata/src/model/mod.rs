@@ -15,7 +15,7 @@ pub use multipart::{
     CompleteRequest, MultipartUpload, PartRecord, PartsPage, UploadsPage, UploadsQuery,
 };
 pub use node::{NodeHeartbeat, NodeState, NodeStatus};
-pub use object::{ObjectData, ObjectHeaders, ObjectMeta};
+pub use object::{ObjectData, ObjectHeaders, ObjectMeta, WriteCondition};
 
 /// Milliseconds since the Unix epoch: the one timestamp format on the wire.
 pub fn now_unix_ms() -> i64 {

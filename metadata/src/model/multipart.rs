@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{BucketName, UploadId, VersionId};
-use crate::model::{ObjectHeaders, ObjectMeta};
+use crate::model::{ObjectHeaders, ObjectMeta, WriteCondition};
 
 /// An upload in progress. It carries what CreateMultipartUpload was told
 /// (headers, user metadata, checksum algorithm) because the object record is
@@ -94,4 +94,7 @@ pub struct CompleteRequest {
     pub parts: Vec<(u32, String)>,
     /// Every listed part but the last must be at least this big (S3: 5 MiB).
     pub min_part_size: u64,
+    /// Precondition on the key's current version (conditional completion).
+    #[serde(default, skip_serializing_if = "WriteCondition::is_empty")]
+    pub condition: WriteCondition,
 }

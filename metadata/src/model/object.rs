@@ -50,6 +50,24 @@ pub struct ObjectMeta {
     pub part_sizes: Vec<u64>,
 }
 
+/// A conditional write's precondition on the key's current version, checked
+/// inside the commit's transaction so that concurrent writers cannot both
+/// win: `If-None-Match: *` (only if no current version) and `If-Match`
+/// (only if the current version has this ETag).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteCondition {
+    #[serde(default)]
+    pub if_none_match_any: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub if_match: Option<String>,
+}
+
+impl WriteCondition {
+    pub fn is_empty(&self) -> bool {
+        !self.if_none_match_any && self.if_match.is_none()
+    }
+}
+
 /// Where an object's bytes are. Small objects live inline in the metadata
 /// record: a 4 KiB PUT then costs one metadata write instead of six shard
 /// writes, and they are exactly as durable as the manifests that name every

@@ -277,6 +277,64 @@ fn data_len(d: &ObjectData) -> u64 {
     }
 }
 
+/// Conditional commits: `If-None-Match: *` lets exactly one of many racing
+/// writers create a key; `If-Match` replaces only the version it names.
+pub(crate) async fn conditional_commits(s: Arc<dyn MetaStore>) {
+    use crate::model::WriteCondition;
+    s.create_bucket(bucket_info("cond", "o")).await.unwrap();
+    let create_only = WriteCondition {
+        if_none_match_any: true,
+        if_match: None,
+    };
+    let racers: Vec<_> = (0..16)
+        .map(|_| {
+            let s = Arc::clone(&s);
+            let c = create_only.clone();
+            tokio::spawn(async move {
+                s.commit_object_if(meta("cond", "once", 1), striped("r"), c)
+                    .await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for r in racers {
+        match r.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(e) => assert_eq!(e, StoreError::PreconditionFailed),
+        }
+    }
+    assert_eq!(won, 1, "exactly one create-only writer wins");
+
+    let (current, _) = s
+        .get_object(&bucket("cond"), "once")
+        .await
+        .unwrap()
+        .unwrap();
+    let stale = WriteCondition {
+        if_none_match_any: false,
+        if_match: Some("\"not-it\"".into()),
+    };
+    assert_eq!(
+        s.commit_object_if(meta("cond", "once", 1), striped("x"), stale.clone())
+            .await,
+        Err(StoreError::PreconditionFailed)
+    );
+    assert_eq!(
+        s.commit_object_if(meta("cond", "absent", 1), striped("x"), stale)
+            .await,
+        Err(StoreError::NoSuchKey)
+    );
+    let fresh = WriteCondition {
+        if_none_match_any: false,
+        if_match: Some(current.etag.clone()),
+    };
+    let replaced = s
+        .commit_object_if(meta("cond", "once", 1), striped("y"), fresh)
+        .await
+        .unwrap();
+    assert_eq!(replaced.map(|m| m.version), Some(current.version));
+}
+
 pub(crate) async fn scans_are_ordered_and_bounded(s: &dyn MetaStore) {
     s.create_bucket(bucket_info("scan", "o")).await.unwrap();
     s.create_bucket(bucket_info("scan-2", "o")).await.unwrap();
@@ -352,6 +410,12 @@ mod redb {
     async fn commit_replace_and_garbage() {
         let dir = tempfile::tempdir().unwrap();
         super::commit_replace_and_garbage(&open(&dir)).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn conditional_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        super::conditional_commits(Arc::new(open(&dir))).await;
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -38,7 +38,7 @@ use async_trait::async_trait;
 use crate::ids::{BucketName, UploadId, VersionId};
 use crate::model::{
     BucketInfo, CompleteRequest, MultipartUpload, NodeHeartbeat, ObjectData, ObjectMeta,
-    PartRecord, PartsPage, UploadsPage, UploadsQuery,
+    PartRecord, PartsPage, UploadsPage, UploadsQuery, WriteCondition,
 };
 
 pub use keys::{common_prefix_len, prefix_successor};
@@ -75,6 +75,12 @@ pub enum StoreError {
         size: u64,
         min: u64,
     },
+    /// A conditional write's precondition did not hold.
+    #[error("precondition failed")]
+    PreconditionFailed,
+    /// A conditional write expected a current version and there is none.
+    #[error("no such key")]
+    NoSuchKey,
     /// The request contradicts the stored records (a completion whose size
     /// is not the sum of its parts, parts of different erasure codes).
     #[error("invalid request: {0}")]
@@ -138,6 +144,20 @@ pub trait MetaStore: Send + Sync + 'static {
         &self,
         meta: ObjectMeta,
         data: ObjectData,
+    ) -> Result<Option<ObjectMeta>, StoreError> {
+        self.commit_object_if(meta, data, WriteCondition::default())
+            .await
+    }
+
+    /// [`MetaStore::commit_object`], refused unless `condition` holds for the
+    /// key's current version, decided in the commit's own transaction:
+    /// `PreconditionFailed` when a version exists and fails it, `NoSuchKey`
+    /// when `if_match` names a version and there is none (as S3 answers).
+    async fn commit_object_if(
+        &self,
+        meta: ObjectMeta,
+        data: ObjectData,
+        condition: WriteCondition,
     ) -> Result<Option<ObjectMeta>, StoreError>;
 
     /// The current version and its data. `NoSuchBucket` if the bucket is

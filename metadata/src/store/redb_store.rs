@@ -27,7 +27,7 @@ use super::{GarbageEntry, MetaStore, NodeRecord, StoreError};
 use crate::ids::{BucketName, UploadId, VersionId};
 use crate::model::{
     BucketInfo, CompleteRequest, MultipartUpload, NodeHeartbeat, ObjectData, ObjectMeta,
-    PartRecord, PartsPage, UploadsPage, UploadsQuery,
+    PartRecord, PartsPage, UploadsPage, UploadsQuery, WriteCondition,
 };
 
 mod multipart;
@@ -319,12 +319,14 @@ impl MetaStore for RedbStore {
             .map(drop)
     }
 
-    async fn commit_object(
+    async fn commit_object_if(
         &self,
         meta: ObjectMeta,
         data: ObjectData,
+        condition: WriteCondition,
     ) -> Result<Option<ObjectMeta>, StoreError> {
         let op = WriteOp::CommitObject {
+            condition,
             meta: encode(&meta)?,
             data: encode(&data)?,
             bucket: meta.bucket,

@@ -33,7 +33,9 @@ use super::codec::decode;
 use super::keys::object_key;
 use super::redb_store::{BUCKETS, DATA, GARBAGE, NODES, OBJECTS, PARTS, UPLOADS};
 use crate::ids::{BucketName, UploadId, VersionId};
-use crate::model::{BucketInfo, CompleteRequest, ObjectMeta, PartRecord, now_unix_ms};
+use crate::model::{
+    BucketInfo, CompleteRequest, ObjectMeta, PartRecord, WriteCondition, now_unix_ms,
+};
 
 mod multipart;
 
@@ -52,6 +54,7 @@ pub(super) enum WriteOp {
         name: BucketName,
     },
     CommitObject {
+        condition: WriteCondition,
         bucket: BucketName,
         key: String,
         version: VersionId,
@@ -235,6 +238,7 @@ impl<'txn> Tables<'txn> {
                 Ok(Ok(WriteOutcome::Done))
             }
             WriteOp::CommitObject {
+                condition,
                 bucket,
                 key,
                 version,
@@ -250,6 +254,9 @@ impl<'txn> Tables<'txn> {
                     None => None,
                 };
                 let retry = old.as_ref().is_some_and(|o| o.version == *version);
+                if !retry && let Err(e) = check_condition(condition, old.as_ref()) {
+                    return Ok(Err(e));
+                }
                 // A version id names one write. Reusing it for another key
                 // (or after it became garbage) would let the collector delete
                 // shards that a live manifest still names.
@@ -381,4 +388,24 @@ enum DataKind {
     Inline(IgnoredAny),
     #[allow(dead_code)]
     Striped(IgnoredAny),
+}
+
+/// Whether a conditional write may replace `current` (see
+/// [`crate::store::MetaStore::commit_object_if`]).
+pub(super) fn check_condition(
+    condition: &WriteCondition,
+    current: Option<&ObjectMeta>,
+) -> Result<(), StoreError> {
+    if condition.if_none_match_any && current.is_some() {
+        return Err(StoreError::PreconditionFailed);
+    }
+    if let Some(etag) = &condition.if_match {
+        let wanted = etag.trim_matches('"');
+        match current {
+            None => return Err(StoreError::NoSuchKey),
+            Some(c) if c.etag != wanted => return Err(StoreError::PreconditionFailed),
+            Some(_) => {}
+        }
+    }
+    Ok(())
 }

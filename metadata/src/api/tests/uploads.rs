@@ -82,6 +82,7 @@ async fn multipart_round_trip() {
         object,
         parts: vec![(2, p2b.etag.clone()), (1, p1.etag.clone())],
         min_part_size: 3,
+        condition: Default::default(),
     };
     assert_eq!(
         c.complete_upload(&req).await,
@@ -174,6 +175,7 @@ async fn multipart_validation_at_the_edge() {
         object: meta("media", "k", 0),
         parts: (1..=10_001).map(|n| (n, "e".to_owned())).collect(),
         min_part_size: 0,
+        condition: Default::default(),
     };
     assert!(invalid(c.complete_upload(&req).await.map(drop)));
     // A malformed upload id never reaches the store.

@@ -81,6 +81,7 @@ fn complete(up: &MultipartUpload, parts: &[&PartRecord], size: u64) -> CompleteR
             .map(|p| (p.part_number, p.etag.clone()))
             .collect(),
         min_part_size: 3,
+        condition: Default::default(),
     }
 }
 

@@ -112,6 +112,17 @@ impl Tables<'_> {
             ))));
         }
 
+        if !req.condition.is_empty() {
+            let okey = object_key(&object.bucket, object.key.as_bytes());
+            let current = match self.objects.get(okey.as_slice())? {
+                Some(c) => Some(decode::<ObjectMeta>("object", c.value())?),
+                None => None,
+            };
+            if let Err(e) = super::check_condition(&req.condition, current.as_ref()) {
+                return Ok(Err(e));
+            }
+        }
+
         // Every check passed: from here on, only writes.
         let mut meta = object.clone();
         meta.part_sizes = listed.iter().map(|p| p.size).collect();
