@@ -180,6 +180,11 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
     println!("  logs         {}", data.join("logs").display());
     println!();
     println!("  {:<10} {:>8}  address", "process", "pid");
+    println!(
+        "  {:<10} {:>8}  (this supervisor: SIGINT or SIGTERM stops all)",
+        "cluster",
+        std::process::id()
+    );
     for (role, pid, address) in cluster.processes() {
         let pid = pid.map_or_else(|| "-".to_owned(), |p| p.to_string());
         println!("  {role:<10} {pid:>8}  {address}");
