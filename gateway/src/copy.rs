@@ -6,8 +6,11 @@
 //! collection must count references per node and hash, never per manifest.
 
 use futures::StreamExt;
+use metadata::error::MetadataError;
 use metadata::ids::VersionId;
-use metadata::model::{ObjectHeaders, ObjectMeta, WriteCondition, now_unix_ms};
+use metadata::model::{
+    BucketInfo, ObjectData, ObjectHeaders, ObjectMeta, PartRecord, WriteCondition, now_unix_ms,
+};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -24,55 +27,19 @@ impl Tessera {
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let dest = self.owned_bucket(&req, &req.input.bucket).await?;
-        let (src_bucket, src_key) = match &req.input.copy_source {
-            CopySource::Bucket {
-                bucket,
-                key,
-                version_id,
-            } => {
-                if version_id.as_deref().is_some_and(|v| v != "null") {
-                    return Err(S3Error::with_message(
-                        S3ErrorCode::NoSuchVersion,
-                        "The specified version does not exist.",
-                    ));
-                }
-                (bucket.to_string(), key.to_string())
-            }
-            CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::NotImplemented,
-                    "Access point and Outposts copy sources are not supported.",
-                ));
-            }
-        };
-        parse_bucket(&src_bucket)?;
-        let source_bucket = self.owned_bucket(&req, &src_bucket).await?;
+        let (source_bucket, src_key, src, data) = self
+            .copy_source(
+                &req,
+                &req.input.copy_source,
+                CopyConditions {
+                    if_match: req.input.copy_source_if_match.as_ref(),
+                    if_none_match: req.input.copy_source_if_none_match.as_ref(),
+                    if_modified_since: req.input.copy_source_if_modified_since.as_ref(),
+                    if_unmodified_since: req.input.copy_source_if_unmodified_since.as_ref(),
+                },
+            )
+            .await?;
         let input = req.input;
-
-        let (src, data) = self
-            .io
-            .meta
-            .get_object(&source_bucket.name, &src_key)
-            .await
-            .map_err(|e| self.bucket_error(&source_bucket.name, e))?;
-        // x-amz-copy-source-if-*: every failed condition is a 412 here.
-        ReadConditions {
-            if_match: input.copy_source_if_match.as_ref(),
-            if_none_match: input.copy_source_if_none_match.as_ref(),
-            if_modified_since: input.copy_source_if_modified_since.as_ref(),
-            if_unmodified_since: input.copy_source_if_unmodified_since.as_ref(),
-        }
-        .check(&src)
-        .map_err(|e| {
-            if *e.code() == S3ErrorCode::NotModified {
-                S3Error::with_message(
-                    S3ErrorCode::PreconditionFailed,
-                    "At least one of the preconditions you specified did not hold.",
-                )
-            } else {
-                e
-            }
-        })?;
 
         let replace = input
             .metadata_directive
@@ -152,8 +119,182 @@ impl Tessera {
     }
 }
 
+type CopyConditions<'a> = ReadConditions<'a>;
+
+impl Tessera {
+    /// Resolves `x-amz-copy-source` to an object the caller may read, and
+    /// checks the `x-amz-copy-source-if-*` preconditions (every failure is a
+    /// 412 for copies).
+    async fn copy_source<T>(
+        &self,
+        req: &S3Request<T>,
+        source: &CopySource,
+        conditions: CopyConditions<'_>,
+    ) -> Result<(BucketInfo, String, ObjectMeta, ObjectData), S3Error> {
+        let (src_bucket, src_key) = match source {
+            CopySource::Bucket {
+                bucket,
+                key,
+                version_id,
+            } => {
+                if version_id.as_deref().is_some_and(|v| v != "null") {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::NoSuchVersion,
+                        "The specified version does not exist.",
+                    ));
+                }
+                (bucket.to_string(), key.to_string())
+            }
+            CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::NotImplemented,
+                    "Access point and Outposts copy sources are not supported.",
+                ));
+            }
+        };
+        parse_bucket(&src_bucket)?;
+        let source_bucket = self.owned_bucket(req, &src_bucket).await?;
+        let (src, data) = self
+            .io
+            .meta
+            .get_object(&source_bucket.name, &src_key)
+            .await
+            .map_err(|e| self.bucket_error(&source_bucket.name, e))?;
+        conditions.check(&src).map_err(|e| {
+            if *e.code() == S3ErrorCode::NotModified {
+                S3Error::with_message(
+                    S3ErrorCode::PreconditionFailed,
+                    "At least one of the preconditions you specified did not hold.",
+                )
+            } else {
+                e
+            }
+        })?;
+        Ok((source_bucket, src_key, src, data))
+    }
+
+    pub(crate) async fn handle_upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let dest = self.owned_bucket(&req, &req.input.bucket).await?;
+        let part_number = crate::multipart::part_number(req.input.part_number)?;
+        let upload_id = crate::multipart::parse_upload_id(&req.input.upload_id)?;
+        self.io
+            .meta
+            .get_upload(&dest.name, &req.input.key, &upload_id)
+            .await
+            .map_err(|e| self.bucket_error(&dest.name, e))?;
+        let (_, _, src, data) = self
+            .copy_source(
+                &req,
+                &req.input.copy_source,
+                CopyConditions {
+                    if_match: req.input.copy_source_if_match.as_ref(),
+                    if_none_match: req.input.copy_source_if_none_match.as_ref(),
+                    if_modified_since: req.input.copy_source_if_modified_since.as_ref(),
+                    if_unmodified_since: req.input.copy_source_if_unmodified_since.as_ref(),
+                },
+            )
+            .await?;
+        let span = match req.input.copy_source_range.as_deref() {
+            None => 0..src.size,
+            Some(r) => copy_source_range(r, src.size)?,
+        };
+        let len = span.end - span.start;
+        let body = self
+            .io
+            .read_object(data, span)
+            .await?
+            .map(|chunk| chunk.map_err(|e| Box::new(e) as s3s::StdError));
+        let version = VersionId::new();
+        let written = self
+            .io
+            .write_object(version, body, Some(len), false, None)
+            .await?;
+        let part = PartRecord {
+            part_number,
+            version,
+            size: written.size,
+            etag: hex::encode(written.md5),
+            last_modified_unix_ms: now_unix_ms(),
+            checksums: Default::default(),
+        };
+        if let Err(err) = self
+            .io
+            .meta
+            .commit_part(&dest.name, &req.input.key, &upload_id, &part, &written.data)
+            .await
+        {
+            if matches!(
+                err,
+                MetadataError::NoSuchUpload
+                    | MetadataError::NoSuchBucket
+                    | MetadataError::InvalidRequest(_)
+            ) {
+                self.discard(&written.data);
+            }
+            return Err(self.bucket_error(&dest.name, err).into());
+        }
+        Ok(S3Response::new(UploadPartCopyOutput {
+            copy_part_result: Some(CopyPartResult {
+                e_tag: Some(ETag::Strong(part.etag)),
+                last_modified: Some(timestamp(part.last_modified_unix_ms)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))
+    }
+}
+
+/// `x-amz-copy-source-range: bytes=first-last`, both given, within the source.
+fn copy_source_range(header: &str, size: u64) -> Result<std::ops::Range<u64>, S3Error> {
+    let malformed = || {
+        S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+        )
+    };
+    let spec = header.trim().strip_prefix("bytes=").ok_or_else(malformed)?;
+    let (a, b) = spec.split_once('-').ok_or_else(malformed)?;
+    let first: u64 = a.parse().map_err(|_| malformed())?;
+    let last: u64 = b.parse().map_err(|_| malformed())?;
+    if first > last {
+        return Err(malformed());
+    }
+    if last >= size {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRange,
+            "The requested range is not satisfiable",
+        ));
+    }
+    Ok(first..last + 1)
+}
+
 fn md5_of(meta: &ObjectMeta) -> [u8; 16] {
     let mut out = [0u8; 16];
     let _ = hex::decode_to_slice(&meta.etag, &mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::copy_source_range;
+
+    #[test]
+    fn copy_source_ranges() {
+        assert_eq!(copy_source_range("bytes=0-9", 10).unwrap(), 0..10);
+        assert_eq!(copy_source_range("bytes=5-5", 10).unwrap(), 5..6);
+        for bad in ["bytes=5-", "bytes=-5", "5-6", "bytes=6-5", "bytes=a-b"] {
+            assert_eq!(
+                copy_source_range(bad, 10).unwrap_err().code(),
+                &s3s::S3ErrorCode::InvalidArgument,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            copy_source_range("bytes=0-10", 10).unwrap_err().code(),
+            &s3s::S3ErrorCode::InvalidRange
+        );
+    }
 }

@@ -30,7 +30,18 @@ const MAX_PART_NUMBER: i32 = 10_000;
 /// Most parts or uploads in one listing page.
 const MAX_PAGE: i32 = 1000;
 
-fn parse_upload_id(id: &str) -> Result<UploadId, S3Error> {
+/// A part number as S3 accepts it: 1 to 10,000.
+pub(crate) fn part_number(n: i32) -> Result<u32, S3Error> {
+    if !(1..=MAX_PART_NUMBER).contains(&n) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive.",
+        ));
+    }
+    Ok(u32::try_from(n).unwrap_or(1))
+}
+
+pub(crate) fn parse_upload_id(id: &str) -> Result<UploadId, S3Error> {
     id.parse().map_err(|_| {
         S3Error::with_message(
             S3ErrorCode::NoSuchUpload,
@@ -124,13 +135,7 @@ impl Tessera {
             req.input.checksum_algorithm.as_ref(),
         );
         let input = req.input;
-        if !(1..=MAX_PART_NUMBER).contains(&input.part_number) {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidArgument,
-                "Part number must be an integer between 1 and 10000, inclusive.",
-            ));
-        }
-        let part_number = u32::try_from(input.part_number).unwrap_or(1);
+        let part_number = part_number(input.part_number)?;
         let upload_id = parse_upload_id(&input.upload_id)?;
         // Refuse before reading a byte of the body when the upload is unknown.
         self.io

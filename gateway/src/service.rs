@@ -164,4 +164,10 @@ impl S3 for Tessera {
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         self.handle_copy_object(req).await
     }
+    async fn upload_part_copy(
+        &self,
+        req: S3Request<UploadPartCopyInput>,
+    ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        self.handle_upload_part_copy(req).await
+    }
 }

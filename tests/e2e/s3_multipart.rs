@@ -299,3 +299,92 @@ async fn completion_errors_and_abort() {
             .unwrap_err();
     assert_eq!(code(err).as_deref(), Some("NoSuchUpload"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upload_part_copy_with_ranges() {
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("upc").send().await.unwrap();
+    let source = pattern(12 * MIB + 9, 41);
+    crate::harness::put(&t.s3, "upc", "source", &source).await;
+
+    let id =
+        t.s3.create_multipart_upload()
+            .bucket("upc")
+            .key("joined")
+            .send()
+            .await
+            .unwrap()
+            .upload_id()
+            .unwrap()
+            .to_owned();
+    let split = 5 * MIB;
+    let mut done = Vec::new();
+    for (n, range) in [
+        (1, format!("bytes=0-{}", split - 1)),
+        (2, format!("bytes={split}-{}", source.len() - 1)),
+    ] {
+        let out =
+            t.s3.upload_part_copy()
+                .bucket("upc")
+                .key("joined")
+                .upload_id(&id)
+                .part_number(n)
+                .copy_source("upc/source")
+                .copy_source_range(range)
+                .send()
+                .await
+                .unwrap();
+        let etag = out
+            .copy_part_result()
+            .and_then(|r| r.e_tag())
+            .unwrap()
+            .to_owned();
+        done.push(CompletedPart::builder().part_number(n).e_tag(etag).build());
+    }
+    // A third part, the whole source: no range header.
+    let out =
+        t.s3.upload_part_copy()
+            .bucket("upc")
+            .key("joined")
+            .upload_id(&id)
+            .part_number(3)
+            .copy_source("upc/source")
+            .send()
+            .await
+            .unwrap();
+    let etag = out
+        .copy_part_result()
+        .and_then(|r| r.e_tag())
+        .unwrap()
+        .to_owned();
+    done.push(CompletedPart::builder().part_number(3).e_tag(etag).build());
+
+    let err =
+        t.s3.upload_part_copy()
+            .bucket("upc")
+            .key("joined")
+            .upload_id(&id)
+            .part_number(4)
+            .copy_source("upc/source")
+            .copy_source_range(format!("bytes=0-{}", source.len()))
+            .send()
+            .await
+            .unwrap_err();
+    assert_eq!(code(err).as_deref(), Some("InvalidRange"));
+
+    t.s3.complete_multipart_upload()
+        .bucket("upc")
+        .key("joined")
+        .upload_id(&id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .set_parts(Some(done))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut expected = source.clone();
+    expected.extend_from_slice(&source);
+    assert!(get(&t.s3, "upc", "joined", None).await == expected);
+}
