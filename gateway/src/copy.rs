@@ -6,7 +6,6 @@
 //! collection must count references per node and hash, never per manifest.
 
 use futures::StreamExt;
-use metadata::error::MetadataError;
 use metadata::ids::VersionId;
 use metadata::model::{
     BucketInfo, ObjectData, ObjectHeaders, ObjectMeta, PartRecord, WriteCondition, now_unix_ms,
@@ -21,6 +20,21 @@ use crate::object::{strip_aws_chunked, user_metadata_of};
 use crate::service::Tessera;
 use crate::time_format::timestamp;
 
+type CopyConditions<'a> = ReadConditions<'a>;
+
+/// The `x-amz-copy-source-if-*` preconditions of a CopyObject or
+/// UploadPartCopy request (both inputs carry the same four fields).
+macro_rules! copy_conditions {
+    ($req:expr) => {
+        CopyConditions {
+            if_match: $req.input.copy_source_if_match.as_ref(),
+            if_none_match: $req.input.copy_source_if_none_match.as_ref(),
+            if_modified_since: $req.input.copy_source_if_modified_since.as_ref(),
+            if_unmodified_since: $req.input.copy_source_if_unmodified_since.as_ref(),
+        }
+    };
+}
+
 impl Tessera {
     pub(crate) async fn handle_copy_object(
         &self,
@@ -28,16 +42,7 @@ impl Tessera {
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let dest = self.owned_bucket(&req, &req.input.bucket).await?;
         let (source_bucket, src_key, src, data) = self
-            .copy_source(
-                &req,
-                &req.input.copy_source,
-                CopyConditions {
-                    if_match: req.input.copy_source_if_match.as_ref(),
-                    if_none_match: req.input.copy_source_if_none_match.as_ref(),
-                    if_modified_since: req.input.copy_source_if_modified_since.as_ref(),
-                    if_unmodified_since: req.input.copy_source_if_unmodified_since.as_ref(),
-                },
-            )
+            .copy_source(&req, &req.input.copy_source, copy_conditions!(req))
             .await?;
         let input = req.input;
 
@@ -119,8 +124,6 @@ impl Tessera {
     }
 }
 
-type CopyConditions<'a> = ReadConditions<'a>;
-
 impl Tessera {
     /// Resolves `x-amz-copy-source` to an object the caller may read, and
     /// checks the `x-amz-copy-source-if-*` preconditions (every failure is a
@@ -186,16 +189,7 @@ impl Tessera {
             .await
             .map_err(|e| self.bucket_error(&dest.name, e))?;
         let (_, _, src, data) = self
-            .copy_source(
-                &req,
-                &req.input.copy_source,
-                CopyConditions {
-                    if_match: req.input.copy_source_if_match.as_ref(),
-                    if_none_match: req.input.copy_source_if_none_match.as_ref(),
-                    if_modified_since: req.input.copy_source_if_modified_since.as_ref(),
-                    if_unmodified_since: req.input.copy_source_if_unmodified_since.as_ref(),
-                },
-            )
+            .copy_source(&req, &req.input.copy_source, copy_conditions!(req))
             .await?;
         let span = match req.input.copy_source_range.as_deref() {
             None => 0..src.size,
@@ -220,22 +214,8 @@ impl Tessera {
             last_modified_unix_ms: now_unix_ms(),
             checksums: Default::default(),
         };
-        if let Err(err) = self
-            .io
-            .meta
-            .commit_part(&dest.name, &req.input.key, &upload_id, &part, &written.data)
-            .await
-        {
-            if matches!(
-                err,
-                MetadataError::NoSuchUpload
-                    | MetadataError::NoSuchBucket
-                    | MetadataError::InvalidRequest(_)
-            ) {
-                self.discard(&written.data);
-            }
-            return Err(self.bucket_error(&dest.name, err).into());
-        }
+        self.commit_written_part(&dest.name, &req.input.key, &upload_id, &part, &written.data)
+            .await?;
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {
                 e_tag: Some(ETag::Strong(part.etag)),

@@ -30,6 +30,7 @@ pub mod response_body;
 mod service;
 mod time_format;
 pub mod topology;
+mod upload_body;
 pub mod url_encoding;
 mod writer;
 

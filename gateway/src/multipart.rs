@@ -9,19 +9,19 @@
 
 use md5::{Digest, Md5};
 use metadata::error::MetadataError;
-use metadata::ids::{UploadId, VersionId};
+use metadata::ids::{BucketName, UploadId, VersionId};
 use metadata::model::{
-    CompleteRequest, MultipartUpload as UploadRecord, ObjectHeaders, ObjectMeta, PartRecord,
-    UploadsQuery, now_unix_ms,
+    CompleteRequest, MultipartUpload as UploadRecord, ObjectData, ObjectHeaders, ObjectMeta,
+    PartRecord, UploadsQuery, now_unix_ms,
 };
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::checksum::DeclaredChecksums;
 use crate::error::GatewayError;
-use crate::object::{parse_content_md5, strip_aws_chunked, user_metadata_of};
+use crate::object::{strip_aws_chunked, user_metadata_of};
 use crate::service::Tessera;
 use crate::time_format::timestamp;
+use crate::upload_body::{IncomingBody, ReceivedBody, declared_checksums};
 
 /// S3's smallest part, but for the last one.
 pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
@@ -121,19 +121,13 @@ impl Tessera {
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
-        let trailers = req.trailing_headers.clone();
-        let declared = DeclaredChecksums::new(
-            &req.headers,
-            Checksum {
-                checksum_crc32: req.input.checksum_crc32.clone(),
-                checksum_crc32c: req.input.checksum_crc32c.clone(),
-                checksum_crc64nvme: req.input.checksum_crc64nvme.clone(),
-                checksum_sha1: req.input.checksum_sha1.clone(),
-                checksum_sha256: req.input.checksum_sha256.clone(),
-                checksum_type: None,
-            },
-            req.input.checksum_algorithm.as_ref(),
-        );
+        let incoming = IncomingBody {
+            declared: declared_checksums!(req),
+            trailers: req.trailing_headers.clone(),
+            content_length: req.input.content_length,
+            content_md5: None,
+            body: None,
+        };
         let input = req.input;
         let part_number = part_number(input.part_number)?;
         let upload_id = parse_upload_id(&input.upload_id)?;
@@ -143,47 +137,20 @@ impl Tessera {
             .get_upload(&bucket.name, &input.key, &upload_id)
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
-        let expected_len = match input.content_length {
-            Some(len) => Some(u64::try_from(len).map_err(|_| {
-                S3Error::with_message(S3ErrorCode::InvalidArgument, "Content-Length is negative.")
-            })?),
-            None => None,
-        };
-        let content_md5 = parse_content_md5(input.content_md5.as_deref())?;
-
-        let version = VersionId::new();
-        let written = match input.body {
-            Some(body) => {
-                self.io
-                    .write_object(version, body, expected_len, false, declared.hasher())
-                    .await
-            }
-            None => {
-                self.io
-                    .write_object(
-                        version,
-                        futures::stream::empty(),
-                        expected_len,
-                        false,
-                        declared.hasher(),
-                    )
-                    .await
-            }
-        }?;
-        if let Some(expected) = content_md5
-            && expected != written.md5
-        {
-            self.discard(&written.data);
-            return Err(GatewayError::BadDigest.into());
-        }
-        let trailer_values = trailers.as_ref().and_then(|t| t.take());
-        let checksums = match declared.verify(written.checksums.as_ref(), trailer_values.as_ref()) {
-            Ok(c) => c,
-            Err(e) => {
-                self.discard(&written.data);
-                return Err(e);
-            }
-        };
+        let ReceivedBody {
+            version,
+            written,
+            checksums,
+        } = self
+            .receive_body(
+                IncomingBody {
+                    body: input.body,
+                    content_md5: input.content_md5.as_deref(),
+                    ..incoming
+                },
+                false,
+            )
+            .await?;
         let part = PartRecord {
             part_number,
             version,
@@ -192,22 +159,8 @@ impl Tessera {
             last_modified_unix_ms: now_unix_ms(),
             checksums,
         };
-        if let Err(err) = self
-            .io
-            .meta
-            .commit_part(&bucket.name, &input.key, &upload_id, &part, &written.data)
-            .await
-        {
-            if matches!(
-                err,
-                MetadataError::NoSuchUpload
-                    | MetadataError::NoSuchBucket
-                    | MetadataError::InvalidRequest(_)
-            ) {
-                self.discard(&written.data);
-            }
-            return Err(self.bucket_error(&bucket.name, err).into());
-        }
+        self.commit_written_part(&bucket.name, &input.key, &upload_id, &part, &written.data)
+            .await?;
         tracing::debug!(bucket = %bucket.name, key = %input.key, part_number, bytes = part.size, "part stored");
         let sums = crate::checksum::to_output(&part.checksums);
         Ok(S3Response::new(UploadPartOutput {
@@ -219,6 +172,35 @@ impl Tessera {
             checksum_sha256: sums.checksum_sha256,
             ..Default::default()
         }))
+    }
+
+    /// Records a stored part under its upload. As for objects, only a definite
+    /// refusal frees the part's shards at once.
+    pub(crate) async fn commit_written_part(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+        part: &PartRecord,
+        data: &ObjectData,
+    ) -> Result<(), S3Error> {
+        if let Err(err) = self
+            .io
+            .meta
+            .commit_part(bucket, key, upload_id, part, data)
+            .await
+        {
+            if matches!(
+                err,
+                MetadataError::NoSuchUpload
+                    | MetadataError::NoSuchBucket
+                    | MetadataError::InvalidRequest(_)
+            ) {
+                self.discard(data);
+            }
+            return Err(self.bucket_error(bucket, err).into());
+        }
+        Ok(())
     }
 
     pub(crate) async fn handle_complete_multipart_upload(

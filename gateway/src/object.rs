@@ -6,15 +6,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use futures::StreamExt;
 use metadata::error::MetadataError;
-use metadata::ids::VersionId;
 use metadata::model::{ObjectData, ObjectHeaders, ObjectMeta, WriteCondition, now_unix_ms};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use crate::checksum::DeclaredChecksums;
 use crate::error::GatewayError;
 use crate::service::Tessera;
 use crate::time_format::timestamp;
+use crate::upload_body::{IncomingBody, ReceivedBody, declared_checksums};
 
 /// What S3 answers for an object stored without a Content-Type.
 const DEFAULT_CONTENT_TYPE: &str = "binary/octet-stream";
@@ -25,62 +24,29 @@ impl Tessera {
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
-        let trailers = req.trailing_headers.clone();
-        let declared = DeclaredChecksums::new(
-            &req.headers,
-            Checksum {
-                checksum_crc32: req.input.checksum_crc32.clone(),
-                checksum_crc32c: req.input.checksum_crc32c.clone(),
-                checksum_crc64nvme: req.input.checksum_crc64nvme.clone(),
-                checksum_sha1: req.input.checksum_sha1.clone(),
-                checksum_sha256: req.input.checksum_sha256.clone(),
-                checksum_type: None,
-            },
-            req.input.checksum_algorithm.as_ref(),
-        );
+        let incoming = IncomingBody {
+            declared: declared_checksums!(req),
+            trailers: req.trailing_headers.clone(),
+            content_length: req.input.content_length,
+            content_md5: None,
+            body: None,
+        };
         let input = req.input;
-        let expected_len = match input.content_length {
-            Some(len) => Some(u64::try_from(len).map_err(|_| {
-                S3Error::with_message(S3ErrorCode::InvalidArgument, "Content-Length is negative.")
-            })?),
-            None => None,
-        };
-        let content_md5 = parse_content_md5(input.content_md5.as_deref())?;
         let condition = write_condition(input.if_none_match.as_ref(), input.if_match.as_ref())?;
-
-        let version = VersionId::new();
-        let written = match input.body {
-            Some(body) => {
-                self.io
-                    .write_object(version, body, expected_len, true, declared.hasher())
-                    .await
-            }
-            None => {
-                self.io
-                    .write_object(
-                        version,
-                        futures::stream::empty(),
-                        expected_len,
-                        true,
-                        declared.hasher(),
-                    )
-                    .await
-            }
-        }?;
-        if let Some(expected) = content_md5
-            && expected != written.md5
-        {
-            self.discard(&written.data);
-            return Err(GatewayError::BadDigest.into());
-        }
-        let trailer_values = trailers.as_ref().and_then(|t| t.take());
-        let checksums = match declared.verify(written.checksums.as_ref(), trailer_values.as_ref()) {
-            Ok(c) => c,
-            Err(e) => {
-                self.discard(&written.data);
-                return Err(e);
-            }
-        };
+        let ReceivedBody {
+            version,
+            written,
+            checksums,
+        } = self
+            .receive_body(
+                IncomingBody {
+                    body: input.body,
+                    content_md5: input.content_md5.as_deref(),
+                    ..incoming
+                },
+                true,
+            )
+            .await?;
 
         let meta = ObjectMeta {
             bucket: bucket.name,
