@@ -7,10 +7,14 @@ use std::time::Duration;
 /// Env var: when set to `1`, the process exits once its parent process is gone.
 pub const EXIT_WITH_PARENT_ENV: &str = "TESSERA_EXIT_WITH_PARENT";
 
-/// Starts `tracing` with `RUST_LOG` (default `info`), logging to stderr.
+/// Starts `tracing` with `RUST_LOG` (default `info`, with s3s silenced),
+/// logging to stderr.
 pub fn init_tracing() {
+    // s3s reports every client error (a missing key, a bad signature) at
+    // ERROR; the edge logs each request's outcome in its own span instead
+    // (5xx at WARN), so s3s is quiet unless RUST_LOG asks for it.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
