@@ -285,8 +285,8 @@ impl Tessera {
     }
 
     /// Commits a stored body under `meta`. Only a definite refusal frees the
-    /// shards at once: after a timeout the commit may have landed, and garbage
-    /// collection decides later.
+    /// shards at once: after a timeout the commit may have landed, so they are
+    /// left for garbage collection (not built yet: they stay on disk).
     pub(crate) async fn commit_written(
         &self,
         meta: &ObjectMeta,

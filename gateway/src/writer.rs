@@ -358,7 +358,8 @@ impl ObjectIo {
     }
 
     /// Deletes the shards of stripes that will never be committed, in the
-    /// background and best effort: garbage collection catches what this misses.
+    /// background and best effort. What this misses stays on disk until
+    /// garbage collection exists (see the README).
     pub fn discard(self: &Arc<Self>, stripes: &[Stripe]) {
         let shards: Vec<ShardRef> = stripes
             .iter()
