@@ -7,6 +7,7 @@
 
 pub mod cli;
 pub mod config;
+mod date_header;
 pub mod local_cluster;
 mod request_span;
 pub mod server;

@@ -26,7 +26,8 @@ pub async fn handle(
     let path = req.uri().path().to_owned();
     let span = tracing::info_span!("s3", request_id = %id, %method, %path);
     let started = Instant::now();
-    let req: HttpRequest = req.map(s3s::Body::from);
+    let mut req: HttpRequest = req.map(s3s::Body::from);
+    crate::date_header::fill_amz_date(req.headers_mut());
     let mut resp = s3.call(req).instrument(span.clone()).await?;
     let status = resp.status().as_u16();
     span.in_scope(|| {

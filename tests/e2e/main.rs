@@ -3,6 +3,7 @@
 
 mod durability;
 mod harness;
+mod raw_sigv4;
 mod s3_buckets;
 mod s3_checksums;
 mod s3_errors;

@@ -129,3 +129,67 @@ async fn request_errors() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_dated_by_the_date_header() {
+    use crate::raw_sigv4::{Dated, Signer};
+
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("dated").send().await.unwrap();
+    put(&t.s3, "dated", "clip", b"signed with Date").await;
+
+    let endpoint = t.cluster.s3_endpoint();
+    let host = endpoint.trim_start_matches("http://").to_owned();
+    let signer = Signer {
+        access_key: ACCESS_KEY,
+        secret_key: SECRET_KEY,
+        region: "us-east-1",
+    };
+    let http = reqwest::Client::new();
+    let send = |headers: Vec<(String, String)>| {
+        let mut req = http.get(format!("{endpoint}/dated/clip"));
+        for (k, v) in headers {
+            if k != "host" {
+                req = req.header(k, v);
+            }
+        }
+        req.send()
+    };
+    let now = time::OffsetDateTime::now_utc();
+
+    // The requester itself, checked against the usual x-amz-date form.
+    let resp = send(signer.sign("GET", &host, "/dated/clip", now, Dated::AmzDate))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+
+    // Dated by `Date` alone: accepted as S3 accepts it.
+    let resp = send(signer.sign("GET", &host, "/dated/clip", now, Dated::DateHeader))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"signed with Date");
+
+    // Still a real signature: a `Date` other than the signed one fails it.
+    let mut headers = signer.sign("GET", &host, "/dated/clip", now, Dated::DateHeader);
+    let later = (now + time::Duration::seconds(60))
+        .format(&time::format_description::well_known::Rfc2822)
+        .unwrap()
+        .replace("+0000", "GMT");
+    for (k, v) in headers.iter_mut() {
+        if k == "date" {
+            *v = later.clone();
+        }
+    }
+    let resp = send(headers).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    assert!(resp.text().await.unwrap().contains("SignatureDoesNotMatch"));
+
+    // And a `Date` far from now is a skewed clock, as with x-amz-date.
+    let old = now - time::Duration::hours(2);
+    let resp = send(signer.sign("GET", &host, "/dated/clip", old, Dated::DateHeader))
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    assert!(resp.text().await.unwrap().contains("RequestTimeTooSkewed"));
+}
