@@ -9,5 +9,6 @@ pub mod cli;
 pub mod config;
 mod date_header;
 pub mod local_cluster;
+mod presign_limits;
 mod request_span;
 pub mod server;

@@ -28,7 +28,12 @@ pub async fn handle(
     let started = Instant::now();
     let mut req: HttpRequest = req.map(s3s::Body::from);
     crate::date_header::fill_amz_date(req.headers_mut());
-    let mut resp = s3.call(req).instrument(span.clone()).await?;
+    let mut resp = match crate::presign_limits::check(req.uri().query()) {
+        Ok(()) => s3.call(req).instrument(span.clone()).await?,
+        Err(e) => e
+            .to_http_response()
+            .map_err(|e| HttpError::new(Box::new(e)))?,
+    };
     let status = resp.status().as_u16();
     span.in_scope(|| {
         let ms = started.elapsed().as_secs_f64() * 1e3;

@@ -193,3 +193,79 @@ async fn requests_dated_by_the_date_header() {
     assert_eq!(resp.status().as_u16(), 403);
     assert!(resp.text().await.unwrap().contains("RequestTimeTooSkewed"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn presigned_urls() {
+    use aws_sdk_s3::presigning::PresigningConfig;
+    use std::time::Duration;
+
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("pre").send().await.unwrap();
+    put(&t.s3, "pre", "clip", b"presigned bytes").await;
+    let http = reqwest::Client::new();
+    let cfg = |secs| PresigningConfig::expires_in(Duration::from_secs(secs)).unwrap();
+
+    let get =
+        t.s3.get_object()
+            .bucket("pre")
+            .key("clip")
+            .presigned(cfg(3600))
+            .await
+            .unwrap();
+    let resp = http.get(get.uri()).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), b"presigned bytes");
+
+    let head =
+        t.s3.head_object()
+            .bucket("pre")
+            .key("clip")
+            .presigned(cfg(3600))
+            .await
+            .unwrap();
+    let resp = http.head(head.uri()).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+
+    let put_url =
+        t.s3.put_object()
+            .bucket("pre")
+            .key("up")
+            .presigned(cfg(3600))
+            .await
+            .unwrap();
+    let mut req = http.put(put_url.uri()).body("uploaded by URL");
+    for (k, v) in put_url.headers() {
+        req = req.header(k, v);
+    }
+    assert_eq!(req.send().await.unwrap().status().as_u16(), 200);
+    assert_eq!(
+        crate::harness::get(&t.s3, "pre", "up", None).await,
+        b"uploaded by URL"
+    );
+
+    // Expiry is checked to the second.
+    let short =
+        t.s3.get_object()
+            .bucket("pre")
+            .key("clip")
+            .presigned(cfg(1))
+            .await
+            .unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let resp = http.get(short.uri()).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+
+    // More than a week is refused whatever the signature says.
+    let long = get
+        .uri()
+        .replace("X-Amz-Expires=3600", "X-Amz-Expires=604801");
+    assert_ne!(long, get.uri());
+    let resp = http.get(&long).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    assert!(
+        resp.text()
+            .await
+            .unwrap()
+            .contains("AuthorizationQueryParametersError")
+    );
+}
