@@ -12,6 +12,8 @@ use metadata::cluster_auth::ClusterSecret;
 use metadata::model::ErasureCode;
 use serde::Deserialize;
 
+use crate::rate_limit::Limit;
+
 /// Flags of `edge serve`.
 #[derive(Debug, Clone, Parser)]
 pub struct ServeArgs {
@@ -54,6 +56,12 @@ pub struct ServeArgs {
     /// Objects up to this size are stored inline in metadata.
     #[arg(long)]
     pub inline_threshold: Option<ByteSize>,
+    /// Requests per second per access key, `RATE` or `RATE/BURST` (default: no limit).
+    #[arg(long)]
+    pub rate_limit_per_key: Option<Limit>,
+    /// Requests per second per client address, `RATE` or `RATE/BURST` (default: no limit).
+    #[arg(long)]
+    pub rate_limit_per_address: Option<Limit>,
 }
 
 /// The config file, as written.
@@ -90,6 +98,10 @@ pub struct RawEdgeConfig {
     /// How often the node list is refreshed (default 1s).
     #[serde(default, with = "humantime_serde")]
     pub topology_refresh: Option<Duration>,
+    /// Requests per second per access key, "RATE" or "RATE/BURST" (default: none).
+    pub rate_limit_per_key: Option<String>,
+    /// Requests per second per client address, "RATE" or "RATE/BURST" (default: none).
+    pub rate_limit_per_address: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -111,6 +123,9 @@ pub struct EdgeConfig {
     pub metadata_url: String,
     pub cluster_secret: ClusterSecret,
     pub gateway: GatewayConfig,
+    /// Over these, requests get `503 SlowDown`.
+    pub rate_limit_per_key: Option<Limit>,
+    pub rate_limit_per_address: Option<Limit>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -220,6 +235,17 @@ impl EdgeConfig {
             }
         }
 
+        let limit =
+            |flag: Option<Limit>, file: Option<String>| -> Result<Option<Limit>, ConfigError> {
+                match (flag, file) {
+                    (Some(l), _) => Ok(Some(l)),
+                    (None, Some(s)) => s.parse().map(Some).map_err(ConfigError::Invalid),
+                    (None, None) => Ok(None),
+                }
+            };
+        let rate_limit_per_key = limit(args.rate_limit_per_key, raw.rate_limit_per_key)?;
+        let rate_limit_per_address =
+            limit(args.rate_limit_per_address, raw.rate_limit_per_address)?;
         let defaults = GatewayConfig::default();
         let code = ErasureCode {
             data: args
@@ -287,6 +313,8 @@ impl EdgeConfig {
                 .unwrap_or_else(|| "http://127.0.0.1:9100".to_owned()),
             cluster_secret,
             gateway,
+            rate_limit_per_key,
+            rate_limit_per_address,
         })
     }
 }

@@ -10,5 +10,6 @@ pub mod config;
 mod date_header;
 pub mod local_cluster;
 mod presign_limits;
+pub mod rate_limit;
 mod request_span;
 pub mod server;

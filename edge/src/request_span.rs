@@ -8,7 +8,11 @@ use std::time::Instant;
 use http::HeaderValue;
 use hyper::body::Incoming;
 use s3s::service::S3Service;
-use s3s::{HttpError, HttpRequest, HttpResponse};
+use s3s::{HttpError, HttpRequest, HttpResponse, S3Error, S3ErrorCode};
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use crate::rate_limit::RateLimits;
 use tracing::Instrument;
 
 /// A fresh request id: 16 uppercase hex digits, like S3's.
@@ -19,6 +23,8 @@ pub fn new_request_id() -> String {
 /// Serves one request through s3s inside its span, and stamps the id.
 pub async fn handle(
     s3: S3Service,
+    limits: Arc<RateLimits>,
+    peer: IpAddr,
     req: http::Request<Incoming>,
 ) -> Result<HttpResponse, HttpError> {
     let id = new_request_id();
@@ -28,9 +34,18 @@ pub async fn handle(
     let started = Instant::now();
     let mut req: HttpRequest = req.map(s3s::Body::from);
     crate::date_header::fill_amz_date(req.headers_mut());
-    let mut resp = match crate::presign_limits::check(req.uri().query()) {
-        Ok(()) => s3.call(req).instrument(span.clone()).await?,
-        Err(e) => e
+    let refused = if limits.allow(peer, req.headers(), req.uri().query()) {
+        crate::presign_limits::check(req.uri().query()).err()
+    } else {
+        metrics::counter!("edge_rate_limited_total").increment(1);
+        Some(S3Error::with_message(
+            S3ErrorCode::SlowDown,
+            "Please reduce your request rate.",
+        ))
+    };
+    let mut resp = match refused {
+        None => s3.call(req).instrument(span.clone()).await?,
+        Some(e) => e
             .to_http_response()
             .map_err(|e| HttpError::new(Box::new(e)))?,
     };

@@ -57,6 +57,10 @@ pub async fn serve(
     let meta = MetadataClient::new(&config.metadata_url, config.cluster_secret.clone())?;
     let storage = StorageClient::new(config.cluster_secret.clone())?;
     let s3 = gateway::s3_service(config.gateway.clone(), meta, storage).await?;
+    let limits = std::sync::Arc::new(crate::rate_limit::RateLimits::new(
+        config.rate_limit_per_key,
+        config.rate_limit_per_address,
+    ));
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -101,8 +105,9 @@ pub async fn serve(
                 // Without TCP_NODELAY small responses wait ~40 ms for delayed ACKs.
                 let _ = stream.set_nodelay(true);
                 let s3 = s3.clone();
+                let limits = std::sync::Arc::clone(&limits);
                 let service = hyper::service::service_fn(move |req| {
-                    crate::request_span::handle(s3.clone(), req)
+                    crate::request_span::handle(s3.clone(), std::sync::Arc::clone(&limits), peer.ip(), req)
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn.into_owned());

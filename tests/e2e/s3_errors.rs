@@ -269,3 +269,62 @@ async fn presigned_urls() {
             .contains("AuthorizationQueryParametersError")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rate_limits_answer_slow_down() {
+    use crate::harness::Options;
+    use crate::raw_sigv4::{Dated, Signer};
+
+    let t = TestCluster::start_with(Options {
+        edge_args: vec!["--rate-limit-per-key".into(), "2/4".into()],
+        ..Options::default()
+    })
+    .await;
+    t.s3.create_bucket().bucket("limited").send().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await; // refill
+
+    let endpoint = t.cluster.s3_endpoint();
+    let host = endpoint.trim_start_matches("http://").to_owned();
+    let signer = Signer {
+        access_key: ACCESS_KEY,
+        secret_key: SECRET_KEY,
+        region: "us-east-1",
+    };
+    let http = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        let now = time::OffsetDateTime::now_utc();
+        let mut req = http.get(format!("{endpoint}/limited"));
+        for (k, v) in signer.sign("GET", &host, "/limited", now, Dated::AmzDate) {
+            if k != "host" {
+                req = req.header(k, v);
+            }
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        if status == 503 {
+            assert!(resp.text().await.unwrap().contains("<Code>SlowDown</Code>"));
+        }
+        statuses.push(status);
+    }
+    let ok = statuses.iter().filter(|&&s| s == 200).count();
+    let slowed = statuses.iter().filter(|&&s| s == 503).count();
+    assert_eq!(ok + slowed, statuses.len(), "{statuses:?}");
+    assert!(
+        (4..=6).contains(&ok),
+        "burst of 4 plus a little refill: {statuses:?}"
+    );
+
+    // Another client (no credentials, so no key) is not held back by this
+    // key's limit: it gets the usual answer, not SlowDown.
+    let anonymous = http
+        .get(format!("{endpoint}/limited"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(anonymous.status().as_u16(), 403);
+
+    // Once the bucket has refilled, the key is served again.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    t.s3.head_bucket().bucket("limited").send().await.unwrap();
+}
