@@ -70,13 +70,9 @@ fn not_modified(meta: &ObjectMeta) -> S3Error {
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", meta.etag)) {
         headers.insert(http::header::ETAG, v);
     }
-    let lm = time::OffsetDateTime::from_unix_timestamp(meta.last_modified_unix_ms.div_euclid(1000))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc2822)
-                .ok()
-        });
-    if let Some(lm) = lm.and_then(|s| HeaderValue::from_str(&s.replace("+0000", "GMT")).ok()) {
+    let secs = u64::try_from(meta.last_modified_unix_ms.div_euclid(1000)).unwrap_or(0);
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs);
+    if let Ok(lm) = HeaderValue::from_str(&httpdate::fmt_http_date(at)) {
         headers.insert(http::header::LAST_MODIFIED, lm);
     }
     e.set_headers(headers);

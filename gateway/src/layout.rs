@@ -77,47 +77,28 @@ fn to_usize(v: u64) -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
-/// How a writer cuts an object into stripes: every stripe but the last holds
-/// exactly `data * shard_size` bytes, so offsets are computable without a
-/// manifest walk for striped uploads.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StripeGeometry {
-    pub data_shards: usize,
-    pub shard_size: usize,
-}
-
-impl StripeGeometry {
-    /// Object bytes carried by one full stripe.
-    pub fn stripe_bytes(&self) -> usize {
-        self.data_shards * self.shard_size
-    }
-
-    /// The shard length for a stripe carrying `data_len` bytes: the nominal
-    /// shard size for a full stripe, just enough for a short last one.
-    pub fn shard_len_for(&self, data_len: usize) -> usize {
-        data_len
-            .div_ceil(self.data_shards)
-            .clamp(1, self.shard_size)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use metadata::ids::{NodeId, ShardHash};
     use metadata::model::{ErasureCode, ShardRef, Stripe};
     use proptest::prelude::*;
+    use storage_node::codec::Codec;
 
+    fn codec(k: u8) -> Codec {
+        Codec::new(ErasureCode { data: k, parity: 2 }).unwrap()
+    }
+
+    /// Cuts `size` bytes as the writer does: full stripes of `k * shard_size`
+    /// bytes, shard lengths from the codec.
     fn manifest(k: u8, shard_size: usize, size: u64) -> Manifest {
-        let geometry = StripeGeometry {
-            data_shards: usize::from(k),
-            shard_size,
-        };
+        let codec = codec(k);
+        let stripe_bytes = usize::from(k) * shard_size;
         let mut stripes = Vec::new();
         let mut left = size;
         while left > 0 {
-            let len = left.min(geometry.stripe_bytes() as u64);
-            let shard_len = geometry.shard_len_for(len as usize);
+            let len = left.min(stripe_bytes as u64);
+            let shard_len = codec.shard_len_for(len as usize);
             stripes.push(Stripe {
                 data_len: len,
                 shard_len: u32::try_from(shard_len).unwrap(),
@@ -218,9 +199,8 @@ mod tests {
 
         #[test]
         fn geometry_fits_data(k in 1usize..16, shard_size in 1usize..4096, len in 1usize..100_000) {
-            let g = StripeGeometry { data_shards: k, shard_size };
-            let len = len.min(g.stripe_bytes());
-            let shard_len = g.shard_len_for(len);
+            let len = len.min(k * shard_size);
+            let shard_len = codec(u8::try_from(k).unwrap()).shard_len_for(len);
             prop_assert!(shard_len * k >= len);
             prop_assert!(shard_len <= shard_size);
             prop_assert!(shard_len == 1 || (shard_len - 1) * k < len);

@@ -45,7 +45,6 @@ pub use config::{Credential, GatewayConfig};
 pub use error::GatewayError;
 pub use service::Tessera;
 
-use crate::layout::StripeGeometry;
 use crate::object_io::ObjectIo;
 use crate::topology::Topology;
 
@@ -58,10 +57,6 @@ pub async fn s3_service(
     storage: StorageClient,
 ) -> Result<S3Service, GatewayError> {
     let codec = Codec::new(config.code)?;
-    let geometry = StripeGeometry {
-        data_shards: usize::from(config.code.data),
-        shard_size: config.shard_size,
-    };
     let topology = Topology::start(meta.clone(), config.topology_refresh, config.suspect_for).await;
     let auth = auth::StaticCredentials::new(&config.credentials);
     let io = Arc::new(ObjectIo {
@@ -69,7 +64,6 @@ pub async fn s3_service(
         storage,
         topology,
         codec,
-        geometry,
         config,
     });
     let mut builder = S3ServiceBuilder::new(Tessera::new(io));

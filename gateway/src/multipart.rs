@@ -61,6 +61,22 @@ fn page_size(requested: Option<i32>, what: &str) -> Result<u32, S3Error> {
     }
 }
 
+/// An upload's owner, who is also its initiator (there are no delegated
+/// uploads here).
+fn owner_and_initiator(access_key: &str) -> (Owner, Initiator) {
+    let name = || Some(access_key.to_owned());
+    (
+        Owner {
+            display_name: name(),
+            id: name(),
+        },
+        Initiator {
+            display_name: name(),
+            id: name(),
+        },
+    )
+}
+
 /// The multipart ETag: MD5 of the parts' binary MD5s, then `-<count>`.
 pub fn multipart_etag(part_etags: &[String]) -> Result<String, GatewayError> {
     let mut hasher = Md5::new();
@@ -362,10 +378,7 @@ impl Tessera {
                 ..Default::default()
             })
             .collect();
-        let owner = Owner {
-            display_name: Some(upload.owner.clone()),
-            id: Some(upload.owner.clone()),
-        };
+        let (owner, initiator) = owner_and_initiator(&upload.owner);
         Ok(S3Response::new(ListPartsOutput {
             bucket: Some(bucket.name.to_string()),
             key: Some(input.key),
@@ -377,10 +390,7 @@ impl Tessera {
             max_parts: Some(i32::try_from(max_parts).unwrap_or(MAX_PAGE)),
             is_truncated: Some(page.is_truncated),
             parts: Some(parts),
-            initiator: Some(Initiator {
-                display_name: owner.display_name.clone(),
-                id: owner.id.clone(),
-            }),
+            initiator: Some(initiator),
             owner: Some(owner),
             storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
             ..Default::default()
@@ -414,18 +424,12 @@ impl Tessera {
             .uploads
             .into_iter()
             .map(|u| {
-                let owner = Owner {
-                    display_name: Some(u.owner.clone()),
-                    id: Some(u.owner.clone()),
-                };
+                let (owner, initiator) = owner_and_initiator(&u.owner);
                 MultipartUpload {
                     key: Some(u.key),
                     upload_id: Some(u.upload_id.to_string()),
                     initiated: Some(timestamp(u.initiated_unix_ms)),
-                    initiator: Some(Initiator {
-                        display_name: owner.display_name.clone(),
-                        id: owner.id.clone(),
-                    }),
+                    initiator: Some(initiator),
                     owner: Some(owner),
                     storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
                     ..Default::default()

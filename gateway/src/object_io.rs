@@ -8,7 +8,6 @@ use storage_node::client::StorageClient;
 use storage_node::codec::Codec;
 
 use crate::config::GatewayConfig;
-use crate::layout::StripeGeometry;
 use crate::topology::Topology;
 
 pub struct ObjectIo {
@@ -16,6 +15,13 @@ pub struct ObjectIo {
     pub storage: StorageClient,
     pub topology: Arc<Topology>,
     pub codec: Codec,
-    pub geometry: StripeGeometry,
     pub config: GatewayConfig,
+}
+
+impl ObjectIo {
+    /// Object bytes in one full stripe: every stripe a writer cuts holds this
+    /// many, but the last.
+    pub fn stripe_bytes(&self) -> usize {
+        usize::from(self.config.code.data) * self.config.shard_size
+    }
 }

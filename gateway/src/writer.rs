@@ -141,7 +141,7 @@ impl ObjectIo {
     where
         S: Stream<Item = Result<Bytes, s3s::StdError>> + Send,
     {
-        let stripe_bytes = self.geometry.stripe_bytes();
+        let stripe_bytes = self.stripe_bytes();
         let mut body = std::pin::pin!(body);
         let mut digests = DigestPipe::new(checksums);
         let mut buf = BytesMut::new();
@@ -223,7 +223,7 @@ impl ObjectIo {
         data: Bytes,
     ) -> Result<Stripe, GatewayError> {
         let data_len = data.len();
-        let shard_len = self.geometry.shard_len_for(data_len);
+        let shard_len = self.codec.shard_len_for(data_len);
         let codec = self.codec.clone();
         let (shards, hashes) = tokio::task::spawn_blocking(move || {
             let shards = codec.encode(&data, shard_len)?;

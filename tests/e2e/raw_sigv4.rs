@@ -93,3 +93,36 @@ impl Signer<'_> {
         headers
     }
 }
+
+impl Signer<'static> {
+    /// The test cluster's credentials.
+    pub fn for_tests() -> Self {
+        Signer {
+            access_key: crate::harness::ACCESS_KEY,
+            secret_key: crate::harness::SECRET_KEY,
+            region: "us-east-1",
+        }
+    }
+}
+
+/// The `host:port` a request to `endpoint` carries in `Host`.
+pub fn host_of(endpoint: &str) -> String {
+    endpoint.trim_start_matches("http://").to_owned()
+}
+
+/// Sends `GET endpoint + path` with signed `headers` (`host` comes from the
+/// URL, as the signer computed it).
+pub async fn send_get(
+    http: &reqwest::Client,
+    endpoint: &str,
+    path: &str,
+    headers: Vec<(String, String)>,
+) -> reqwest::Response {
+    let mut req = http.get(format!("{endpoint}{path}"));
+    for (k, v) in headers {
+        if k != "host" {
+            req = req.header(k, v);
+        }
+    }
+    req.send().await.expect("request to the test cluster")
+}

@@ -132,41 +132,25 @@ async fn request_errors() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn requests_dated_by_the_date_header() {
-    use crate::raw_sigv4::{Dated, Signer};
+    use crate::raw_sigv4::{Dated, Signer, host_of, send_get};
 
     let t = TestCluster::start().await;
     t.s3.create_bucket().bucket("dated").send().await.unwrap();
     put(&t.s3, "dated", "clip", b"signed with Date").await;
 
     let endpoint = t.cluster.s3_endpoint();
-    let host = endpoint.trim_start_matches("http://").to_owned();
-    let signer = Signer {
-        access_key: ACCESS_KEY,
-        secret_key: SECRET_KEY,
-        region: "us-east-1",
-    };
+    let host = host_of(&endpoint);
+    let signer = Signer::for_tests();
     let http = reqwest::Client::new();
-    let send = |headers: Vec<(String, String)>| {
-        let mut req = http.get(format!("{endpoint}/dated/clip"));
-        for (k, v) in headers {
-            if k != "host" {
-                req = req.header(k, v);
-            }
-        }
-        req.send()
-    };
+    let send = |headers| send_get(&http, &endpoint, "/dated/clip", headers);
     let now = time::OffsetDateTime::now_utc();
 
     // The requester itself, checked against the usual x-amz-date form.
-    let resp = send(signer.sign("GET", &host, "/dated/clip", now, Dated::AmzDate))
-        .await
-        .unwrap();
+    let resp = send(signer.sign("GET", &host, "/dated/clip", now, Dated::AmzDate)).await;
     assert_eq!(resp.status().as_u16(), 200);
 
     // Dated by `Date` alone: accepted as S3 accepts it.
-    let resp = send(signer.sign("GET", &host, "/dated/clip", now, Dated::DateHeader))
-        .await
-        .unwrap();
+    let resp = send(signer.sign("GET", &host, "/dated/clip", now, Dated::DateHeader)).await;
     assert_eq!(resp.status().as_u16(), 200);
     assert_eq!(resp.bytes().await.unwrap().as_ref(), b"signed with Date");
 
@@ -181,15 +165,13 @@ async fn requests_dated_by_the_date_header() {
             *v = later.clone();
         }
     }
-    let resp = send(headers).await.unwrap();
+    let resp = send(headers).await;
     assert_eq!(resp.status().as_u16(), 403);
     assert!(resp.text().await.unwrap().contains("SignatureDoesNotMatch"));
 
     // And a `Date` far from now is a skewed clock, as with x-amz-date.
     let old = now - time::Duration::hours(2);
-    let resp = send(signer.sign("GET", &host, "/dated/clip", old, Dated::DateHeader))
-        .await
-        .unwrap();
+    let resp = send(signer.sign("GET", &host, "/dated/clip", old, Dated::DateHeader)).await;
     assert_eq!(resp.status().as_u16(), 403);
     assert!(resp.text().await.unwrap().contains("RequestTimeTooSkewed"));
 }
@@ -273,7 +255,7 @@ async fn presigned_urls() {
 #[tokio::test(flavor = "multi_thread")]
 async fn rate_limits_answer_slow_down() {
     use crate::harness::Options;
-    use crate::raw_sigv4::{Dated, Signer};
+    use crate::raw_sigv4::{Dated, Signer, host_of, send_get};
 
     let t = TestCluster::start_with(Options {
         edge_args: vec!["--rate-limit-per-key".into(), "2/4".into()],
@@ -284,23 +266,14 @@ async fn rate_limits_answer_slow_down() {
     tokio::time::sleep(std::time::Duration::from_secs(3)).await; // refill
 
     let endpoint = t.cluster.s3_endpoint();
-    let host = endpoint.trim_start_matches("http://").to_owned();
-    let signer = Signer {
-        access_key: ACCESS_KEY,
-        secret_key: SECRET_KEY,
-        region: "us-east-1",
-    };
+    let host = host_of(&endpoint);
+    let signer = Signer::for_tests();
     let http = reqwest::Client::new();
     let mut statuses = Vec::new();
     for _ in 0..12 {
         let now = time::OffsetDateTime::now_utc();
-        let mut req = http.get(format!("{endpoint}/limited"));
-        for (k, v) in signer.sign("GET", &host, "/limited", now, Dated::AmzDate) {
-            if k != "host" {
-                req = req.header(k, v);
-            }
-        }
-        let resp = req.send().await.unwrap();
+        let headers = signer.sign("GET", &host, "/limited", now, Dated::AmzDate);
+        let resp = send_get(&http, &endpoint, "/limited", headers).await;
         let status = resp.status().as_u16();
         if status == 503 {
             assert!(resp.text().await.unwrap().contains("<Code>SlowDown</Code>"));
