@@ -34,6 +34,8 @@ pub enum Role {
     Metadata(metadata::config::Args),
     /// Run a storage node.
     StorageNode(storage_node::config::Args),
+    /// Manage users and access keys on a running cluster.
+    Admin(crate::admin::AdminArgs),
 }
 
 #[derive(Debug, Clone, Parser)]
@@ -94,6 +96,7 @@ pub fn main() -> anyhow::Result<()> {
             Role::LocalCluster(args) => local_cluster(args).await,
             Role::Metadata(args) => metadata::run(args).await.map_err(Into::into),
             Role::StorageNode(args) => storage_node::run(args).await.map_err(Into::into),
+            Role::Admin(args) => crate::admin::run(args).await,
         }
     })
 }

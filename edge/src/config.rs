@@ -9,6 +9,7 @@ use clap::Parser;
 use gateway::{Credential, GatewayConfig};
 use metadata::byte_size::ByteSize;
 use metadata::cluster_auth::ClusterSecret;
+use metadata::ids::{AccessKeyId, UserName};
 use metadata::model::ErasureCode;
 use serde::Deserialize;
 
@@ -113,6 +114,8 @@ pub struct RawCredential {
     pub secret_key: Option<String>,
     /// File holding the secret.
     pub secret_key_file: Option<PathBuf>,
+    /// The user it signs for (default: the access key itself).
+    pub user: Option<String>,
 }
 
 /// A validated edge configuration.
@@ -204,12 +207,14 @@ impl EdgeConfig {
                 }
             };
             credentials.push(Credential {
+                user: c.user.unwrap_or_else(|| c.access_key.clone()),
                 access_key: c.access_key,
                 secret_key,
             });
         }
         match (args.access_key, args.secret_key) {
             (Some(access_key), Some(secret_key)) => credentials.push(Credential {
+                user: access_key.clone(),
                 access_key,
                 secret_key,
             }),
@@ -220,16 +225,21 @@ impl EdgeConfig {
                 ));
             }
         }
-        if credentials.is_empty() {
-            return Err(ConfigError::Invalid(
-                "no S3 credentials configured (--access-key/--secret-key or [[credentials]])"
-                    .into(),
-            ));
-        }
+        // No configured credentials is fine: keys issued by `edge admin`
+        // live in metadata.
         for c in &credentials {
-            if c.access_key.is_empty() || c.secret_key.len() < 8 {
+            if let Err(e) = c.access_key.parse::<AccessKeyId>() {
+                return Err(ConfigError::Invalid(format!("credential: {e}")));
+            }
+            if let Err(e) = c.user.parse::<UserName>() {
                 return Err(ConfigError::Invalid(format!(
-                    "credential {:?}: the access key must be non-empty and the secret at least 8 characters",
+                    "credential {}: {e}",
+                    c.access_key
+                )));
+            }
+            if c.secret_key.len() < 8 {
+                return Err(ConfigError::Invalid(format!(
+                    "credential {}: the secret must be at least 8 characters",
                     c.access_key
                 )));
             }

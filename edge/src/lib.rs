@@ -5,6 +5,7 @@
 
 #![deny(unsafe_code)]
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 mod date_header;

@@ -1,20 +1,59 @@
-//! Who may touch a bucket: its owner, the access key that created it.
+//! Who may do what. A bucket belongs to the user who created it; every
+//! request must be signed by that user, except anonymous GET and HEAD of
+//! objects in a bucket made public-read.
+
+use std::sync::Arc;
 
 use metadata::error::MetadataError;
 use metadata::ids::BucketName;
 use metadata::model::BucketInfo;
-use s3s::{S3Error, S3ErrorCode, S3Request};
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Result};
 
+use crate::auth::KeyDirectory;
 use crate::error::GatewayError;
 use crate::service::Tessera;
 
-/// The access key that signed the request. s3s refuses anonymous requests
-/// before any operation runs, so a missing identity here is a bug, not input.
+/// The user a request is signed for, put in the request's extensions by
+/// [`Access`] once its signature has been checked.
+#[derive(Debug, Clone)]
+pub struct Caller(pub String);
+
+/// Operations an anonymous request may attempt; whether the bucket allows it
+/// is decided by the operation, once the bucket is known.
+const ANONYMOUS_OPERATIONS: [&str; 2] = ["GetObject", "HeadObject"];
+
+/// s3s calls this after the signature check and before the operation.
+pub struct Access {
+    pub keys: Arc<KeyDirectory>,
+}
+
+#[async_trait::async_trait]
+impl S3Access for Access {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        match cx.credentials() {
+            Some(credentials) => {
+                let user = self.keys.user_of(&credentials.access_key).await?;
+                cx.extensions_mut().insert(Caller(user));
+                Ok(())
+            }
+            None if ANONYMOUS_OPERATIONS.contains(&cx.s3_op().name()) => Ok(()),
+            None => Err(access_denied()),
+        }
+    }
+}
+
+fn access_denied() -> S3Error {
+    S3Error::with_message(S3ErrorCode::AccessDenied, "Access Denied")
+}
+
+/// The user that signed the request. Every signed request has one (see
+/// [`Access`]); an anonymous one is refused here.
 pub fn caller<T>(req: &S3Request<T>) -> Result<&str, S3Error> {
-    req.credentials
-        .as_ref()
-        .map(|c| c.access_key.as_str())
-        .ok_or_else(|| S3Error::with_message(S3ErrorCode::AccessDenied, "Access Denied"))
+    req.extensions
+        .get::<Caller>()
+        .map(|c| c.0.as_str())
+        .ok_or_else(access_denied)
 }
 
 pub fn parse_bucket(name: &str) -> Result<BucketName, S3Error> {
@@ -27,31 +66,58 @@ pub fn parse_bucket(name: &str) -> Result<BucketName, S3Error> {
 }
 
 impl Tessera {
+    /// The bucket's record, from the short-lived cache or metadata.
+    pub async fn bucket_info(&self, name: &str) -> Result<BucketInfo, S3Error> {
+        let bucket = parse_bucket(name)?;
+        if let Some(info) = self.buckets.get(&bucket) {
+            return Ok(info);
+        }
+        let info = self
+            .io
+            .meta
+            .get_bucket(&bucket)
+            .await
+            .map_err(GatewayError::from)?;
+        self.buckets.insert(info.clone());
+        Ok(info)
+    }
+
     /// Loads the bucket and checks that the caller owns it.
     pub async fn owned_bucket<T>(
         &self,
         req: &S3Request<T>,
         name: &str,
     ) -> Result<BucketInfo, S3Error> {
-        let bucket = parse_bucket(name)?;
         let caller = caller(req)?;
-        let info = match self.buckets.get(&bucket) {
-            Some(info) => info,
-            None => {
-                let info = self
-                    .io
-                    .meta
-                    .get_bucket(&bucket)
-                    .await
-                    .map_err(GatewayError::from)?;
-                self.buckets.insert(info.clone());
-                info
-            }
-        };
+        let info = self.bucket_info(name).await?;
         if info.owner != caller {
             return Err(GatewayError::AccessDenied.into());
         }
         Ok(info)
+    }
+
+    /// Loads the bucket for reading an object: its owner may, and anyone,
+    /// signed or not, if it is public-read.
+    pub async fn readable_bucket<T>(
+        &self,
+        req: &S3Request<T>,
+        name: &str,
+    ) -> Result<BucketInfo, S3Error> {
+        let signed_by = req.extensions.get::<Caller>().map(|c| c.0.as_str());
+        // An anonymous request learns nothing about a private bucket, not
+        // even whether it exists.
+        let info = match self.bucket_info(name).await {
+            Ok(info) => info,
+            Err(e) if signed_by.is_none() && *e.code() == S3ErrorCode::NoSuchBucket => {
+                return Err(access_denied());
+            }
+            Err(e) => return Err(e),
+        };
+        if info.public_read || signed_by == Some(info.owner.as_str()) {
+            Ok(info)
+        } else {
+            Err(GatewayError::AccessDenied.into())
+        }
     }
 
     /// Maps a metadata error of an operation on `bucket`, dropping the cached

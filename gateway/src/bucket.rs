@@ -4,6 +4,7 @@ use s3s::dto::*;
 use s3s::{S3Request, S3Response, S3Result};
 
 use crate::access::{caller, parse_bucket};
+use crate::bucket_settings::{canned_acl_is_public, refuse_grant_headers};
 use crate::error::GatewayError;
 use crate::service::Tessera;
 use crate::time_format::timestamp;
@@ -45,12 +46,24 @@ impl Tessera {
     ) -> S3Result<S3Response<CreateBucketOutput>> {
         let bucket = parse_bucket(&req.input.bucket)?;
         let caller = caller(&req)?;
+        let input = &req.input;
+        refuse_grant_headers(&[
+            &input.grant_full_control,
+            &input.grant_read,
+            &input.grant_read_acp,
+            &input.grant_write,
+            &input.grant_write_acp,
+        ])?;
+        let public_read = match &input.acl {
+            Some(acl) => canned_acl_is_public(acl)?,
+            None => false,
+        };
         self.io
             .meta
-            .create_bucket(&bucket, caller)
+            .create_bucket(&bucket, caller, public_read)
             .await
             .map_err(GatewayError::from)?;
-        tracing::info!(%bucket, owner = caller, "bucket created");
+        tracing::info!(%bucket, owner = caller, public_read, "bucket created");
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{bucket}")),
         }))

@@ -58,11 +58,7 @@ mod tests {
     fn entries_expire_and_can_be_forgotten() {
         let cache = BucketCache::default();
         let name: BucketName = "media".parse().unwrap();
-        let info = BucketInfo {
-            name: name.clone(),
-            owner: "a".into(),
-            created_unix_ms: 0,
-        };
+        let info = BucketInfo::new(name.clone(), "a".into(), 0);
         assert!(cache.get(&name).is_none());
         cache.insert(info.clone());
         assert_eq!(cache.get(&name), Some(info));

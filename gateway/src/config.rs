@@ -5,17 +5,20 @@ use std::time::Duration;
 
 use metadata::model::ErasureCode;
 
-/// One S3 access key and its secret.
+/// One S3 access key from the configuration, its secret, and the user it
+/// signs for (who owns the buckets it creates).
 #[derive(Clone)]
 pub struct Credential {
     pub access_key: String,
     pub secret_key: String,
+    pub user: String,
 }
 
 impl std::fmt::Debug for Credential {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credential")
             .field("access_key", &self.access_key)
+            .field("user", &self.user)
             .finish_non_exhaustive()
     }
 }
@@ -41,7 +44,8 @@ pub struct GatewayConfig {
     /// How long a node that failed a request is avoided before the next
     /// refresh may clear it.
     pub suspect_for: Duration,
-    /// Accepted S3 credentials.
+    /// S3 credentials from the configuration; keys issued by the admin
+    /// command live in metadata and need no restart.
     pub credentials: Vec<Credential>,
     /// Region reported by GetBucketLocation and expected in signatures.
     pub region: String,

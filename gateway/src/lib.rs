@@ -13,6 +13,7 @@ mod access;
 mod auth;
 mod bucket;
 mod bucket_cache;
+mod bucket_settings;
 pub mod checksum;
 mod conditions;
 pub mod config;
@@ -48,6 +49,17 @@ pub use service::Tessera;
 use crate::object_io::ObjectIo;
 use crate::topology::Topology;
 
+/// The one key directory, shared by the signature check and the access
+/// check (s3s takes each by value).
+struct SharedKeys(Arc<auth::KeyDirectory>);
+
+#[async_trait::async_trait]
+impl s3s::auth::S3Auth for SharedKeys {
+    async fn get_secret_key(&self, access_key: &str) -> s3s::S3Result<s3s::auth::SecretKey> {
+        self.0.get_secret_key(access_key).await
+    }
+}
+
 /// Builds the S3 service over a cluster: connects the node view and wires
 /// authentication. Mount the result with axum's `fallback_service` (not under a
 /// prefix: signatures cover the path).
@@ -58,7 +70,7 @@ pub async fn s3_service(
 ) -> Result<S3Service, GatewayError> {
     let codec = Codec::new(config.code)?;
     let topology = Topology::start(meta.clone(), config.topology_refresh, config.suspect_for).await;
-    let auth = auth::StaticCredentials::new(&config.credentials);
+    let keys = Arc::new(auth::KeyDirectory::new(&config.credentials, meta.clone()));
     let io = Arc::new(ObjectIo {
         meta,
         storage,
@@ -67,6 +79,7 @@ pub async fn s3_service(
         config,
     });
     let mut builder = S3ServiceBuilder::new(Tessera::new(io));
-    builder.set_auth(auth);
+    builder.set_auth(SharedKeys(keys.clone()));
+    builder.set_access(access::Access { keys });
     Ok(builder.build())
 }

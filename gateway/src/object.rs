@@ -95,7 +95,7 @@ impl Tessera {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
+        let bucket = self.readable_bucket(&req, &req.input.bucket).await?;
         let input = req.input;
         let (meta, data) = self
             .io
@@ -153,7 +153,7 @@ impl Tessera {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
+        let bucket = self.readable_bucket(&req, &req.input.bucket).await?;
         let meta = self
             .io
             .meta

@@ -61,11 +61,7 @@ fn object(bucket: &BucketName, key: String) -> ObjectMeta {
 
 async fn load(store: Arc<RedbStore>, bucket: &BucketName) {
     store
-        .create_bucket(BucketInfo {
-            name: bucket.clone(),
-            owner: "bench".into(),
-            created_unix_ms: 0,
-        })
+        .create_bucket(BucketInfo::new(bucket.clone(), "bench".into(), 0))
         .await
         .expect("create bucket");
     let mut keys: Vec<String> = ["index.html", "robots.txt", "zzz-last"]
@@ -159,12 +155,8 @@ fn bench_commit(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(RedbStore::open(dir.path()).expect("open"));
     let bucket: BucketName = "commits".parse().expect("bucket");
-    rt.block_on(store.create_bucket(BucketInfo {
-        name: bucket.clone(),
-        owner: "bench".into(),
-        created_unix_ms: 0,
-    }))
-    .expect("create bucket");
+    rt.block_on(store.create_bucket(BucketInfo::new(bucket.clone(), "bench".into(), 0)))
+        .expect("create bucket");
     let mut group = c.benchmark_group("commit_durable");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(4));

@@ -13,15 +13,17 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster_auth::ClusterSecret;
 use crate::error::{ErrorBody, MetadataError};
-use crate::ids::{BucketName, UploadId};
+use crate::ids::{AccessKeyId, BucketName, UploadId, UserName};
 use crate::model::{
-    BucketInfo, CompleteRequest, ListPage, ListQuery, MultipartUpload, NodeHeartbeat, NodeStatus,
-    ObjectData, ObjectMeta, PartRecord, PartsPage, UploadsPage, UploadsQuery, WriteCondition,
+    AccessKey, AccessKeySummary, BucketInfo, BucketUpdate, CompleteRequest, ListPage, ListQuery,
+    MultipartUpload, NodeHeartbeat, NodeStatus, ObjectData, ObjectMeta, PartRecord, PartsPage,
+    UploadsPage, UploadsQuery, UserInfo, WriteCondition,
 };
 use crate::wire::{
     CommitObjectRequest, CommitPartRequest, CreateBucketRequest, GetObjectResponse, GetPartRequest,
-    GetPartResponse, ListBucketsResponse, ListNodesResponse, ListPartsRequest, ObjectKeyRequest,
-    ReplacedPartResponse, ReplacedResponse, UploadRequest,
+    GetPartResponse, ListAccessKeysResponse, ListBucketsResponse, ListNodesResponse,
+    ListPartsRequest, ListUsersResponse, ObjectKeyRequest, ReplacedPartResponse, ReplacedResponse,
+    UploadRequest,
 };
 
 /// A dead metadata service must surface quickly as `Unavailable`, not as a
@@ -82,9 +84,11 @@ impl MetadataClient {
         &self,
         name: &BucketName,
         owner: &str,
+        public_read: bool,
     ) -> Result<BucketInfo, MetadataError> {
         let body = CreateBucketRequest {
             owner: owner.to_owned(),
+            public_read,
         };
         self.call(Method::PUT, &format!("/v1/buckets/{name}"), Some(&body))
             .await
@@ -100,6 +104,17 @@ impl MetadataClient {
     pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>, MetadataError> {
         let r: ListBucketsResponse = self.call::<(), _>(Method::GET, "/v1/buckets", None).await?;
         Ok(r.buckets)
+    }
+
+    /// Changes a bucket's settings (public read, CORS) and returns the
+    /// bucket as it now is. `NoSuchBucket`.
+    pub async fn update_bucket(
+        &self,
+        name: &BucketName,
+        update: &BucketUpdate,
+    ) -> Result<BucketInfo, MetadataError> {
+        self.call(Method::PATCH, &format!("/v1/buckets/{name}"), Some(update))
+            .await
     }
 
     /// `NoSuchBucket`, or `BucketNotEmpty` while it holds any object or
@@ -303,6 +318,49 @@ impl MetadataClient {
     /// `NoSuchBucket`; `max_uploads` above 1000 is `InvalidRequest`.
     pub async fn list_uploads(&self, q: &UploadsQuery) -> Result<UploadsPage, MetadataError> {
         self.call(Method::POST, "/v1/uploads/list", Some(q)).await
+    }
+
+    /// `UserAlreadyExists`.
+    pub async fn create_user(&self, name: &UserName) -> Result<UserInfo, MetadataError> {
+        self.call::<(), _>(Method::PUT, &format!("/v1/users/{name}"), None)
+            .await
+    }
+
+    /// Every user, sorted by name.
+    pub async fn list_users(&self) -> Result<Vec<UserInfo>, MetadataError> {
+        let r: ListUsersResponse = self.call::<(), _>(Method::GET, "/v1/users", None).await?;
+        Ok(r.users)
+    }
+
+    /// Deletes a user and revokes its keys. `NoSuchUser`, or
+    /// `UserOwnsBuckets`.
+    pub async fn delete_user(&self, name: &UserName) -> Result<(), MetadataError> {
+        self.call_no_content::<()>(Method::DELETE, &format!("/v1/users/{name}"), None)
+            .await
+    }
+
+    /// Issues a new access key (with its secret) for a user. `NoSuchUser`.
+    pub async fn create_access_key(&self, user: &UserName) -> Result<AccessKey, MetadataError> {
+        self.call::<(), _>(Method::POST, &format!("/v1/users/{user}/keys"), None)
+            .await
+    }
+
+    /// Every access key, without secrets, sorted by id.
+    pub async fn list_access_keys(&self) -> Result<Vec<AccessKeySummary>, MetadataError> {
+        let r: ListAccessKeysResponse = self.call::<(), _>(Method::GET, "/v1/keys", None).await?;
+        Ok(r.keys)
+    }
+
+    /// A key with its secret. `NoSuchAccessKey`.
+    pub async fn get_access_key(&self, id: &AccessKeyId) -> Result<AccessKey, MetadataError> {
+        self.call::<(), _>(Method::GET, &format!("/v1/keys/{id}"), None)
+            .await
+    }
+
+    /// Revokes a key. `NoSuchAccessKey`.
+    pub async fn delete_access_key(&self, id: &AccessKeyId) -> Result<(), MetadataError> {
+        self.call_no_content::<()>(Method::DELETE, &format!("/v1/keys/{id}"), None)
+            .await
     }
 
     /// Reports a storage node alive (and registers it on first contact).

@@ -39,6 +39,17 @@ pub enum MetadataError {
     /// A conditional write's precondition did not hold.
     #[error("the precondition on the current version did not hold")]
     PreconditionFailed,
+    #[error("the user does not exist")]
+    NoSuchUser,
+    #[error("the user already exists")]
+    UserAlreadyExists,
+    /// A user is deleted only once it owns no bucket.
+    #[error("the user still owns buckets; delete them or their contents first")]
+    UserOwnsBuckets,
+    #[error("the access key does not exist")]
+    NoSuchAccessKey,
+    #[error("the access key id is already in use")]
+    AccessKeyExists,
     /// The caller sent something malformed; retrying the same request fails
     /// the same way.
     #[error("invalid request: {0}")]
@@ -72,6 +83,11 @@ impl MetadataError {
             MetadataError::InvalidPartOrder => "InvalidPartOrder",
             MetadataError::EntityTooSmall => "EntityTooSmall",
             MetadataError::PreconditionFailed => "PreconditionFailed",
+            MetadataError::NoSuchUser => "NoSuchUser",
+            MetadataError::UserAlreadyExists => "UserAlreadyExists",
+            MetadataError::UserOwnsBuckets => "UserOwnsBuckets",
+            MetadataError::NoSuchAccessKey => "NoSuchAccessKey",
+            MetadataError::AccessKeyExists => "AccessKeyExists",
             MetadataError::InvalidRequest(_) => "InvalidRequest",
             MetadataError::Unavailable(_) => "Unavailable",
             MetadataError::Internal(_) => "Internal",
@@ -83,10 +99,15 @@ impl MetadataError {
         match self {
             MetadataError::NoSuchBucket
             | MetadataError::NoSuchKey
-            | MetadataError::NoSuchUpload => StatusCode::NOT_FOUND,
+            | MetadataError::NoSuchUpload
+            | MetadataError::NoSuchUser
+            | MetadataError::NoSuchAccessKey => StatusCode::NOT_FOUND,
             MetadataError::BucketAlreadyExists
             | MetadataError::BucketAlreadyOwnedByYou
-            | MetadataError::BucketNotEmpty => StatusCode::CONFLICT,
+            | MetadataError::BucketNotEmpty
+            | MetadataError::UserAlreadyExists
+            | MetadataError::UserOwnsBuckets
+            | MetadataError::AccessKeyExists => StatusCode::CONFLICT,
             MetadataError::InvalidRequest(_)
             | MetadataError::InvalidPart
             | MetadataError::InvalidPartOrder
@@ -112,6 +133,11 @@ impl MetadataError {
             Some("InvalidPartOrder") => MetadataError::InvalidPartOrder,
             Some("EntityTooSmall") => MetadataError::EntityTooSmall,
             Some("PreconditionFailed") => MetadataError::PreconditionFailed,
+            Some("NoSuchUser") => MetadataError::NoSuchUser,
+            Some("UserAlreadyExists") => MetadataError::UserAlreadyExists,
+            Some("UserOwnsBuckets") => MetadataError::UserOwnsBuckets,
+            Some("NoSuchAccessKey") => MetadataError::NoSuchAccessKey,
+            Some("AccessKeyExists") => MetadataError::AccessKeyExists,
             Some("InvalidRequest") => MetadataError::InvalidRequest(message),
             Some("Unavailable") => MetadataError::Unavailable(message),
             Some("Internal") => MetadataError::Internal(message),
@@ -168,6 +194,11 @@ mod tests {
             MetadataError::InvalidPartOrder,
             MetadataError::EntityTooSmall,
             MetadataError::PreconditionFailed,
+            MetadataError::NoSuchUser,
+            MetadataError::UserAlreadyExists,
+            MetadataError::UserOwnsBuckets,
+            MetadataError::NoSuchAccessKey,
+            MetadataError::AccessKeyExists,
             MetadataError::InvalidRequest("x".into()),
             MetadataError::Unavailable("x".into()),
             MetadataError::Internal("x".into()),

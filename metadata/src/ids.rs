@@ -20,6 +20,10 @@ pub enum IdError {
     VersionId(String),
     #[error("invalid upload id {0:?}: 32 lowercase hex digits")]
     UploadId(String),
+    #[error("invalid user name {0:?}: 1-64 characters of A-Z, a-z, 0-9 and +=,.@_-")]
+    UserName(String),
+    #[error("invalid access key id {0:?}: 3-128 characters of A-Z, a-z, 0-9, '.', '_' and '-'")]
+    AccessKeyId(String),
 }
 
 macro_rules! serde_via_str {
@@ -269,12 +273,121 @@ impl fmt::Debug for UploadId {
 }
 serde_via_str!(UploadId);
 
+/// A user: who owns buckets. Spelled as IAM spells user names, so names
+/// carried over from AWS fit.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct UserName(String);
+
+impl UserName {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for UserName {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let ok = !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+        if ok {
+            Ok(UserName(s.to_owned()))
+        } else {
+            Err(IdError::UserName(s.to_owned()))
+        }
+    }
+}
+
+impl fmt::Display for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for UserName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "UserName({})", self.0)
+    }
+}
+serde_via_str!(UserName);
+
+/// The public half of an S3 credential, as it appears in a SigV4
+/// `Credential=` field. The characters exclude `/`, which separates that
+/// field's parts.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AccessKeyId(String);
+
+impl AccessKeyId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A fresh id shaped like AWS's: 20 characters, uppercase letters and
+    /// digits, starting with `TK`.
+    pub fn random() -> Self {
+        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+        let bytes: [u8; 18] = rand::random();
+        let tail: String = bytes
+            .iter()
+            .map(|b| char::from(ALPHABET[usize::from(b % 32)]))
+            .collect();
+        AccessKeyId(format!("TK{tail}"))
+    }
+}
+
+impl FromStr for AccessKeyId {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let ok = (3..=128).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if ok {
+            Ok(AccessKeyId(s.to_owned()))
+        } else {
+            Err(IdError::AccessKeyId(s.to_owned()))
+        }
+    }
+}
+
+impl fmt::Display for AccessKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for AccessKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AccessKeyId({})", self.0)
+    }
+}
+serde_via_str!(AccessKeyId);
+
 /// The longest object key S3 accepts, in bytes of UTF-8.
 pub const MAX_KEY_BYTES: usize = 1024;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_names_and_access_key_ids() {
+        for ok in ["alice", "a", "svc+video@example.com", &"u".repeat(64)] {
+            assert!(ok.parse::<UserName>().is_ok(), "{ok}");
+        }
+        for bad in ["", "a b", "a/b", &"u".repeat(65), "ümlaut"] {
+            assert!(bad.parse::<UserName>().is_err(), "{bad}");
+        }
+        for ok in ["AKIAIOSFODNN7EXAMPLE", "tessera", "test-access"] {
+            assert!(ok.parse::<AccessKeyId>().is_ok(), "{ok}");
+        }
+        for bad in ["ab", "a/b", "a b", &"k".repeat(129)] {
+            assert!(bad.parse::<AccessKeyId>().is_err(), "{bad}");
+        }
+        let fresh = AccessKeyId::random();
+        assert_eq!(fresh.as_str().len(), 20);
+        assert_eq!(fresh.as_str().parse::<AccessKeyId>(), Ok(fresh));
+    }
 
     #[test]
     fn bucket_names() {

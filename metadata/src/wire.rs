@@ -6,12 +6,17 @@
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{BucketName, UploadId};
-use crate::model::{BucketInfo, ObjectData, ObjectMeta, PartRecord, WriteCondition};
+use crate::model::{
+    AccessKeySummary, BucketInfo, ObjectData, ObjectMeta, PartRecord, UserInfo, WriteCondition,
+};
 
 /// `PUT /v1/buckets/{bucket}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateBucketRequest {
     pub owner: String,
+    /// Created with the canned ACL `public-read`.
+    #[serde(default)]
+    pub public_read: bool,
 }
 
 /// `GET /v1/buckets`.
@@ -105,4 +110,16 @@ pub struct GetPartRequest {
 pub struct GetPartResponse {
     pub part: PartRecord,
     pub data: ObjectData,
+}
+
+/// `GET /v1/users`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListUsersResponse {
+    pub users: Vec<UserInfo>,
+}
+
+/// `GET /v1/keys`: every key, without secrets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListAccessKeysResponse {
+    pub keys: Vec<AccessKeySummary>,
 }

@@ -123,6 +123,32 @@ impl TestCluster {
         .expect("metadata client")
     }
 
+    /// Runs `tessera admin --json ARGS` against this cluster; returns whether
+    /// it succeeded and what it printed (stdout, or stderr on failure).
+    pub async fn admin(&self, args: &[&str]) -> (bool, String) {
+        let out = tokio::time::timeout(
+            Duration::from_secs(20),
+            tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+                .arg("admin")
+                .arg("--metadata-url")
+                .arg(format!("http://{}", self.cluster.spec().metadata_addr))
+                .arg("--json")
+                .args(args)
+                .env("TESSERA_CLUSTER_SECRET", CLUSTER_SECRET)
+                .kill_on_drop(true)
+                .output(),
+        )
+        .await
+        .expect("admin command timed out")
+        .expect("admin command runs");
+        let text = if out.status.success() {
+            String::from_utf8_lossy(&out.stdout).into_owned()
+        } else {
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        };
+        (out.status.success(), text)
+    }
+
     /// Waits until metadata sees exactly `n` nodes up (after kills).
     pub async fn wait_up_count(&self, n: usize) {
         let meta = self.metadata();

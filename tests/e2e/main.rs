@@ -4,6 +4,7 @@
 mod durability;
 mod harness;
 mod raw_sigv4;
+mod s3_access;
 mod s3_buckets;
 mod s3_checksums;
 mod s3_errors;

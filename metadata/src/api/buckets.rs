@@ -4,23 +4,22 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-use super::extract::{ApiJson, BucketPath};
+use super::extract::{ApiJson, BucketPath, IdPath};
 use super::{ApiError, AppState, validate};
 use crate::error::MetadataError;
-use crate::model::{BucketInfo, now_unix_ms};
+use crate::model::{BucketInfo, BucketUpdate, now_unix_ms};
 use crate::store::StoreError;
 use crate::wire::{CreateBucketRequest, ListBucketsResponse};
 
 pub(super) async fn handle_create_bucket(
     State(state): State<AppState>,
-    BucketPath(name): BucketPath,
+    IdPath(name): BucketPath,
     ApiJson(req): ApiJson<CreateBucketRequest>,
 ) -> Result<Json<BucketInfo>, ApiError> {
     validate::owner(&req.owner)?;
     let info = BucketInfo {
-        name,
-        owner: req.owner,
-        created_unix_ms: now_unix_ms(),
+        public_read: req.public_read,
+        ..BucketInfo::new(name, req.owner, now_unix_ms())
     };
     match state.store.create_bucket(info.clone()).await {
         Ok(()) => {
@@ -36,7 +35,7 @@ pub(super) async fn handle_create_bucket(
 
 pub(super) async fn handle_get_bucket(
     State(state): State<AppState>,
-    BucketPath(name): BucketPath,
+    IdPath(name): BucketPath,
 ) -> Result<Json<BucketInfo>, ApiError> {
     state
         .store
@@ -55,9 +54,20 @@ pub(super) async fn handle_list_buckets(
 
 pub(super) async fn handle_delete_bucket(
     State(state): State<AppState>,
-    BucketPath(name): BucketPath,
+    IdPath(name): BucketPath,
 ) -> Result<StatusCode, ApiError> {
     state.store.delete_bucket(&name).await?;
     tracing::info!(bucket = %name, "bucket deleted");
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn handle_update_bucket(
+    State(state): State<AppState>,
+    IdPath(name): BucketPath,
+    ApiJson(update): ApiJson<BucketUpdate>,
+) -> Result<Json<BucketInfo>, ApiError> {
+    validate::bucket_update(&update)?;
+    let info = state.store.update_bucket(&name, update).await?;
+    tracing::info!(bucket = %name, public_read = info.public_read, cors = info.cors.is_some(), "bucket settings changed");
+    Ok(Json(info))
 }

@@ -74,6 +74,11 @@ impl From<StoreError> for MetadataError {
                 tracing::debug!(error = %e, "completion refused");
                 MetadataError::EntityTooSmall
             }
+            StoreError::NoSuchUser => MetadataError::NoSuchUser,
+            StoreError::UserAlreadyExists => MetadataError::UserAlreadyExists,
+            StoreError::UserOwnsBuckets => MetadataError::UserOwnsBuckets,
+            StoreError::NoSuchAccessKey => MetadataError::NoSuchAccessKey,
+            StoreError::AccessKeyExists => MetadataError::AccessKeyExists,
             StoreError::Invalid(msg) => MetadataError::InvalidRequest(msg),
             StoreError::Closed => MetadataError::Unavailable(e.to_string()),
             StoreError::Backend(_) | StoreError::Corrupt(_) => {

@@ -12,10 +12,19 @@ use crate::ids::BucketName;
 #[from_request(via(axum::Json), rejection(ApiError))]
 pub(super) struct ApiJson<T>(pub T);
 
-/// The `{bucket}` path segment, validated.
-pub(super) struct BucketPath(pub BucketName);
+/// A path segment parsed as an id (a bucket, a user, an access key); a bad
+/// one is a 400 naming what was wrong.
+pub(super) struct IdPath<T>(pub T);
 
-impl<S: Send + Sync> FromRequestParts<S> for BucketPath {
+/// The `{bucket}` path segment, validated.
+pub(super) type BucketPath = IdPath<BucketName>;
+
+impl<S, T> FromRequestParts<S> for IdPath<T>
+where
+    S: Send + Sync,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
@@ -23,7 +32,7 @@ impl<S: Send + Sync> FromRequestParts<S> for BucketPath {
             .await
             .map_err(|e| MetadataError::InvalidRequest(e.body_text()))?;
         raw.parse()
-            .map(BucketPath)
+            .map(IdPath)
             .map_err(|e| ApiError(MetadataError::InvalidRequest(format!("{e}"))))
     }
 }

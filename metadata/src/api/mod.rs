@@ -10,6 +10,7 @@
 mod buckets;
 mod error;
 mod extract;
+mod identity;
 mod nodes;
 mod objects;
 mod observe;
@@ -53,7 +54,19 @@ pub fn router(state: AppState) -> Router {
             "/buckets/{bucket}",
             put(buckets::handle_create_bucket)
                 .get(buckets::handle_get_bucket)
+                .patch(buckets::handle_update_bucket)
                 .delete(buckets::handle_delete_bucket),
+        )
+        .route("/users", get(identity::handle_list_users))
+        .route(
+            "/users/{user}",
+            put(identity::handle_create_user).delete(identity::handle_delete_user),
+        )
+        .route("/users/{user}/keys", post(identity::handle_create_key))
+        .route("/keys", get(identity::handle_list_keys))
+        .route(
+            "/keys/{key}",
+            get(identity::handle_get_key).delete(identity::handle_delete_key),
         )
         .route("/objects/commit", post(objects::handle_commit_object))
         .route("/objects/get", post(objects::handle_get_object))

@@ -74,17 +74,17 @@ async fn buckets() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::start(dir.path()).await;
     let c = &srv.client;
-    let info = c.create_bucket(&b("photos"), "alice").await.unwrap();
+    let info = c.create_bucket(&b("photos"), "alice", false).await.unwrap();
     assert_eq!(info.owner, "alice");
     assert_eq!(
-        c.create_bucket(&b("photos"), "alice").await,
+        c.create_bucket(&b("photos"), "alice", false).await,
         Err(MetadataError::BucketAlreadyOwnedByYou)
     );
     assert_eq!(
-        c.create_bucket(&b("photos"), "bob").await,
+        c.create_bucket(&b("photos"), "bob", false).await,
         Err(MetadataError::BucketAlreadyExists)
     );
-    c.create_bucket(&b("albums"), "bob").await.unwrap();
+    c.create_bucket(&b("albums"), "bob", false).await.unwrap();
     assert_eq!(c.get_bucket(&b("photos")).await.unwrap(), info);
     assert_eq!(
         c.get_bucket(&b("nope")).await,
@@ -120,7 +120,7 @@ async fn objects() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::start(dir.path()).await;
     let c = &srv.client;
-    c.create_bucket(&b("media"), "o").await.unwrap();
+    c.create_bucket(&b("media"), "o", false).await.unwrap();
     let bucket = b("media");
 
     // Keys are arbitrary UTF-8 and arrive byte for byte.
@@ -170,7 +170,7 @@ async fn validation_at_the_edge() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::start(dir.path()).await;
     let c = &srv.client;
-    c.create_bucket(&b("media"), "o").await.unwrap();
+    c.create_bucket(&b("media"), "o", false).await.unwrap();
     let invalid = |r: Result<_, MetadataError>| matches!(r, Err(MetadataError::InvalidRequest(_)));
 
     let long = "k".repeat(MAX_KEY_BYTES + 1);
@@ -240,7 +240,7 @@ async fn listing() {
     let dir = tempfile::tempdir().unwrap();
     let srv = TestServer::start(dir.path()).await;
     let c = &srv.client;
-    c.create_bucket(&b("media"), "o").await.unwrap();
+    c.create_bucket(&b("media"), "o", false).await.unwrap();
     for k in [
         "a.txt",
         "videos/1/seg-1.ts",

@@ -4,7 +4,8 @@
 use crate::error::MetadataError;
 use crate::ids::MAX_KEY_BYTES;
 use crate::model::{
-    CompleteRequest, ListQuery, Manifest, NodeHeartbeat, ObjectData, ObjectMeta, UploadsQuery,
+    BucketUpdate, CompleteRequest, ListQuery, MAX_CORS_RULES, Manifest, NodeHeartbeat, ObjectData,
+    ObjectMeta, UploadsQuery,
 };
 use crate::wire::CommitPartRequest;
 
@@ -174,6 +175,44 @@ pub(super) fn heartbeat(hb: &NodeHeartbeat) -> Result<(), MetadataError> {
             "node address {:?} is not host:port",
             hb.addr
         )));
+    }
+    Ok(())
+}
+
+/// A CORS configuration S3 would accept: 1 to 100 rules, each with an
+/// origin and a known method, at most one `*` per origin and header.
+pub(super) fn bucket_update(update: &BucketUpdate) -> Result<(), MetadataError> {
+    if update.delete_cors && update.cors.is_some() {
+        return Err(invalid("a bucket update both sets and deletes CORS"));
+    }
+    let Some(cors) = &update.cors else {
+        return Ok(());
+    };
+    if cors.rules.is_empty() || cors.rules.len() > MAX_CORS_RULES {
+        return Err(invalid(format!(
+            "a CORS configuration has 1 to {MAX_CORS_RULES} rules"
+        )));
+    }
+    for rule in &cors.rules {
+        if rule.allowed_origins.is_empty() || rule.allowed_methods.is_empty() {
+            return Err(invalid(
+                "every CORS rule needs an AllowedOrigin and an AllowedMethod",
+            ));
+        }
+        for method in &rule.allowed_methods {
+            if !["GET", "PUT", "POST", "DELETE", "HEAD"].contains(&method.as_str()) {
+                return Err(invalid(format!(
+                    "Found unsupported HTTP method in CORS config. Unsupported method is {method}"
+                )));
+            }
+        }
+        for pattern in rule.allowed_origins.iter().chain(&rule.allowed_headers) {
+            if pattern.matches('*').count() > 1 {
+                return Err(invalid(format!(
+                    "{pattern:?} can not have more than one wildcard"
+                )));
+            }
+        }
     }
     Ok(())
 }

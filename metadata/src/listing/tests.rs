@@ -42,6 +42,37 @@ impl MetaStore for Counting {
     async fn delete_bucket(&self, name: &BucketName) -> Result<(), StoreError> {
         self.inner.delete_bucket(name).await
     }
+    async fn update_bucket(
+        &self,
+        name: &BucketName,
+        update: crate::model::BucketUpdate,
+    ) -> Result<BucketInfo, StoreError> {
+        self.inner.update_bucket(name, update).await
+    }
+    async fn create_user(&self, user: crate::model::UserInfo) -> Result<(), StoreError> {
+        self.inner.create_user(user).await
+    }
+    async fn list_users(&self) -> Result<Vec<crate::model::UserInfo>, StoreError> {
+        self.inner.list_users().await
+    }
+    async fn delete_user(&self, name: &crate::ids::UserName) -> Result<(), StoreError> {
+        self.inner.delete_user(name).await
+    }
+    async fn create_access_key(&self, key: crate::model::AccessKey) -> Result<(), StoreError> {
+        self.inner.create_access_key(key).await
+    }
+    async fn get_access_key(
+        &self,
+        id: &crate::ids::AccessKeyId,
+    ) -> Result<Option<crate::model::AccessKey>, StoreError> {
+        self.inner.get_access_key(id).await
+    }
+    async fn list_access_keys(&self) -> Result<Vec<crate::model::AccessKey>, StoreError> {
+        self.inner.list_access_keys().await
+    }
+    async fn delete_access_key(&self, id: &crate::ids::AccessKeyId) -> Result<(), StoreError> {
+        self.inner.delete_access_key(id).await
+    }
     async fn commit_object_if(
         &self,
         meta: ObjectMeta,

@@ -2,13 +2,17 @@
 //! types of its internal API: gateways, edges and storage nodes share them.
 
 mod bucket;
+mod cors;
+mod identity;
 mod listing;
 mod manifest;
 mod multipart;
 mod node;
 mod object;
 
-pub use bucket::BucketInfo;
+pub use bucket::{BucketInfo, BucketUpdate};
+pub use cors::{CorsConfig, CorsRule, MAX_CORS_RULES};
+pub use identity::{AccessKey, AccessKeySummary, UserInfo};
 pub use listing::{ListPage, ListQuery};
 pub use manifest::{ErasureCode, Manifest, ShardRef, Stripe};
 pub use multipart::{

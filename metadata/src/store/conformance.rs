@@ -8,9 +8,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::{MetaStore, StoreError};
-use crate::ids::{BucketName, NodeId, ShardHash, VersionId};
+use crate::ids::{BucketName, NodeId, ShardHash, UserName, VersionId};
 use crate::model::{
-    BucketInfo, ErasureCode, Manifest, NodeHeartbeat, ObjectData, ObjectMeta, ShardRef, Stripe,
+    AccessKey, BucketInfo, BucketUpdate, CorsConfig, CorsRule, ErasureCode, Manifest,
+    NodeHeartbeat, ObjectData, ObjectMeta, ShardRef, Stripe, UserInfo,
 };
 
 pub(crate) mod multipart;
@@ -20,11 +21,7 @@ pub(crate) fn bucket(name: &str) -> BucketName {
 }
 
 pub(crate) fn bucket_info(name: &str, owner: &str) -> BucketInfo {
-    BucketInfo {
-        name: bucket(name),
-        owner: owner.into(),
-        created_unix_ms: 1,
-    }
+    BucketInfo::new(bucket(name), owner.into(), 1)
 }
 
 pub(crate) fn meta(b: &str, key: &str, size: u64) -> ObjectMeta {
@@ -392,6 +389,130 @@ pub(crate) async fn nodes_persist(s: &dyn MetaStore) {
     assert_eq!(nodes[1].last_seen_unix_ms, 7);
 }
 
+pub(crate) async fn bucket_settings(s: &dyn MetaStore) {
+    let b = bucket("media");
+    s.create_bucket(bucket_info("media", "alice"))
+        .await
+        .unwrap();
+    let cors = CorsConfig {
+        rules: vec![CorsRule {
+            allowed_origins: vec!["https://example.com".into()],
+            allowed_methods: vec!["GET".into()],
+            ..CorsRule::default()
+        }],
+    };
+    let set_public = BucketUpdate {
+        public_read: Some(true),
+        ..BucketUpdate::default()
+    };
+    let set_cors = BucketUpdate {
+        cors: Some(cors.clone()),
+        ..BucketUpdate::default()
+    };
+    // Two updates of different settings both stick.
+    let (a, c) = tokio::join!(
+        s.update_bucket(&b, set_public),
+        s.update_bucket(&b, set_cors)
+    );
+    a.unwrap();
+    c.unwrap();
+    let info = s.get_bucket(&b).await.unwrap().unwrap();
+    assert!(info.public_read);
+    assert_eq!(info.cors, Some(cors));
+    assert_eq!(info.owner, "alice");
+    let cleared = s
+        .update_bucket(
+            &b,
+            BucketUpdate {
+                delete_cors: true,
+                ..BucketUpdate::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(cleared.cors, None);
+    assert!(cleared.public_read);
+    assert_eq!(
+        s.update_bucket(&bucket("nowhere"), BucketUpdate::default())
+            .await,
+        Err(StoreError::NoSuchBucket)
+    );
+}
+
+pub(crate) async fn users_and_keys(s: &dyn MetaStore) {
+    let alice: UserName = "alice".parse().unwrap();
+    let bob: UserName = "bob".parse().unwrap();
+    for name in [&bob, &alice] {
+        s.create_user(UserInfo {
+            name: name.clone(),
+            created_unix_ms: 1,
+        })
+        .await
+        .unwrap();
+    }
+    assert_eq!(
+        s.create_user(UserInfo {
+            name: alice.clone(),
+            created_unix_ms: 2,
+        })
+        .await,
+        Err(StoreError::UserAlreadyExists)
+    );
+    let users: Vec<_> = s
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.name)
+        .collect();
+    assert_eq!(users, vec![alice.clone(), bob.clone()]);
+
+    let k1 = AccessKey::generate(alice.clone(), 3);
+    let k2 = AccessKey::generate(alice.clone(), 4);
+    let k3 = AccessKey::generate(bob.clone(), 5);
+    for k in [&k1, &k2, &k3] {
+        s.create_access_key(k.clone()).await.unwrap();
+    }
+    assert_eq!(
+        s.create_access_key(k1.clone()).await,
+        Err(StoreError::AccessKeyExists)
+    );
+    assert_eq!(
+        s.create_access_key(AccessKey::generate("carol".parse().unwrap(), 6))
+            .await,
+        Err(StoreError::NoSuchUser)
+    );
+    assert_eq!(
+        s.get_access_key(&k1.access_key).await.unwrap(),
+        Some(k1.clone())
+    );
+    assert_eq!(s.list_access_keys().await.unwrap().len(), 3);
+
+    // Revoking one key leaves the user's others.
+    s.delete_access_key(&k1.access_key).await.unwrap();
+    assert_eq!(s.get_access_key(&k1.access_key).await.unwrap(), None);
+    assert_eq!(
+        s.delete_access_key(&k1.access_key).await,
+        Err(StoreError::NoSuchAccessKey)
+    );
+    assert!(s.get_access_key(&k2.access_key).await.unwrap().is_some());
+
+    // A user who owns a bucket stays; without it, the user goes with all
+    // its keys, and the other user's keys stay.
+    s.create_bucket(bucket_info("alices", "alice"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.delete_user(&alice).await,
+        Err(StoreError::UserOwnsBuckets)
+    );
+    s.delete_bucket(&bucket("alices")).await.unwrap();
+    s.delete_user(&alice).await.unwrap();
+    assert_eq!(s.delete_user(&alice).await, Err(StoreError::NoSuchUser));
+    assert_eq!(s.get_access_key(&k2.access_key).await.unwrap(), None);
+    assert_eq!(s.get_access_key(&k3.access_key).await.unwrap(), Some(k3));
+}
+
 mod redb {
     use super::*;
     use crate::store::RedbStore;
@@ -428,6 +549,18 @@ mod redb {
     async fn scans_are_ordered_and_bounded() {
         let dir = tempfile::tempdir().unwrap();
         super::scans_are_ordered_and_bounded(&open(&dir)).await;
+    }
+
+    #[tokio::test]
+    async fn bucket_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        super::bucket_settings(&open(&dir)).await;
+    }
+
+    #[tokio::test]
+    async fn users_and_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        super::users_and_keys(&open(&dir)).await;
     }
 
     #[tokio::test]

@@ -23,6 +23,9 @@
 //!   A part's data is a row of `data` under the part's own [`VersionId`], so
 //!   replacing a part, aborting and completing move data exactly as object
 //!   overwrites do.
+//! - `users`: [`UserName`] -> [`UserInfo`].
+//! - `access_keys`: [`AccessKeyId`] -> [`AccessKey`]. A handful per user,
+//!   so finding a user's keys is a scan of the table.
 
 mod codec;
 #[cfg(test)]
@@ -35,10 +38,11 @@ use std::ops::Bound;
 
 use async_trait::async_trait;
 
-use crate::ids::{BucketName, UploadId, VersionId};
+use crate::ids::{AccessKeyId, BucketName, UploadId, UserName, VersionId};
 use crate::model::{
-    BucketInfo, CompleteRequest, MultipartUpload, NodeHeartbeat, ObjectData, ObjectMeta,
-    PartRecord, PartsPage, UploadsPage, UploadsQuery, WriteCondition,
+    AccessKey, BucketInfo, BucketUpdate, CompleteRequest, MultipartUpload, NodeHeartbeat,
+    ObjectData, ObjectMeta, PartRecord, PartsPage, UploadsPage, UploadsQuery, UserInfo,
+    WriteCondition,
 };
 
 pub use keys::{common_prefix_len, prefix_successor};
@@ -89,6 +93,18 @@ pub enum StoreError {
     /// error rendered as text.
     #[error("storage backend error: {0}")]
     Backend(String),
+    #[error("no such user")]
+    NoSuchUser,
+    #[error("the user already exists")]
+    UserAlreadyExists,
+    /// A user who owns buckets cannot be deleted: the buckets would have no
+    /// owner anyone could sign as.
+    #[error("the user owns buckets")]
+    UserOwnsBuckets,
+    #[error("no such access key")]
+    NoSuchAccessKey,
+    #[error("the access key id is already in use")]
+    AccessKeyExists,
     /// A stored record could not be decoded.
     #[error("corrupt record: {0}")]
     Corrupt(String),
@@ -129,6 +145,14 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Sorted by name.
     async fn list_buckets(&self) -> Result<Vec<BucketInfo>, StoreError>;
+
+    /// Applies `update` to the bucket's settings and returns the result.
+    /// `NoSuchBucket`.
+    async fn update_bucket(
+        &self,
+        name: &BucketName,
+        update: BucketUpdate,
+    ) -> Result<BucketInfo, StoreError>;
 
     /// `NoSuchBucket`, or `BucketNotEmpty` while it holds an object or an
     /// upload in progress.
@@ -296,6 +320,29 @@ pub trait MetaStore: Send + Sync + 'static {
     /// One page of a bucket's uploads in (key, upload id) order; see
     /// [`UploadsQuery`]. `NoSuchBucket`.
     async fn list_uploads(&self, q: &UploadsQuery) -> Result<UploadsPage, StoreError>;
+
+    /// `UserAlreadyExists`.
+    async fn create_user(&self, user: UserInfo) -> Result<(), StoreError>;
+
+    /// Sorted by name.
+    async fn list_users(&self) -> Result<Vec<UserInfo>, StoreError>;
+
+    /// Removes the user and revokes all its keys. `NoSuchUser`, or
+    /// `UserOwnsBuckets` while any bucket is the user's.
+    async fn delete_user(&self, name: &UserName) -> Result<(), StoreError>;
+
+    /// `NoSuchUser` if `key.user` does not exist, `AccessKeyExists` if the
+    /// id is taken.
+    async fn create_access_key(&self, key: AccessKey) -> Result<(), StoreError>;
+
+    async fn get_access_key(&self, id: &AccessKeyId) -> Result<Option<AccessKey>, StoreError>;
+
+    /// Every key, sorted by id.
+    async fn list_access_keys(&self) -> Result<Vec<AccessKey>, StoreError>;
+
+    /// Revokes a key: requests it signs are refused from then on.
+    /// `NoSuchAccessKey`.
+    async fn delete_access_key(&self, id: &AccessKeyId) -> Result<(), StoreError>;
 
     /// Up to `limit` garbage entries, oldest version first.
     async fn list_garbage(&self, limit: usize) -> Result<Vec<GarbageEntry>, StoreError>;

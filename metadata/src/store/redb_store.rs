@@ -24,10 +24,11 @@ use super::codec::{decode, encode};
 use super::keys::{common_prefix_len, object_key, prefix_successor};
 use super::redb_writer::{self, WriteOp, WriteOutcome, WriteRequest};
 use super::{GarbageEntry, MetaStore, NodeRecord, StoreError};
-use crate::ids::{BucketName, UploadId, VersionId};
+use crate::ids::{AccessKeyId, BucketName, UploadId, UserName, VersionId};
 use crate::model::{
-    BucketInfo, CompleteRequest, MultipartUpload, NodeHeartbeat, ObjectData, ObjectMeta,
-    PartRecord, PartsPage, UploadsPage, UploadsQuery, WriteCondition,
+    AccessKey, BucketInfo, BucketUpdate, CompleteRequest, MultipartUpload, NodeHeartbeat,
+    ObjectData, ObjectMeta, PartRecord, PartsPage, UploadsPage, UploadsQuery, UserInfo,
+    WriteCondition,
 };
 
 mod multipart;
@@ -42,6 +43,8 @@ pub(super) const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("no
 pub(super) const UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("uploads");
 /// `upload id, part number` -> part; see [`super::keys::part_key`].
 pub(super) const PARTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("parts");
+pub(super) const USERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("users");
+pub(super) const ACCESS_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("access_keys");
 
 /// The file name inside the data folder.
 pub const DB_FILE_NAME: &str = "metadata.redb";
@@ -107,7 +110,7 @@ impl RedbStore {
             .map_err(|e| StoreError::Backend(format!("opening {}: {e}", path.display())))?;
         // Create every table up front, so readers never meet a missing one.
         let txn = db.begin_write()?;
-        for t in [BUCKETS, OBJECTS, NODES, UPLOADS, PARTS] {
+        for t in [BUCKETS, OBJECTS, NODES, UPLOADS, PARTS, USERS, ACCESS_KEYS] {
             txn.open_table(t)?;
         }
         for t in [DATA, GARBAGE] {
@@ -150,7 +153,9 @@ impl RedbStore {
     async fn write_replaced(&self, op: WriteOp) -> Result<Option<ObjectMeta>, StoreError> {
         match self.write(op).await? {
             WriteOutcome::Replaced(old) => Ok(old),
-            WriteOutcome::Done | WriteOutcome::ReplacedPart(_) => Ok(None),
+            WriteOutcome::Done | WriteOutcome::Bucket(_) | WriteOutcome::ReplacedPart(_) => {
+                Ok(None)
+            }
         }
     }
 
@@ -261,6 +266,21 @@ pub(super) fn bucket_exists(
     Ok(buckets.get(bucket.as_str().as_bytes())?.is_some())
 }
 
+/// Every record of a small table, in key order.
+fn read_all<T: serde::de::DeserializeOwned>(
+    txn: &ReadTransaction,
+    table: TableDefinition<&[u8], &[u8]>,
+    what: &str,
+) -> Result<Vec<T>, StoreError> {
+    let table = txn.open_table(table)?;
+    let mut out = Vec::new();
+    for item in table.iter()? {
+        let (_, v) = item?;
+        out.push(decode(what, v.value())?);
+    }
+    Ok(out)
+}
+
 fn read_meta(
     txn: &ReadTransaction,
     bucket: &BucketName,
@@ -301,16 +321,24 @@ impl MetaStore for RedbStore {
     }
 
     async fn list_buckets(&self) -> Result<Vec<BucketInfo>, StoreError> {
-        self.read(|txn| {
-            let buckets = txn.open_table(BUCKETS)?;
-            let mut out = Vec::new();
-            for item in buckets.iter()? {
-                let (_, v) = item?;
-                out.push(decode("bucket", v.value())?);
-            }
-            Ok(out)
-        })
-        .await
+        self.read(|txn| read_all(txn, BUCKETS, "bucket")).await
+    }
+
+    async fn update_bucket(
+        &self,
+        name: &BucketName,
+        update: BucketUpdate,
+    ) -> Result<BucketInfo, StoreError> {
+        let op = WriteOp::UpdateBucket {
+            name: name.clone(),
+            update,
+        };
+        match self.write(op).await? {
+            WriteOutcome::Bucket(info) => Ok(info),
+            _ => Err(StoreError::Backend(
+                "bucket update answered without the bucket".into(),
+            )),
+        }
     }
 
     async fn delete_bucket(&self, name: &BucketName) -> Result<(), StoreError> {
@@ -416,16 +444,7 @@ impl MetaStore for RedbStore {
     }
 
     async fn list_nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
-        self.read(|txn| {
-            let nodes = txn.open_table(NODES)?;
-            let mut out = Vec::new();
-            for item in nodes.iter()? {
-                let (_, v) = item?;
-                out.push(decode("node", v.value())?);
-            }
-            Ok(out)
-        })
-        .await
+        self.read(|txn| read_all(txn, NODES, "node")).await
     }
 
     async fn create_upload(&self, upload: MultipartUpload) -> Result<(), StoreError> {
@@ -525,6 +544,60 @@ impl MetaStore for RedbStore {
     async fn list_uploads(&self, q: &UploadsQuery) -> Result<UploadsPage, StoreError> {
         let q = q.clone();
         self.read(move |txn| multipart::list_uploads(txn, &q)).await
+    }
+
+    async fn create_user(&self, user: UserInfo) -> Result<(), StoreError> {
+        let value = encode(&user)?;
+        self.write(WriteOp::CreateUser {
+            name: user.name,
+            value,
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn list_users(&self) -> Result<Vec<UserInfo>, StoreError> {
+        self.read(|txn| read_all(txn, USERS, "user")).await
+    }
+
+    async fn delete_user(&self, name: &UserName) -> Result<(), StoreError> {
+        self.write(WriteOp::DeleteUser { name: name.clone() })
+            .await
+            .map(drop)
+    }
+
+    async fn create_access_key(&self, key: AccessKey) -> Result<(), StoreError> {
+        let value = encode(&key)?;
+        self.write(WriteOp::CreateAccessKey {
+            id: key.access_key,
+            user: key.user,
+            value,
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn get_access_key(&self, id: &AccessKeyId) -> Result<Option<AccessKey>, StoreError> {
+        let id = id.clone();
+        self.read(move |txn| {
+            let keys = txn.open_table(ACCESS_KEYS)?;
+            match keys.get(id.as_str().as_bytes())? {
+                Some(v) => Ok(Some(decode("access key", v.value())?)),
+                None => Ok(None),
+            }
+        })
+        .await
+    }
+
+    async fn list_access_keys(&self) -> Result<Vec<AccessKey>, StoreError> {
+        self.read(|txn| read_all(txn, ACCESS_KEYS, "access key"))
+            .await
+    }
+
+    async fn delete_access_key(&self, id: &AccessKeyId) -> Result<(), StoreError> {
+        self.write(WriteOp::DeleteAccessKey { id: id.clone() })
+            .await
+            .map(drop)
     }
 
     async fn list_garbage(&self, limit: usize) -> Result<Vec<GarbageEntry>, StoreError> {

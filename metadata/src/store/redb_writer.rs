@@ -31,12 +31,15 @@ use tokio::sync::{mpsc, oneshot};
 use super::StoreError;
 use super::codec::decode;
 use super::keys::object_key;
-use super::redb_store::{BUCKETS, DATA, GARBAGE, NODES, OBJECTS, PARTS, UPLOADS};
-use crate::ids::{BucketName, UploadId, VersionId};
+use super::redb_store::{
+    ACCESS_KEYS, BUCKETS, DATA, GARBAGE, NODES, OBJECTS, PARTS, UPLOADS, USERS,
+};
+use crate::ids::{AccessKeyId, BucketName, UploadId, UserName, VersionId};
 use crate::model::{
-    BucketInfo, CompleteRequest, ObjectMeta, PartRecord, WriteCondition, now_unix_ms,
+    BucketInfo, BucketUpdate, CompleteRequest, ObjectMeta, PartRecord, WriteCondition, now_unix_ms,
 };
 
+mod identity;
 mod multipart;
 
 /// Upper bound on operations per transaction, so that one batch's commit
@@ -52,6 +55,25 @@ pub(super) enum WriteOp {
     },
     DeleteBucket {
         name: BucketName,
+    },
+    UpdateBucket {
+        name: BucketName,
+        update: BucketUpdate,
+    },
+    CreateUser {
+        name: UserName,
+        value: Vec<u8>,
+    },
+    DeleteUser {
+        name: UserName,
+    },
+    CreateAccessKey {
+        id: AccessKeyId,
+        user: UserName,
+        value: Vec<u8>,
+    },
+    DeleteAccessKey {
+        id: AccessKeyId,
     },
     CommitObject {
         condition: WriteCondition,
@@ -103,6 +125,7 @@ pub(super) enum WriteOp {
 )]
 pub(super) enum WriteOutcome {
     Done,
+    Bucket(BucketInfo),
     Replaced(Option<ObjectMeta>),
     ReplacedPart(Option<PartRecord>),
 }
@@ -192,6 +215,8 @@ struct Tables<'txn> {
     nodes: BytesTable<'txn>,
     uploads: BytesTable<'txn>,
     parts: BytesTable<'txn>,
+    users: BytesTable<'txn>,
+    access_keys: BytesTable<'txn>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -204,6 +229,8 @@ impl<'txn> Tables<'txn> {
             nodes: txn.open_table(NODES)?,
             uploads: txn.open_table(UPLOADS)?,
             parts: txn.open_table(PARTS)?,
+            users: txn.open_table(USERS)?,
+            access_keys: txn.open_table(ACCESS_KEYS)?,
         })
     }
 
@@ -237,6 +264,11 @@ impl<'txn> Tables<'txn> {
                 self.buckets.remove(key)?;
                 Ok(Ok(WriteOutcome::Done))
             }
+            WriteOp::UpdateBucket { name, update } => self.update_bucket(name, update),
+            WriteOp::CreateUser { name, value } => self.create_user(name, value),
+            WriteOp::DeleteUser { name } => self.delete_user(name),
+            WriteOp::CreateAccessKey { id, user, value } => self.create_access_key(id, user, value),
+            WriteOp::DeleteAccessKey { id } => self.delete_access_key(id),
             WriteOp::CommitObject {
                 condition,
                 bucket,

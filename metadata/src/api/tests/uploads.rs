@@ -18,7 +18,7 @@ async fn multipart_round_trip() {
         c.create_upload(&upload("media", "k")).await,
         Err(MetadataError::NoSuchBucket)
     );
-    c.create_bucket(&bucket, "o").await.unwrap();
+    c.create_bucket(&bucket, "o", false).await.unwrap();
     let key = "videos/a b?é.mp4";
     let up = upload("media", key);
     let id = &up.upload_id;
@@ -137,7 +137,7 @@ async fn multipart_validation_at_the_edge() {
     let srv = TestServer::start(dir.path()).await;
     let c = &srv.client;
     let bucket = b("media");
-    c.create_bucket(&bucket, "o").await.unwrap();
+    c.create_bucket(&bucket, "o", false).await.unwrap();
     let up = upload("media", "k");
     c.create_upload(&up).await.unwrap();
     let id = &up.upload_id;

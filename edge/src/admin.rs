@@ -1,0 +1,193 @@
+//! `edge admin`: users and access keys, managed on a running cluster. It
+//! talks to the metadata service with the cluster secret; edges pick up a
+//! new key at its first use and stop accepting a revoked one within
+//! seconds, with no restart.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand};
+use metadata::client::MetadataClient;
+use metadata::cluster_auth::ClusterSecret;
+use metadata::ids::{AccessKeyId, UserName};
+use metadata::model::AccessKey;
+
+#[derive(Debug, Clone, Args)]
+pub struct AdminArgs {
+    /// Base URL of the metadata service.
+    #[arg(
+        long,
+        env = "TESSERA_METADATA_URL",
+        default_value = "http://127.0.0.1:9100"
+    )]
+    pub metadata_url: String,
+    /// The cluster secret.
+    #[arg(long, env = "TESSERA_CLUSTER_SECRET", hide_env_values = true)]
+    pub cluster_secret: Option<String>,
+    /// File holding the cluster secret (default: the local cluster's,
+    /// `./data/cluster-secret`).
+    #[arg(long)]
+    pub cluster_secret_file: Option<PathBuf>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AdminCommand {
+    /// Users: who owns buckets.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Access keys: how users sign requests.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Create a user and its first access key.
+    Create {
+        name: UserName,
+        /// Create the user without a key.
+        #[arg(long)]
+        no_key: bool,
+    },
+    /// List users.
+    List,
+    /// Delete a user that owns no bucket, revoking all its keys.
+    Delete { name: UserName },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum KeyCommand {
+    /// Issue another access key for a user (to rotate keys without downtime).
+    Create { user: UserName },
+    /// List access keys (never their secrets).
+    List {
+        /// Only this user's keys.
+        #[arg(long)]
+        user: Option<UserName>,
+    },
+    /// Revoke an access key: requests it signs are refused within seconds.
+    Revoke { access_key: AccessKeyId },
+}
+
+/// The local cluster keeps its secret here (see `local-cluster --data`).
+const LOCAL_SECRET_FILE: &str = "./data/cluster-secret";
+
+pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let secret = match (&args.cluster_secret, &args.cluster_secret_file) {
+        (Some(s), _) => s.clone(),
+        (None, Some(f)) => read_secret(f)?,
+        (None, None) => read_secret(&PathBuf::from(LOCAL_SECRET_FILE)).context(
+            "no cluster secret: pass --cluster-secret-file or set TESSERA_CLUSTER_SECRET",
+        )?,
+    };
+    let secret = ClusterSecret::new(secret).context("invalid cluster secret")?;
+    let meta = MetadataClient::new(&args.metadata_url, secret)?;
+    let json = args.json;
+    match args.command {
+        AdminCommand::User(UserCommand::Create { name, no_key }) => {
+            let user = meta.create_user(&name).await?;
+            let key = if no_key {
+                None
+            } else {
+                Some(meta.create_access_key(&name).await?)
+            };
+            if json {
+                print_json(&serde_json::json!({ "user": user, "key": key }))?;
+            } else {
+                println!("created user {}", user.name);
+                if let Some(key) = &key {
+                    print_key(key);
+                }
+            }
+        }
+        AdminCommand::User(UserCommand::List) => {
+            let users = meta.list_users().await?;
+            if json {
+                print_json(&users)?;
+            } else {
+                println!("{:<32} created", "user");
+                for u in users {
+                    println!("{:<32} {}", u.name, timestamp(u.created_unix_ms));
+                }
+            }
+        }
+        AdminCommand::User(UserCommand::Delete { name }) => {
+            meta.delete_user(&name).await?;
+            if json {
+                print_json(&serde_json::json!({ "deleted": name }))?;
+            } else {
+                println!("deleted user {name} and revoked its keys");
+            }
+        }
+        AdminCommand::Key(KeyCommand::Create { user }) => {
+            let key = meta.create_access_key(&user).await?;
+            if json {
+                print_json(&key)?;
+            } else {
+                print_key(&key);
+            }
+        }
+        AdminCommand::Key(KeyCommand::List { user }) => {
+            let keys: Vec<_> = meta
+                .list_access_keys()
+                .await?
+                .into_iter()
+                .filter(|k| user.as_ref().is_none_or(|u| k.user == *u))
+                .collect();
+            if json {
+                print_json(&keys)?;
+            } else {
+                println!("{:<24} {:<32} created", "access key", "user");
+                for k in keys {
+                    println!(
+                        "{:<24} {:<32} {}",
+                        k.access_key,
+                        k.user,
+                        timestamp(k.created_unix_ms)
+                    );
+                }
+            }
+        }
+        AdminCommand::Key(KeyCommand::Revoke { access_key }) => {
+            meta.delete_access_key(&access_key).await?;
+            if json {
+                print_json(&serde_json::json!({ "revoked": access_key }))?;
+            } else {
+                println!("revoked {access_key}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn read_secret(path: &PathBuf) -> anyhow::Result<String> {
+    let s = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(s.trim().to_owned())
+}
+
+fn print_key(key: &AccessKey) {
+    println!("user        {}", key.user);
+    println!("access key  {}", key.access_key);
+    println!("secret key  {}", key.secret_key);
+    println!("(the secret is shown only now; keep it safe)");
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(value)?);
+    Ok(())
+}
+
+fn timestamp(unix_ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(unix_ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| unix_ms.to_string())
+}

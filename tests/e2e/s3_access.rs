@@ -1,0 +1,286 @@
+//! Users, their keys, bucket ownership and public-read buckets: the admin
+//! command against a running cluster, no restarts.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::{TestCluster, get, put};
+
+fn code<E: aws_sdk_s3::error::ProvideErrorMetadata>(e: E) -> String {
+    e.code().unwrap_or("<none>").to_owned()
+}
+
+/// Creates a user with the admin command; returns its first key.
+async fn create_user(t: &TestCluster, name: &str) -> (String, String) {
+    let (ok, out) = t.admin(&["user", "create", name]).await;
+    assert!(ok, "user create {name}: {out}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("admin prints JSON");
+    let key = &v["key"];
+    (
+        key["access_key"].as_str().expect("access key").to_owned(),
+        key["secret_key"].as_str().expect("secret").to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn users_own_their_buckets_and_keys_are_revoked_live() {
+    let t = TestCluster::start().await;
+    let (alice_id, alice_secret) = create_user(&t, "alice").await;
+    let (bob_id, bob_secret) = create_user(&t, "bob").await;
+    let alice = t.client_with(&alice_id, &alice_secret);
+    let bob = t.client_with(&bob_id, &bob_secret);
+
+    alice.create_bucket().bucket("alices").send().await.unwrap();
+    put(&alice, "alices", "clip.mp4", b"alice's video").await;
+    bob.create_bucket().bucket("bobs").send().await.unwrap();
+
+    // Another user gets AccessDenied for everything in the bucket.
+    let e = bob
+        .get_object()
+        .bucket("alices")
+        .key("clip.mp4")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(e.into_service_error()), "AccessDenied");
+    let e = bob
+        .put_object()
+        .bucket("alices")
+        .key("x")
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(e.into_service_error()), "AccessDenied");
+    let e = bob
+        .list_objects_v2()
+        .bucket("alices")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(e.into_service_error()), "AccessDenied");
+    let e = bob
+        .delete_bucket()
+        .bucket("alices")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(e.into_service_error()), "AccessDenied");
+    let e = bob
+        .create_bucket()
+        .bucket("alices")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(e.into_service_error()), "BucketAlreadyExists");
+
+    // Each user lists only their own buckets.
+    let names = |out: aws_sdk_s3::operation::list_buckets::ListBucketsOutput| -> Vec<String> {
+        out.buckets()
+            .iter()
+            .filter_map(|b| b.name().map(str::to_owned))
+            .collect()
+    };
+    assert_eq!(
+        names(alice.list_buckets().send().await.unwrap()),
+        ["alices"]
+    );
+    assert_eq!(names(bob.list_buckets().send().await.unwrap()), ["bobs"]);
+
+    // A second key of the same user reaches the same buckets.
+    let (ok, out) = t.admin(&["key", "create", "alice"]).await;
+    assert!(ok, "{out}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let alice2 = t.client_with(
+        v["access_key"].as_str().unwrap(),
+        v["secret_key"].as_str().unwrap(),
+    );
+    assert_eq!(
+        get(&alice2, "alices", "clip.mp4", None).await,
+        b"alice's video"
+    );
+
+    // Listings show users and keys, never secrets.
+    let (ok, out) = t.admin(&["user", "list"]).await;
+    assert!(ok, "{out}");
+    let users: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let users: Vec<&str> = users.iter().filter_map(|u| u["name"].as_str()).collect();
+    assert_eq!(users, ["alice", "bob"]);
+    let (ok, out) = t.admin(&["key", "list", "--user", "alice"]).await;
+    assert!(ok, "{out}");
+    assert!(!out.contains(&alice_secret), "a listing showed a secret");
+    let keys: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(keys.len(), 2);
+
+    // Revoking the first key stops it within seconds, without a restart;
+    // the other key keeps working.
+    let (ok, out) = t.admin(&["key", "revoke", &alice_id]).await;
+    assert!(ok, "{out}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match alice.head_bucket().bucket("alices").send().await {
+            Ok(_) => {
+                assert!(Instant::now() < deadline, "revoked key still accepted");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => {
+                // HEAD has no body: the status tells.
+                assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(403));
+                break;
+            }
+        }
+    }
+    let e = alice
+        .get_object()
+        .bucket("alices")
+        .key("clip.mp4")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(code(e.into_service_error()), "InvalidAccessKeyId");
+    assert_eq!(
+        get(&alice2, "alices", "clip.mp4", None).await,
+        b"alice's video"
+    );
+
+    // A user who owns buckets cannot be deleted; once they are gone, it can,
+    // and its keys go with it.
+    let (ok, out) = t.admin(&["user", "delete", "bob"]).await;
+    assert!(!ok && out.contains("owns buckets"), "{out}");
+    bob.delete_bucket().bucket("bobs").send().await.unwrap();
+    let (ok, out) = t.admin(&["user", "delete", "bob"]).await;
+    assert!(ok, "{out}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while bob.list_buckets().send().await.is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "deleted user's key still accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Bad input to the admin command is an error, not a crash.
+    let (ok, _) = t.admin(&["user", "create", "bad name"]).await;
+    assert!(!ok);
+    let (ok, out) = t.admin(&["key", "create", "nobody"]).await;
+    assert!(!ok && out.contains("does not exist"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn public_read_buckets_serve_anonymous_get_and_head_only() {
+    let t = TestCluster::start().await;
+    let http = reqwest::Client::new();
+    let endpoint = t.cluster.s3_endpoint();
+    let video = tests::pattern(300 * 1024, 7);
+
+    t.s3.create_bucket().bucket("private").send().await.unwrap();
+    put(&t.s3, "private", "v.webm", &video).await;
+    t.s3.create_bucket()
+        .bucket("public")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    put(&t.s3, "public", "v.webm", &video).await;
+
+    // Anonymous GET (also ranged) and HEAD of a public-read bucket's objects.
+    let resp = http
+        .get(format!("{endpoint}/public/v.webm"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), video.as_slice());
+    let resp = http
+        .get(format!("{endpoint}/public/v.webm"))
+        .header("range", "bytes=1000-1999")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 206);
+    assert_eq!(resp.bytes().await.unwrap().as_ref(), &video[1000..2000]);
+    let resp = http
+        .head(format!("{endpoint}/public/v.webm"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers()["content-length"].to_str().unwrap(),
+        video.len().to_string()
+    );
+    let resp = http
+        .get(format!("{endpoint}/public/missing"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 404);
+
+    // Nothing else is anonymous: not listing, not writing, not deleting,
+    // and not a private bucket (nor whether a bucket exists).
+    for (method, path) in [
+        ("GET", "/public"),
+        ("GET", "/public?list-type=2"),
+        ("PUT", "/public/new"),
+        ("DELETE", "/public/v.webm"),
+        ("GET", "/private/v.webm"),
+        ("HEAD", "/private/v.webm"),
+        ("GET", "/no-such-bucket/v.webm"),
+        ("GET", "/"),
+    ] {
+        let resp = http
+            .request(method.parse().unwrap(), format!("{endpoint}{path}"))
+            .body("x")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 403, "{method} {path}");
+    }
+    assert_eq!(get(&t.s3, "public", "v.webm", None).await, video);
+
+    // The ACL reads back, and switching to private closes the door at once
+    // on this edge.
+    let acl = t.s3.get_bucket_acl().bucket("public").send().await.unwrap();
+    let all_users = acl.grants().iter().any(|g| {
+        g.grantee().and_then(|g| g.uri()) == Some("http://acs.amazonaws.com/groups/global/AllUsers")
+            && g.permission() == Some(&aws_sdk_s3::types::Permission::Read)
+    });
+    assert!(all_users, "{acl:?}");
+    t.s3.put_bucket_acl()
+        .bucket("public")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::Private)
+        .send()
+        .await
+        .unwrap();
+    let resp = http
+        .get(format!("{endpoint}/public/v.webm"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 403);
+    let acl = t.s3.get_bucket_acl().bucket("public").send().await.unwrap();
+    assert_eq!(acl.grants().len(), 1);
+
+    // And back to public-read, by the canned ACL on the existing bucket.
+    t.s3.put_bucket_acl()
+        .bucket("private")
+        .acl(aws_sdk_s3::types::BucketCannedAcl::PublicRead)
+        .send()
+        .await
+        .unwrap();
+    let resp = http
+        .get(format!("{endpoint}/private/v.webm"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+
+    // ACLs we do not offer are refused, not ignored.
+    let e =
+        t.s3.put_bucket_acl()
+            .bucket("private")
+            .acl(aws_sdk_s3::types::BucketCannedAcl::PublicReadWrite)
+            .send()
+            .await
+            .unwrap_err();
+    assert_eq!(code(e.into_service_error()), "NotImplemented");
+}
