@@ -1,6 +1,8 @@
-//! End-to-end tests: real processes on loopback, driven by aws-sdk-s3 and by
-//! raw HTTP where the SDK would not send what we need.
+//! End-to-end tests: real processes on loopback, driven by aws-sdk-s3, by
+//! raw HTTP where the SDK would not send what we need, and by the mainstream
+//! S3 command-line clients (`client_compat`).
 
+mod client_compat;
 mod durability;
 mod harness;
 mod raw_sigv4;
