@@ -9,6 +9,7 @@ pub mod admin;
 pub mod cli;
 pub mod config;
 mod date_header;
+mod expect_continue;
 pub mod local_cluster;
 mod presign_limits;
 pub mod rate_limit;

@@ -32,6 +32,8 @@ pub async fn handle(
     let path = req.uri().path().to_owned();
     let span = tracing::info_span!("s3", request_id = %id, %method, %path);
     let started = Instant::now();
+    let close = req.version() < http::Version::HTTP_2
+        && crate::expect_continue::expects_continue_without_body(req.headers());
     let mut req: HttpRequest = req.map(s3s::Body::from);
     crate::date_header::fill_amz_date(req.headers_mut());
     let refused = if limits.allow(peer, req.headers(), req.uri().query()) {
@@ -67,6 +69,9 @@ pub async fn handle(
     }
     if status >= 400 && method != http::Method::HEAD {
         resp = with_request_id_in_error(resp, &id).await;
+    }
+    if close {
+        crate::expect_continue::close_after(resp.headers_mut());
     }
     Ok(resp)
 }

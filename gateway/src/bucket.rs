@@ -108,4 +108,15 @@ impl Tessera {
             location_constraint,
         }))
     }
+
+    /// Versioning is not offered: every bucket answers as one that was never
+    /// versioned (an empty configuration), which is what tools that ask
+    /// before listing or purging expect.
+    pub(crate) async fn handle_get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.owned_bucket(&req, &req.input.bucket).await?;
+        Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    }
 }

@@ -205,4 +205,11 @@ impl S3 for Tessera {
     ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
         self.handle_delete_bucket_cors(req).await
     }
+
+    async fn get_bucket_versioning(
+        &self,
+        req: S3Request<GetBucketVersioningInput>,
+    ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
+        self.handle_get_bucket_versioning(req).await
+    }
 }
