@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// Requests per second per client address, `RATE` or `RATE/BURST` (default: no limit).
     #[arg(long)]
     pub rate_limit_per_address: Option<Limit>,
+    /// A domain for virtual-hosted-style requests (`bucket.DOMAIN`); repeat
+    /// for several. Path style always works.
+    #[arg(long = "virtual-host-domain")]
+    pub virtual_host_domains: Vec<String>,
 }
 
 /// The config file, as written.
@@ -84,6 +88,9 @@ pub struct RawEdgeConfig {
     /// S3 credentials accepted by this edge.
     #[serde(default)]
     pub credentials: Vec<RawCredential>,
+    /// Domains for virtual-hosted-style requests (`bucket.<domain>`).
+    #[serde(default)]
+    pub virtual_host_domains: Vec<String>,
     /// Data shards per stripe (default 4).
     pub data_shards: Option<u8>,
     /// Parity shards per stripe (default 2).
@@ -307,7 +314,14 @@ impl EdgeConfig {
             suspect_for: defaults.suspect_for,
             credentials,
             region: args.region.or(raw.region).unwrap_or(defaults.region),
+            virtual_host_domains: if args.virtual_host_domains.is_empty() {
+                raw.virtual_host_domains
+            } else {
+                args.virtual_host_domains
+            },
         };
+        gateway::virtual_host::VirtualHostDomains::new(&gateway.virtual_host_domains)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         Ok(EdgeConfig {
             listen: args
                 .listen

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod cli;
 pub mod config;
+mod cors;
 mod date_header;
 mod expect_continue;
 pub mod local_cluster;

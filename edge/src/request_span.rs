@@ -12,7 +12,10 @@ use s3s::{HttpError, HttpRequest, HttpResponse, S3Error, S3ErrorCode};
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::cors::CorsContext;
 use crate::rate_limit::RateLimits;
+use gateway::BucketSettings;
+use gateway::virtual_host::VirtualHostDomains;
 use tracing::Instrument;
 
 /// A fresh request id: 16 uppercase hex digits, like S3's.
@@ -20,10 +23,17 @@ pub fn new_request_id() -> String {
     format!("{:016X}", rand::random::<u64>())
 }
 
+/// What every S3 request goes through at the edge.
+pub struct Frontend {
+    pub s3: S3Service,
+    pub limits: RateLimits,
+    pub buckets: BucketSettings,
+    pub hosts: VirtualHostDomains,
+}
+
 /// Serves one request through s3s inside its span, and stamps the id.
 pub async fn handle(
-    s3: S3Service,
-    limits: Arc<RateLimits>,
+    front: Arc<Frontend>,
     peer: IpAddr,
     req: http::Request<Incoming>,
 ) -> Result<HttpResponse, HttpError> {
@@ -36,7 +46,8 @@ pub async fn handle(
         && crate::expect_continue::expects_continue_without_body(req.headers());
     let mut req: HttpRequest = req.map(s3s::Body::from);
     crate::date_header::fill_amz_date(req.headers_mut());
-    let refused = if limits.allow(peer, req.headers(), req.uri().query()) {
+    let cors = CorsContext::of(&front.hosts, &method, req.headers(), req.uri());
+    let refused = if front.limits.allow(peer, req.headers(), req.uri().query()) {
         crate::presign_limits::check(req.uri().query()).err()
     } else {
         metrics::counter!("edge_rate_limited_total").increment(1);
@@ -46,11 +57,21 @@ pub async fn handle(
         ))
     };
     let mut resp = match refused {
-        None => s3.call(req).instrument(span.clone()).await?,
         Some(e) => e
             .to_http_response()
             .map_err(|e| HttpError::new(Box::new(e)))?,
+        None if method == http::Method::OPTIONS => {
+            crate::cors::preflight(&front.buckets, &front.hosts, req.headers(), req.uri())
+                .instrument(span.clone())
+                .await
+        }
+        None => front.s3.call(req).instrument(span.clone()).await?,
     };
+    if let Some(cors) = &cors
+        && method != http::Method::OPTIONS
+    {
+        cors.decorate(&front.buckets, &mut resp).await;
+    }
     let status = resp.status().as_u16();
     span.in_scope(|| {
         let ms = started.elapsed().as_secs_f64() * 1e3;

@@ -17,6 +17,7 @@ use storage_node::client::StorageClient;
 use tokio::net::TcpListener;
 
 use crate::config::EdgeConfig;
+use crate::request_span::Frontend;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -56,11 +57,16 @@ pub async fn serve(
     let metrics = prometheus_handle();
     let meta = MetadataClient::new(&config.metadata_url, config.cluster_secret.clone())?;
     let storage = StorageClient::new(config.cluster_secret.clone())?;
-    let s3 = gateway::s3_service(config.gateway.clone(), meta, storage).await?;
-    let limits = std::sync::Arc::new(crate::rate_limit::RateLimits::new(
-        config.rate_limit_per_key,
-        config.rate_limit_per_address,
-    ));
+    let gateway = gateway::gateway(config.gateway.clone(), meta, storage).await?;
+    let front = Arc::new(Frontend {
+        s3: gateway.s3,
+        limits: crate::rate_limit::RateLimits::new(
+            config.rate_limit_per_key,
+            config.rate_limit_per_address,
+        ),
+        buckets: gateway.buckets,
+        hosts: gateway.hosts,
+    });
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -104,10 +110,9 @@ pub async fn serve(
                 };
                 // Without TCP_NODELAY small responses wait ~40 ms for delayed ACKs.
                 let _ = stream.set_nodelay(true);
-                let s3 = s3.clone();
-                let limits = std::sync::Arc::clone(&limits);
+                let front = Arc::clone(&front);
                 let service = hyper::service::service_fn(move |req| {
-                    crate::request_span::handle(s3.clone(), std::sync::Arc::clone(&limits), peer.ip(), req)
+                    crate::request_span::handle(Arc::clone(&front), peer.ip(), req)
                 });
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn.into_owned());

@@ -112,7 +112,7 @@ impl Tessera {
             .map_err(|e| match e {
                 // Validation happens in metadata; its message is the answer.
                 metadata::error::MetadataError::InvalidRequest(msg) => {
-                    S3Error::with_message(S3ErrorCode::MalformedXML, msg)
+                    S3Error::with_message(S3ErrorCode::InvalidRequest, msg)
                 }
                 e => self.bucket_error(&info.name, e).into(),
             })?;

@@ -49,6 +49,9 @@ pub struct GatewayConfig {
     pub credentials: Vec<Credential>,
     /// Region reported by GetBucketLocation and expected in signatures.
     pub region: String,
+    /// Domains for virtual-hosted-style requests (`bucket.<domain>`);
+    /// empty: path style only.
+    pub virtual_host_domains: Vec<String>,
 }
 
 impl Default for GatewayConfig {
@@ -63,6 +66,7 @@ impl Default for GatewayConfig {
             suspect_for: Duration::from_secs(5),
             credentials: Vec::new(),
             region: "us-east-1".to_owned(),
+            virtual_host_domains: Vec::new(),
         }
     }
 }

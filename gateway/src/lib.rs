@@ -18,6 +18,7 @@ pub mod checksum;
 mod conditions;
 pub mod config;
 mod copy;
+pub mod cors;
 mod digest_pipe;
 pub mod error;
 pub mod layout;
@@ -33,6 +34,7 @@ mod time_format;
 pub mod topology;
 mod upload_body;
 pub mod url_encoding;
+pub mod virtual_host;
 mod writer;
 
 use std::sync::Arc;
@@ -48,6 +50,7 @@ pub use service::Tessera;
 
 use crate::object_io::ObjectIo;
 use crate::topology::Topology;
+use crate::virtual_host::VirtualHostDomains;
 
 /// The one key directory, shared by the signature check and the access
 /// check (s3s takes each by value).
@@ -60,14 +63,35 @@ impl s3s::auth::S3Auth for SharedKeys {
     }
 }
 
+/// What the edge serves: the S3 service, and the bucket settings it needs
+/// before a request reaches S3 (CORS preflights carry no signature).
+pub struct Gateway {
+    pub s3: S3Service,
+    pub buckets: BucketSettings,
+    pub hosts: VirtualHostDomains,
+}
+
+/// Bucket settings, read through the gateway's short-lived bucket cache.
+#[derive(Clone)]
+pub struct BucketSettings(Tessera);
+
+impl BucketSettings {
+    /// The bucket's CORS configuration; `None` when it has none, or when
+    /// the name is not a bucket.
+    pub async fn cors(&self, bucket: &str) -> Option<metadata::model::CorsConfig> {
+        self.0.bucket_info(bucket).await.ok()?.cors
+    }
+}
+
 /// Builds the S3 service over a cluster: connects the node view and wires
-/// authentication. Mount the result with axum's `fallback_service` (not under a
-/// prefix: signatures cover the path).
-pub async fn s3_service(
+/// authentication, access control and virtual-hosted addressing.
+pub async fn gateway(
     config: GatewayConfig,
     meta: MetadataClient,
     storage: StorageClient,
-) -> Result<S3Service, GatewayError> {
+) -> Result<Gateway, GatewayError> {
+    let hosts = VirtualHostDomains::new(&config.virtual_host_domains)
+        .map_err(|e| GatewayError::Internal(e.to_string()))?;
     let codec = Codec::new(config.code)?;
     let topology = Topology::start(meta.clone(), config.topology_refresh, config.suspect_for).await;
     let keys = Arc::new(auth::KeyDirectory::new(&config.credentials, meta.clone()));
@@ -78,8 +102,14 @@ pub async fn s3_service(
         codec,
         config,
     });
-    let mut builder = S3ServiceBuilder::new(Tessera::new(io));
+    let tessera = Tessera::new(io);
+    let mut builder = S3ServiceBuilder::new(tessera.clone());
     builder.set_auth(SharedKeys(keys.clone()));
     builder.set_access(access::Access { keys });
-    Ok(builder.build())
+    builder.set_host(hosts.clone());
+    Ok(Gateway {
+        s3: builder.build(),
+        buckets: BucketSettings(tessera),
+        hosts,
+    })
 }

@@ -9,6 +9,7 @@ mod raw_sigv4;
 mod s3_access;
 mod s3_buckets;
 mod s3_checksums;
+mod s3_cors_and_hosts;
 mod s3_errors;
 mod s3_listing;
 mod s3_multipart;
