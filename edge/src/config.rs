@@ -342,3 +342,17 @@ impl EdgeConfig {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The example in `deploy/` stays a valid configuration.
+    #[test]
+    fn the_deploy_example_parses() {
+        let text = include_str!("../../deploy/config/edge.toml");
+        let raw: RawEdgeConfig = toml::from_str(text).expect("deploy/config/edge.toml");
+        assert_eq!(raw.virtual_host_domains, ["s3.example.com"]);
+        assert_eq!(raw.credentials[0].user.as_deref(), Some("media"));
+    }
+}
