@@ -11,13 +11,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use http::HeaderMap;
 use s3s::checksum::ChecksumHasher;
-use s3s::dto::{Checksum, ChecksumAlgorithm};
+use s3s::dto::{Checksum, ChecksumAlgorithm, ChecksumType};
 use s3s::{S3Error, S3ErrorCode};
 
 /// The algorithms, by the lowercase names used in headers and in storage.
 pub const ALGORITHMS: [&str; 5] = ["crc32", "crc32c", "crc64nvme", "sha1", "sha256"];
 
-fn value_of<'a>(c: &'a Checksum, algorithm: &str) -> Option<&'a String> {
+/// The value `c` holds for `algorithm` (lowercase name).
+pub fn value_of<'a>(c: &'a Checksum, algorithm: &str) -> Option<&'a String> {
     match algorithm {
         "crc32" => c.checksum_crc32.as_ref(),
         "crc32c" => c.checksum_crc32c.as_ref(),
@@ -28,7 +29,9 @@ fn value_of<'a>(c: &'a Checksum, algorithm: &str) -> Option<&'a String> {
     }
 }
 
-fn canonical(algorithm: &str) -> Option<&'static str> {
+/// The lowercase name of an algorithm given as `CRC32`, `crc32` or
+/// `x-amz-checksum-crc32`.
+pub fn algorithm_name(algorithm: &str) -> Option<&'static str> {
     let lower = algorithm.trim().to_ascii_lowercase();
     let name = lower.strip_prefix("x-amz-checksum-").unwrap_or(&lower);
     ALGORITHMS.iter().copied().find(|a| *a == name)
@@ -56,12 +59,12 @@ impl DeclaredChecksums {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .flat_map(|v| v.split(','))
-            .filter_map(canonical)
+            .filter_map(algorithm_name)
             .collect();
         DeclaredChecksums {
             values,
             trailer,
-            requested: algorithm.and_then(|a| canonical(a.as_str())),
+            requested: algorithm.and_then(|a| algorithm_name(a.as_str())),
         }
     }
 
@@ -149,15 +152,24 @@ fn same_digest(a: &str, b: &str) -> bool {
     }
 }
 
-/// Stored checksums as response fields.
+/// Stored checksums as response fields. A composite multipart checksum
+/// carries its part count (`...-N`); every other value is of the whole
+/// object's bytes.
 pub fn to_output(stored: &BTreeMap<String, String>) -> Checksum {
+    let checksum_type = (!stored.is_empty()).then(|| {
+        if stored.values().any(|v| v.contains('-')) {
+            ChecksumType::from_static(ChecksumType::COMPOSITE)
+        } else {
+            ChecksumType::from_static(ChecksumType::FULL_OBJECT)
+        }
+    });
     Checksum {
         checksum_crc32: stored.get("crc32").cloned(),
         checksum_crc32c: stored.get("crc32c").cloned(),
         checksum_crc64nvme: stored.get("crc64nvme").cloned(),
         checksum_sha1: stored.get("sha1").cloned(),
         checksum_sha256: stored.get("sha256").cloned(),
-        checksum_type: None,
+        checksum_type,
     }
 }
 

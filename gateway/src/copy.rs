@@ -183,11 +183,17 @@ impl Tessera {
         let dest = self.owned_bucket(&req, &req.input.bucket).await?;
         let part_number = crate::multipart::part_number(req.input.part_number)?;
         let upload_id = crate::multipart::parse_upload_id(&req.input.upload_id)?;
-        self.io
+        let upload = self
+            .io
             .meta
             .get_upload(&dest.name, &req.input.key, &upload_id)
             .await
             .map_err(|e| self.bucket_error(&dest.name, e))?;
+        // The part gets the upload's checksum, computed as the bytes pass.
+        let declared = crate::checksum::DeclaredChecksums {
+            requested: crate::multipart::part_algorithm(&upload, None)?,
+            ..Default::default()
+        };
         let (_, _, src, data) = self
             .copy_source(&req, &req.input.copy_source, copy_conditions!(req))
             .await?;
@@ -204,15 +210,22 @@ impl Tessera {
         let version = VersionId::new();
         let written = self
             .io
-            .write_object(version, body, Some(len), false, None)
+            .write_object(version, body, Some(len), false, declared.hasher())
             .await?;
+        let checksums = match declared.verify(written.checksums.as_ref(), None) {
+            Ok(checksums) => checksums,
+            Err(e) => {
+                self.discard(&written.data);
+                return Err(e);
+            }
+        };
         let part = PartRecord {
             part_number,
             version,
             size: written.size,
             etag: hex::encode(written.md5),
             last_modified_unix_ms: now_unix_ms(),
-            checksums: Default::default(),
+            checksums,
         };
         self.commit_written_part(&dest.name, &req.input.key, &upload_id, &part, &written.data)
             .await?;

@@ -18,6 +18,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::error::GatewayError;
+use crate::multipart_checksum::UploadChecksum;
 use crate::object::{strip_aws_chunked, user_metadata_of};
 use crate::service::Tessera;
 use crate::time_format::timestamp;
@@ -93,6 +94,70 @@ pub fn multipart_etag(part_etags: &[String]) -> Result<String, GatewayError> {
     ))
 }
 
+/// The algorithm a part of `upload` is checksummed with: the upload's, when
+/// it has one (every part needs it for the object's checksum). A part that
+/// asks for another is refused, as S3 refuses it.
+pub(crate) fn part_algorithm(
+    upload: &UploadRecord,
+    requested: Option<&'static str>,
+) -> Result<Option<&'static str>, S3Error> {
+    let Some(c) = UploadChecksum::from_record(
+        upload.checksum_algorithm.as_deref(),
+        upload.checksum_type.as_deref(),
+    ) else {
+        return Ok(requested);
+    };
+    match requested {
+        Some(other) if other != c.algorithm => Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            format!(
+                "Checksum Type mismatch occurred, expected checksum Type: {}, actual checksum Type: {other}",
+                c.algorithm
+            ),
+        )),
+        _ => Ok(Some(c.algorithm)),
+    }
+}
+
+/// A part checksum listed in CompleteMultipartUpload must be the one the
+/// part was stored with.
+fn check_listed_checksums(listed: &CompletedPart, record: &PartRecord) -> Result<(), S3Error> {
+    let given = [
+        ("crc32", &listed.checksum_crc32),
+        ("crc32c", &listed.checksum_crc32c),
+        ("crc64nvme", &listed.checksum_crc64nvme),
+        ("sha1", &listed.checksum_sha1),
+        ("sha256", &listed.checksum_sha256),
+    ];
+    for (algorithm, value) in given {
+        if let Some(value) = value
+            && record.checksums.get(algorithm) != Some(value)
+        {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidPart,
+                format!(
+                    "The {} checksum of part {} does not match the part's.",
+                    algorithm.to_ascii_uppercase(),
+                    record.part_number
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The whole-object checksums a completion declares.
+fn completion_checksums(input: &CompleteMultipartUploadInput) -> Checksum {
+    Checksum {
+        checksum_crc32: input.checksum_crc32.clone(),
+        checksum_crc32c: input.checksum_crc32c.clone(),
+        checksum_crc64nvme: input.checksum_crc64nvme.clone(),
+        checksum_sha1: input.checksum_sha1.clone(),
+        checksum_sha256: input.checksum_sha256.clone(),
+        checksum_type: None,
+    }
+}
+
 impl Tessera {
     pub(crate) async fn handle_create_multipart_upload(
         &self,
@@ -101,6 +166,10 @@ impl Tessera {
         let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
         let owner = crate::access::caller(&req)?.to_owned();
         let input = req.input;
+        let checksum = UploadChecksum::from_request(
+            input.checksum_algorithm.as_ref(),
+            input.checksum_type.as_ref(),
+        )?;
         let upload = UploadRecord {
             bucket: bucket.name.clone(),
             key: input.key.clone(),
@@ -117,6 +186,7 @@ impl Tessera {
             },
             user_metadata: user_metadata_of(input.metadata),
             checksum_algorithm: input.checksum_algorithm.map(|a| a.as_str().to_owned()),
+            checksum_type: checksum.map(|c| c.type_name().to_owned()),
         };
         self.io
             .meta
@@ -128,6 +198,8 @@ impl Tessera {
             bucket: Some(bucket.name.to_string()),
             key: Some(upload.key),
             upload_id: Some(upload.upload_id.to_string()),
+            checksum_algorithm: upload.checksum_algorithm.map(ChecksumAlgorithm::from),
+            checksum_type: upload.checksum_type.map(ChecksumType::from),
             ..Default::default()
         }))
     }
@@ -137,7 +209,7 @@ impl Tessera {
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
         let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
-        let incoming = IncomingBody {
+        let mut incoming = IncomingBody {
             declared: declared_checksums!(req),
             trailers: req.trailing_headers.clone(),
             content_length: req.input.content_length,
@@ -148,11 +220,13 @@ impl Tessera {
         let part_number = part_number(input.part_number)?;
         let upload_id = parse_upload_id(&input.upload_id)?;
         // Refuse before reading a byte of the body when the upload is unknown.
-        self.io
+        let upload = self
+            .io
             .meta
             .get_upload(&bucket.name, &input.key, &upload_id)
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
+        incoming.declared.requested = part_algorithm(&upload, incoming.declared.requested)?;
         let ReceivedBody {
             version,
             written,
@@ -235,6 +309,7 @@ impl Tessera {
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
 
+        let declared_sums = completion_checksums(&input);
         let listed = input
             .multipart_upload
             .and_then(|m| m.parts)
@@ -245,6 +320,22 @@ impl Tessera {
                     "The XML you provided was not well-formed or did not validate against our published schema.",
                 )
             })?;
+        let checksum = UploadChecksum::from_record(
+            upload.checksum_algorithm.as_deref(),
+            upload.checksum_type.as_deref(),
+        );
+        if let (Some(asked), Some(c)) = (&input.checksum_type, checksum)
+            && asked.as_str() != c.type_name()
+        {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                format!(
+                    "The upload was created for the {} checksum type, not {}.",
+                    c.type_name(),
+                    asked.as_str()
+                ),
+            ));
+        }
         let mut parts: Vec<(u32, String)> = Vec::with_capacity(listed.len());
         for p in &listed {
             let number = p
@@ -261,7 +352,28 @@ impl Tessera {
         if parts.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err(GatewayError::Metadata(MetadataError::InvalidPartOrder).into());
         }
-        let size = self.listed_size(&upload, &parts).await?;
+        let records = self.listed_parts(&upload, &parts).await?;
+        let size = records.iter().map(|p| p.size).sum();
+        for (listed, record) in listed.iter().zip(&records) {
+            check_listed_checksums(listed, record)?;
+        }
+        let mut checksums = std::collections::BTreeMap::new();
+        if let Some(c) = checksum {
+            let value = c.object_value(&records)?;
+            let declared = crate::checksum::value_of(&declared_sums, c.algorithm);
+            if let Some(declared) = declared
+                && declared.split('-').next() != value.split('-').next()
+            {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::BadDigest,
+                    format!(
+                        "The {} you specified for the object did not match the one calculated from its parts.",
+                        c.algorithm.to_ascii_uppercase()
+                    ),
+                ));
+            }
+            checksums.insert(c.algorithm.to_owned(), value);
+        }
         let etags: Vec<String> = parts.iter().map(|(_, e)| e.clone()).collect();
         let etag = multipart_etag(&etags)?;
 
@@ -274,9 +386,10 @@ impl Tessera {
             last_modified_unix_ms: now_unix_ms(),
             headers: upload.headers.clone(),
             user_metadata: upload.user_metadata.clone(),
-            checksums: Default::default(),
+            checksums,
             part_sizes: Vec::new(),
         };
+        let sums = crate::checksum::to_output(&object.checksums);
         self.io
             .meta
             .complete_upload(&CompleteRequest {
@@ -294,18 +407,25 @@ impl Tessera {
             key: Some(input.key.clone()),
             e_tag: Some(ETag::Strong(etag)),
             location: Some(format!("/{}/{}", bucket.name, input.key)),
+            checksum_crc32: sums.checksum_crc32,
+            checksum_crc32c: sums.checksum_crc32c,
+            checksum_crc64nvme: sums.checksum_crc64nvme,
+            checksum_sha1: sums.checksum_sha1,
+            checksum_sha256: sums.checksum_sha256,
+            checksum_type: sums.checksum_type,
             ..Default::default()
         }))
     }
 
-    /// The size of the object the listed parts make (missing parts are left
-    /// for metadata to refuse as `InvalidPart`).
-    async fn listed_size(
+    /// The records of the listed parts, in the listed order. A missing part
+    /// is `InvalidPart` (metadata checks again, with the ETags, in the
+    /// completing transaction).
+    async fn listed_parts(
         &self,
         upload: &UploadRecord,
         listed: &[(u32, String)],
-    ) -> Result<u64, GatewayError> {
-        let mut sizes = std::collections::HashMap::new();
+    ) -> Result<Vec<PartRecord>, GatewayError> {
+        let mut records = std::collections::HashMap::new();
         let mut marker = 0;
         loop {
             let page = self
@@ -313,22 +433,22 @@ impl Tessera {
                 .meta
                 .list_parts(&upload.bucket, &upload.key, &upload.upload_id, marker, 1000)
                 .await?;
-            for p in &page.parts {
-                sizes.insert(p.part_number, p.size);
+            for p in page.parts {
+                records.insert(p.part_number, p);
             }
             match page.next_part_number_marker {
                 Some(next) if page.is_truncated => marker = next,
                 _ => break,
             }
         }
-        let mut total = 0u64;
-        for (number, _) in listed {
-            let size = sizes
-                .get(number)
-                .ok_or(GatewayError::Metadata(MetadataError::InvalidPart))?;
-            total += size;
-        }
-        Ok(total)
+        listed
+            .iter()
+            .map(|(number, _)| {
+                records
+                    .remove(number)
+                    .ok_or(GatewayError::Metadata(MetadataError::InvalidPart))
+            })
+            .collect()
     }
 
     pub(crate) async fn handle_abort_multipart_upload(

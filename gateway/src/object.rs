@@ -85,8 +85,7 @@ impl Tessera {
             checksum_crc64nvme: sums.checksum_crc64nvme,
             checksum_sha1: sums.checksum_sha1,
             checksum_sha256: sums.checksum_sha256,
-            checksum_type: (!meta.checksums.is_empty())
-                .then(|| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            checksum_type: sums.checksum_type,
             ..Default::default()
         }))
     }
@@ -136,9 +135,7 @@ impl Tessera {
             cache_control: h.cache_control.clone(),
             metadata: user_metadata(&meta),
             parts_count: input.part_number.and(parts_count(&meta)),
-            checksum_type: sums
-                .as_ref()
-                .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            checksum_type: sums.as_ref().and_then(|c| c.checksum_type.clone()),
             checksum_crc32: sums.as_ref().and_then(|c| c.checksum_crc32.clone()),
             checksum_crc32c: sums.as_ref().and_then(|c| c.checksum_crc32c.clone()),
             checksum_crc64nvme: sums.as_ref().and_then(|c| c.checksum_crc64nvme.clone()),
@@ -185,9 +182,7 @@ impl Tessera {
                 .filter(|_| span.start < span.end)
                 .map(|_| crate::range::content_range(&span, meta.size)),
             parts_count: req.input.part_number.and(parts_count(&meta)),
-            checksum_type: sums
-                .as_ref()
-                .map(|_| ChecksumType::from_static(ChecksumType::FULL_OBJECT)),
+            checksum_type: sums.as_ref().and_then(|c| c.checksum_type.clone()),
             checksum_crc32: sums.as_ref().and_then(|c| c.checksum_crc32.clone()),
             checksum_crc32c: sums.as_ref().and_then(|c| c.checksum_crc32c.clone()),
             checksum_crc64nvme: sums.as_ref().and_then(|c| c.checksum_crc64nvme.clone()),

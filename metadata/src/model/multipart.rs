@@ -26,6 +26,10 @@ pub struct MultipartUpload {
     /// `x-amz-checksum-algorithm` given at creation (`crc32`, `sha256`, ...).
     #[serde(default)]
     pub checksum_algorithm: Option<String>,
+    /// `x-amz-checksum-type`: `COMPOSITE` or `FULL_OBJECT` (how the
+    /// object's checksum follows from the parts').
+    #[serde(default)]
+    pub checksum_type: Option<String>,
 }
 
 /// One uploaded part. Uploading the same part number again replaces it; each

@@ -23,6 +23,7 @@ pub(crate) fn upload(b: &str, key: &str) -> MultipartUpload {
         headers: Default::default(),
         user_metadata: [("color".to_owned(), "red".to_owned())].into(),
         checksum_algorithm: Some("crc32".into()),
+        checksum_type: None,
     }
 }
 
