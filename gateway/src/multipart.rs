@@ -536,6 +536,7 @@ impl Tessera {
                 prefix: input.prefix.clone().unwrap_or_default(),
                 key_marker: input.key_marker.clone().filter(|s| !s.is_empty()),
                 upload_id_marker,
+                delimiter: input.delimiter.clone().filter(|d| !d.is_empty()),
                 max_uploads,
             })
             .await
@@ -566,6 +567,13 @@ impl Tessera {
             next_key_marker: page.next_key_marker,
             next_upload_id_marker: page.next_upload_id_marker.map(|u| u.to_string()),
             uploads: Some(uploads),
+            common_prefixes: Some(
+                page.common_prefixes
+                    .into_iter()
+                    .map(|p| CommonPrefix { prefix: Some(p) })
+                    .collect(),
+            ),
+            delimiter: input.delimiter,
             ..Default::default()
         }))
     }

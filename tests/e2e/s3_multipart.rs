@@ -86,6 +86,37 @@ async fn hundred_mib_in_five_mib_parts() {
             .await
             .unwrap();
     assert_eq!(uploads.uploads().len(), 1);
+    // With a delimiter, the upload of "movie.mp4" is listed as itself and
+    // one under a folder rolls up into the folder.
+    let folder =
+        t.s3.create_multipart_upload()
+            .bucket("mpu")
+            .key("raw/take-1.mov")
+            .send()
+            .await
+            .unwrap();
+    let uploads =
+        t.s3.list_multipart_uploads()
+            .bucket("mpu")
+            .delimiter("/")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(uploads.uploads().len(), 1);
+    assert_eq!(uploads.uploads()[0].key(), Some("movie.mp4"));
+    let prefixes: Vec<_> = uploads
+        .common_prefixes()
+        .iter()
+        .filter_map(|p| p.prefix())
+        .collect();
+    assert_eq!(prefixes, ["raw/"]);
+    t.s3.abort_multipart_upload()
+        .bucket("mpu")
+        .key("raw/take-1.mov")
+        .upload_id(folder.upload_id().unwrap())
+        .send()
+        .await
+        .unwrap();
     // Not visible before completion.
     assert!(
         t.s3.head_object()

@@ -72,16 +72,23 @@ pub struct UploadsQuery {
     /// uploads of this very key whose id is after the marker.
     pub key_marker: Option<String>,
     pub upload_id_marker: Option<UploadId>,
-    /// At most 1000.
+    /// Keys containing it after the prefix roll up into one common prefix
+    /// (up to and including it), listed once in place of their uploads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    /// At most 1000, counting uploads and common prefixes.
     pub max_uploads: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UploadsPage {
     pub uploads: Vec<MultipartUpload>,
+    /// With a delimiter: the rolled-up key prefixes, in order.
+    #[serde(default)]
+    pub common_prefixes: Vec<String>,
     pub is_truncated: bool,
-    /// The last upload of this page, as the markers of the next one. Set
-    /// only when `is_truncated`.
+    /// The last entry of this page, as the markers of the next one (a
+    /// common prefix has no upload id marker). Set only when `is_truncated`.
     pub next_key_marker: Option<String>,
     pub next_upload_id_marker: Option<UploadId>,
 }

@@ -67,6 +67,7 @@ async fn multipart_round_trip() {
         prefix: "videos/".into(),
         key_marker: None,
         upload_id_marker: None,
+        delimiter: None,
         max_uploads: 10,
     };
     assert_eq!(
@@ -167,6 +168,7 @@ async fn multipart_validation_at_the_edge() {
         prefix: String::new(),
         key_marker: None,
         upload_id_marker: None,
+        delimiter: None,
         max_uploads: 1001,
     };
     assert!(invalid(c.list_uploads(&q).await.map(drop)));

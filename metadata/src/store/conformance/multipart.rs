@@ -457,6 +457,7 @@ pub(crate) async fn uploads_are_listed_in_order(s: &dyn MetaStore) {
         prefix: prefix.into(),
         key_marker: km.map(Into::into),
         upload_id_marker: im,
+        delimiter: None,
         max_uploads: max,
     };
     let ids = |page: &crate::model::UploadsPage| {
@@ -516,6 +517,39 @@ pub(crate) async fn uploads_are_listed_in_order(s: &dyn MetaStore) {
             .uploads
             .is_empty()
     );
+    // A delimiter rolls "a/x" up into "a/"; paging counts the prefix as an
+    // entry and never lists it twice.
+    let mut rolled = q("", None, None, 10);
+    rolled.delimiter = Some("/".into());
+    let page = s.list_uploads(&rolled).await.unwrap();
+    assert_eq!(page.common_prefixes, ["a/"]);
+    assert_eq!(
+        ids(&page),
+        [b1.upload_id, b2.upload_id, c.upload_id, d.upload_id]
+    );
+    let mut seen_prefixes = Vec::new();
+    let mut seen = Vec::new();
+    let (mut km, mut im) = (None, None);
+    loop {
+        let mut q1 = q("", km.as_deref(), im, 1);
+        q1.delimiter = Some("/".into());
+        let page = s.list_uploads(&q1).await.unwrap();
+        seen_prefixes.extend(page.common_prefixes.clone());
+        seen.extend(ids(&page));
+        if !page.is_truncated {
+            break;
+        }
+        km = page.next_key_marker.clone();
+        im = page.next_upload_id_marker;
+    }
+    assert_eq!(seen_prefixes, ["a/"]);
+    assert_eq!(seen, [b1.upload_id, b2.upload_id, c.upload_id, d.upload_id]);
+    let mut under = q("a/", None, None, 10);
+    under.delimiter = Some("/".into());
+    let page = s.list_uploads(&under).await.unwrap();
+    assert!(page.common_prefixes.is_empty());
+    assert_eq!(ids(&page), [a.upload_id]);
+
     let mut missing = q("", None, None, 10);
     missing.bucket = bucket("nope");
     assert_eq!(

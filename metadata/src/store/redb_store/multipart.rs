@@ -104,6 +104,7 @@ pub(super) fn list_uploads(
     }
     let mut page = UploadsPage {
         uploads: Vec::new(),
+        common_prefixes: Vec::new(),
         is_truncated: false,
         next_key_marker: None,
         next_upload_id_marker: None,
@@ -128,30 +129,78 @@ pub(super) fn list_uploads(
         }
         (None, _) => None,
     };
-    let lower = match marker {
+    let mut lower = match marker {
         Some(Bound::Included(m) | Bound::Excluded(m)) if m >= end => return Ok(page),
         Some(Bound::Included(m)) if m > start => Bound::Included(m),
         Some(Bound::Excluded(m)) if m >= start => Bound::Excluded(m),
         _ => Bound::Included(start),
     };
-    let lo = match &lower {
-        Bound::Included(l) => Bound::Included(l.as_slice()),
-        Bound::Excluded(l) => Bound::Excluded(l.as_slice()),
-        Bound::Unbounded => Bound::Unbounded,
-    };
+    let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
     let uploads = txn.open_table(UPLOADS)?;
-    for item in uploads.range::<&[u8]>((lo, Bound::Excluded(end.as_slice())))? {
-        if page.uploads.len() == limit {
-            page.is_truncated = true;
-            if let Some(last) = page.uploads.last() {
-                page.next_key_marker = Some(last.key.clone());
-                page.next_upload_id_marker = Some(last.upload_id);
+    let mut entries = 0;
+    // Each pass scans from `lower`; rolling a key up into a common prefix
+    // seeks past every key under it (one seek per folder, not a read per
+    // upload) and starts a new pass.
+    'scan: loop {
+        let lo = match &lower {
+            Bound::Included(l) => Bound::Included(l.as_slice()),
+            Bound::Excluded(l) => Bound::Excluded(l.as_slice()),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        for item in uploads.range::<&[u8]>((lo, Bound::Excluded(end.as_slice())))? {
+            let (_, v) = item?;
+            let upload = decode::<MultipartUpload>("upload", v.value())?;
+            let rolled = delimiter.and_then(|d| rolled_up(&upload.key, &q.prefix, d));
+            if let Some(cp) = rolled {
+                let past = prefix_successor(&object_key(&q.bucket, cp.as_bytes()));
+                // A common prefix at or before the key marker was listed on
+                // an earlier page.
+                let listed_before = q.key_marker.as_deref().is_some_and(|m| cp <= m);
+                if !listed_before {
+                    if entries == limit {
+                        truncate(&mut page);
+                        break 'scan;
+                    }
+                    page.common_prefixes.push(cp.to_owned());
+                    entries += 1;
+                    page.next_key_marker = Some(cp.to_owned());
+                    page.next_upload_id_marker = None;
+                }
+                match past {
+                    Some(past) => {
+                        lower = Bound::Included(past);
+                        continue 'scan;
+                    }
+                    None => break 'scan,
+                }
             }
-            break;
+            if entries == limit {
+                truncate(&mut page);
+                break 'scan;
+            }
+            page.next_key_marker = Some(upload.key.clone());
+            page.next_upload_id_marker = Some(upload.upload_id);
+            page.uploads.push(upload);
+            entries += 1;
         }
-        let (_, v) = item?;
-        page.uploads
-            .push(decode::<MultipartUpload>("upload", v.value())?);
+        break;
+    }
+    if !page.is_truncated {
+        page.next_key_marker = None;
+        page.next_upload_id_marker = None;
     }
     Ok(page)
+}
+
+/// Marks a full page as truncated; its markers already name its last entry.
+fn truncate(page: &mut UploadsPage) {
+    page.is_truncated = true;
+}
+
+/// The common prefix `key` rolls up into: through the first `delimiter`
+/// after `prefix`.
+fn rolled_up<'a>(key: &'a str, prefix: &str, delimiter: &str) -> Option<&'a str> {
+    let rest = key.get(prefix.len()..)?;
+    let at = rest.find(delimiter)?;
+    Some(&key[..prefix.len() + at + delimiter.len()])
 }
