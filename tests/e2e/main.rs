@@ -5,8 +5,10 @@
 mod client_compat;
 mod durability;
 mod harness;
+mod raw_chunked;
 mod raw_sigv4;
 mod s3_access;
+mod s3_bad_input;
 mod s3_buckets;
 mod s3_checksums;
 mod s3_cors_and_hosts;
@@ -14,3 +16,4 @@ mod s3_errors;
 mod s3_listing;
 mod s3_multipart;
 mod s3_objects;
+mod s3_raw_streaming;
