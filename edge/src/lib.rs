@@ -11,6 +11,7 @@ pub mod config;
 mod cors;
 mod date_header;
 mod expect_continue;
+mod final_chunk;
 pub mod local_cluster;
 mod presign_limits;
 pub mod rate_limit;

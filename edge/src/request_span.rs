@@ -44,7 +44,16 @@ pub async fn handle(
     let started = Instant::now();
     let close = req.version() < http::Version::HTTP_2
         && crate::expect_continue::expects_continue_without_body(req.headers());
-    let mut req: HttpRequest = req.map(s3s::Body::from);
+    let streamed = req
+        .headers()
+        .get("x-amz-content-sha256")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("STREAMING-"));
+    let mut req: HttpRequest = if streamed {
+        req.map(|b| s3s::Body::http_body(crate::final_chunk::FinalChunkGuard::new(b)))
+    } else {
+        req.map(s3s::Body::from)
+    };
     crate::date_header::fill_amz_date(req.headers_mut());
     let cors = CorsContext::of(&front.hosts, &method, req.headers(), req.uri());
     let refused = if front.limits.allow(peer, req.headers(), req.uri().query()) {

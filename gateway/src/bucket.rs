@@ -1,7 +1,7 @@
 //! Bucket operations.
 
 use s3s::dto::*;
-use s3s::{S3Request, S3Response, S3Result};
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::access::{caller, parse_bucket};
 use crate::bucket_settings::{canned_acl_is_public, refuse_grant_headers};
@@ -45,6 +45,12 @@ impl Tessera {
         req: S3Request<CreateBucketInput>,
     ) -> S3Result<S3Response<CreateBucketOutput>> {
         let bucket = parse_bucket(&req.input.bucket)?;
+        if bucket.is_reserved() {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidBucketName,
+                "The specified bucket is not valid: its prefix or suffix is reserved.",
+            ));
+        }
         let caller = caller(&req)?;
         let input = &req.input;
         refuse_grant_headers(&[

@@ -119,12 +119,14 @@ impl DeclaredChecksums {
                 .map(str::to_owned);
             let expected = value_of(&self.values, algorithm).cloned().or(from_trailer);
             if expected.is_none() && self.trailer.contains(&algorithm) {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::InvalidRequest,
+                let mut e = S3Error::with_message(
+                    S3ErrorCode::Custom("MalformedTrailerError".into()),
                     format!(
                         "The trailing x-amz-checksum-{algorithm} announced in x-amz-trailer was not received."
                     ),
-                ));
+                );
+                e.set_status_code(http::StatusCode::BAD_REQUEST);
+                return Err(e);
             }
             if let Some(expected) = expected
                 && !same_digest(&expected, actual)

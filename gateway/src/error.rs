@@ -141,22 +141,13 @@ impl From<GatewayError> for S3Error {
                 C::IncompleteBody,
                 "You did not provide the number of bytes specified by the Content-Length HTTP header.",
             ),
+            // Only a streamed body can run past its declared (decoded)
+            // length; S3 calls that an incomplete body too.
             GatewayError::BodyTooLong { .. } => (
-                C::InvalidRequest,
-                "The request body is longer than its declared length.",
+                C::IncompleteBody,
+                "The request body is longer than its declared x-amz-decoded-content-length.",
             ),
-            GatewayError::Body(source) => {
-                // The protocol layer reports bad chunk signatures and the like
-                // as S3 errors inside the body stream: pass them through.
-                if let Some(s3) = source.downcast_ref::<S3Error>() {
-                    let mut e = S3Error::new(s3.code().clone());
-                    if let Some(msg) = s3.message() {
-                        e.set_message(msg.to_owned());
-                    }
-                    return e;
-                }
-                (C::IncompleteBody, "The request body could not be read.")
-            }
+            GatewayError::Body(source) => return crate::body_error::s3_error_of(source.as_ref()),
             GatewayError::BadDigest => (
                 C::BadDigest,
                 "The Content-MD5 you specified did not match what we received.",

@@ -11,6 +11,7 @@
 
 mod access;
 mod auth;
+pub mod body_error;
 mod bucket;
 mod bucket_cache;
 mod bucket_settings;

@@ -143,6 +143,17 @@ impl BucketName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether S3 reserves the name's prefix or suffix for its own features
+    /// (access points, Outposts, directory buckets, ...). New buckets may not
+    /// take such names; checked at creation only, so that a stored bucket
+    /// always stays readable.
+    pub fn is_reserved(&self) -> bool {
+        const PREFIXES: [&str; 3] = ["xn--", "sthree-", "amzn-s3-demo-"];
+        const SUFFIXES: [&str; 5] = ["-s3alias", "--ol-s3", ".mrap", "--x-s3", "--table-s3"];
+        PREFIXES.iter().any(|p| self.0.starts_with(p))
+            || SUFFIXES.iter().any(|s| self.0.ends_with(s))
+    }
 }
 
 impl FromStr for BucketName {
@@ -387,6 +398,24 @@ mod tests {
         let fresh = AccessKeyId::random();
         assert_eq!(fresh.as_str().len(), 20);
         assert_eq!(fresh.as_str().parse::<AccessKeyId>(), Ok(fresh));
+    }
+
+    #[test]
+    fn reserved_bucket_names() {
+        for reserved in [
+            "sthree-a",
+            "amzn-s3-demo-b",
+            "b-s3alias",
+            "b--ol-s3",
+            "b.mrap",
+            "b--x-s3",
+        ] {
+            assert!(
+                reserved.parse::<BucketName>().unwrap().is_reserved(),
+                "{reserved}"
+            );
+        }
+        assert!(!"media".parse::<BucketName>().unwrap().is_reserved());
     }
 
     #[test]
