@@ -17,3 +17,4 @@ mod presign_limits;
 pub mod rate_limit;
 mod request_span;
 pub mod server;
+mod xml_guard;

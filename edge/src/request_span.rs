@@ -74,7 +74,12 @@ pub async fn handle(
                 .instrument(span.clone())
                 .await
         }
-        None => front.s3.call(req).instrument(span.clone()).await?,
+        None => match crate::xml_guard::screen(&front.hosts, req).await {
+            Ok(req) => front.s3.call(req).instrument(span.clone()).await?,
+            Err(e) => e
+                .to_http_response()
+                .map_err(|e| HttpError::new(Box::new(e)))?,
+        },
     };
     if let Some(cors) = &cors
         && method != http::Method::OPTIONS

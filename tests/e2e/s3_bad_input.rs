@@ -284,7 +284,6 @@ async fn xml_with_entities_or_broken_syntax_is_malformed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "server bug: XML bodies with a DOCTYPE are accepted when no entity is referenced"]
 async fn xml_with_a_doctype_is_malformed() {
     let t = TestCluster::start().await;
     t.s3.create_bucket().bucket("xml").send().await.unwrap();
