@@ -1,15 +1,17 @@
 //! The striped reader: serves a byte range of an object by fetching only the
-//! data shards that cover it. When a data shard cannot be had (its node is
-//! known down, fails, or returns bytes that do not match their hash), the
-//! reader fetches enough other shards of the stripe to make `data` of them,
-//! reconstructs from parity within the same request, and goes on.
+//! data shards that cover it. When a data shard cannot be had in time (its
+//! node is known down, fails, is slower than its hedge deadline, or returns
+//! bytes that do not match their hash), the reader fetches other shards of
+//! the stripe, decodes from the first `data` that arrive, and goes on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use futures::StreamExt;
+use futures::stream::FuturesUnordered;
 use metadata::model::{Manifest, ObjectData, Stripe};
 use storage_node::client::ShardError;
 use tokio::sync::mpsc;
@@ -101,21 +103,11 @@ impl ObjectIo {
         let mut needed: Vec<usize> = read.slices.iter().map(|s| s.shard).collect();
         needed.dedup();
 
-        let mut have: BTreeMap<usize, Bytes> = BTreeMap::new();
-        let mut tried: Vec<usize> = Vec::new();
-        // Fast path: only the data shards the range covers, from nodes we
-        // expect to answer.
-        let direct: Vec<usize> = needed
-            .iter()
-            .copied()
-            .filter(|&i| self.shard_expected_readable(stripe, i))
-            .collect();
-        self.fetch_into(stripe, &direct, &mut have, &mut tried)
-            .await;
-
+        let mut have = self
+            .gather(stripe, read.stripe, &needed, data_shards)
+            .await?;
         if needed.iter().any(|i| !have.contains_key(i)) {
-            self.reconstruct_stripe(stripe, read.stripe, data_shards, &mut have, &mut tried)
-                .await?;
+            self.decode(stripe, data_shards, &mut have).await?;
         }
 
         let mut pieces = Vec::with_capacity(read.slices.len());
@@ -128,41 +120,108 @@ impl ObjectIo {
         Ok(pieces)
     }
 
-    /// Degraded path: gather any `data` shards of the stripe, then decode the
-    /// data shards from them.
-    async fn reconstruct_stripe(
+    /// Fetches shards of a stripe until it has the `needed` data shards, or
+    /// any `data_shards` shards to decode them from. It asks first for the
+    /// needed shards on nodes expected to answer. A shard that fails, or
+    /// whose node is slower than its hedge deadline (a few times that node's
+    /// recent latency, under half a second), no longer counts as coming:
+    /// the read asks one more shard for it and decodes from the first
+    /// `data_shards` that arrive. A late fetch keeps running and is used if
+    /// it wins. So a killed node costs a read one extra fetch, and a frozen
+    /// one a fraction of a second, never a timeout.
+    async fn gather(
         &self,
         stripe: &Stripe,
         index: usize,
+        needed: &[usize],
         data_shards: usize,
-        have: &mut BTreeMap<usize, Bytes>,
-        tried: &mut Vec<usize>,
-    ) -> Result<(), GatewayError> {
+    ) -> Result<BTreeMap<usize, Bytes>, GatewayError> {
         let total = stripe.shards.len();
-        // Shards on nodes we expect to answer first; the others last, in case
-        // our view of the cluster is stale.
-        let mut candidates: Vec<usize> = (0..total)
-            .filter(|i| !tried.contains(i))
-            .filter(|&i| self.shard_expected_readable(stripe, i))
-            .collect();
-        candidates.extend(
-            (0..total)
-                .filter(|i| !tried.contains(i))
-                .filter(|&i| !self.shard_expected_readable(stripe, i)),
-        );
-        let mut candidates = candidates.into_iter();
-        while have.len() < data_shards {
-            let batch: Vec<usize> = candidates.by_ref().take(data_shards - have.len()).collect();
-            if batch.is_empty() {
+        let readable = |i: &usize| self.shard_expected_readable(stripe, *i);
+        // Asked in this order: needed shards, then the stripe's other shards
+        // on nodes expected to answer, then the rest (our view may be stale).
+        let mut queue: VecDeque<usize> = needed.iter().copied().filter(readable).collect();
+        queue.extend((0..total).filter(|i| !needed.contains(i) && readable(i)));
+        queue.extend((0..total).filter(|i| !readable(i)));
+
+        let mut have: BTreeMap<usize, Bytes> = BTreeMap::new();
+        let mut in_flight = FuturesUnordered::new();
+        // In-flight shards still counted on, with their hedge deadlines.
+        let mut counted: BTreeMap<usize, Instant> = BTreeMap::new();
+        // A needed shard failed or is late: only decoding can finish now.
+        let mut decoding = needed.iter().any(|i| !readable(i));
+        loop {
+            let direct_done = needed.iter().all(|i| have.contains_key(i));
+            if direct_done || have.len() >= data_shards {
+                break;
+            }
+            // Keep enough fetches counted on to finish.
+            let want = if decoding {
+                data_shards - have.len()
+            } else {
+                needed.iter().filter(|i| !have.contains_key(i)).count()
+            };
+            while counted.len() < want {
+                let Some(i) = queue.pop_front() else { break };
+                let node = &stripe.shards[i].node;
+                counted.insert(i, Instant::now() + self.topology.hedge_after(node));
+                in_flight.push(async move {
+                    let started = Instant::now();
+                    (i, started, self.fetch_shard(stripe, i).await)
+                });
+            }
+            if in_flight.is_empty() {
                 return Err(GatewayError::Unreadable {
                     stripe: index,
                     available: have.len(),
                     needed: data_shards,
                 });
             }
-            self.fetch_into(stripe, &batch, have, tried).await;
+            let next_deadline = counted.values().min().copied();
+            tokio::select! {
+                Some((i, started, result)) = in_flight.next() => {
+                    counted.remove(&i);
+                    let node = &stripe.shards[i].node;
+                    match result {
+                        Ok(bytes) => {
+                            self.topology.record_latency(node, started.elapsed());
+                            have.insert(i, bytes);
+                        }
+                        Err(err) => {
+                            decoding |= needed.contains(&i);
+                            self.note_failure(stripe, i, &err);
+                        }
+                    }
+                }
+                () = sleep_until_or_forever(next_deadline) => {
+                    let now = Instant::now();
+                    let late: Vec<usize> = counted
+                        .iter()
+                        .filter(|(_, deadline)| **deadline <= now)
+                        .map(|(i, _)| *i)
+                        .collect();
+                    for i in late {
+                        counted.remove(&i);
+                        decoding |= needed.contains(&i);
+                        let node = &stripe.shards[i].node;
+                        metrics::counter!("gateway_hedged_shard_reads_total").increment(1);
+                        tracing::info!(node = %node, "shard read is late; asking another node");
+                        self.topology.report_failure(node);
+                    }
+                }
+            }
         }
+        Ok(have)
+    }
 
+    /// Decodes the data shards from any `data_shards` shards in `have`.
+    async fn decode(
+        &self,
+        stripe: &Stripe,
+        data_shards: usize,
+        have: &mut BTreeMap<usize, Bytes>,
+    ) -> Result<(), GatewayError> {
+        let total = stripe.shards.len();
         let mut shards: Vec<Option<Vec<u8>>> = (0..total)
             .map(|i| have.get(&i).map(|b| b.to_vec()))
             .collect();
@@ -188,36 +247,17 @@ impl ObjectIo {
             .is_some_and(|s| self.topology.is_available(&s.node))
     }
 
-    /// Fetches the given shards in parallel; successes land in `have`.
-    async fn fetch_into(
-        &self,
-        stripe: &Stripe,
-        indices: &[usize],
-        have: &mut BTreeMap<usize, Bytes>,
-        tried: &mut Vec<usize>,
-    ) {
-        let fetches = indices
-            .iter()
-            .map(|&i| async move { (i, self.fetch_shard(stripe, i).await) });
-        for (i, result) in futures::future::join_all(fetches).await {
-            tried.push(i);
-            match result {
-                Ok(bytes) => {
-                    have.insert(i, bytes);
-                }
-                Err(err) => {
-                    let node = &stripe.shards[i].node;
-                    match err {
-                        ShardError::Corrupt | ShardError::NotFound => {
-                            metrics::counter!("gateway_bad_shards_total").increment(1);
-                            tracing::warn!(shard = %stripe.shards[i].hash, node = %node, error = %err, "shard unusable; reading from parity");
-                        }
-                        _ => {
-                            self.topology.report_failure(node);
-                            tracing::warn!(node = %node, error = %err, "shard read failed; reading from parity");
-                        }
-                    }
-                }
+    /// A bad shard is counted; a node that failed is avoided for a while.
+    fn note_failure(&self, stripe: &Stripe, i: usize, err: &ShardError) {
+        let node = &stripe.shards[i].node;
+        match err {
+            ShardError::Corrupt | ShardError::NotFound => {
+                metrics::counter!("gateway_bad_shards_total").increment(1);
+                tracing::warn!(shard = %stripe.shards[i].hash, node = %node, error = %err, "shard unusable; reading from parity");
+            }
+            _ => {
+                self.topology.report_failure(node);
+                tracing::warn!(node = %node, error = %err, "shard read failed; reading from parity");
             }
         }
     }
@@ -233,6 +273,14 @@ impl ObjectIo {
             return Err(ShardError::Corrupt);
         }
         Ok(bytes)
+    }
+}
+
+/// Sleeps until `deadline`, or forever when there is none.
+async fn sleep_until_or_forever(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d.into()).await,
+        None => std::future::pending().await,
     }
 }
 

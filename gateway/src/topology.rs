@@ -16,7 +16,16 @@ pub struct Topology {
     nodes: RwLock<Arc<HashMap<NodeId, NodeStatus>>>,
     suspects: Mutex<HashMap<NodeId, Instant>>,
     suspect_for: Duration,
+    /// Recent shard-read latency per node, milliseconds (a moving average).
+    latency_ms: Mutex<HashMap<NodeId, f64>>,
 }
+
+/// A read waits at least this long before asking another node: below it,
+/// hedging would only add load.
+const HEDGE_FLOOR: Duration = Duration::from_millis(30);
+/// And at most this long, however slow the node has been: a frozen node
+/// must cost a read a fraction of a second, not a timeout.
+const HEDGE_CEILING: Duration = Duration::from_millis(400);
 
 impl Topology {
     /// Loads the node list once (errors are logged; the list starts empty) and
@@ -31,6 +40,7 @@ impl Topology {
             nodes: RwLock::new(Arc::new(HashMap::new())),
             suspects: Mutex::new(HashMap::new()),
             suspect_for,
+            latency_ms: Mutex::new(HashMap::new()),
         });
         topology.refresh().await;
         let weak = Arc::downgrade(&topology);
@@ -98,6 +108,26 @@ impl Topology {
             .get(id)
             .is_some_and(|n| n.state == NodeState::Up);
         up && !self.is_suspect(id)
+    }
+
+    /// Records how long a node took to serve a shard.
+    pub fn record_latency(&self, id: &NodeId, took: Duration) {
+        let ms = took.as_secs_f64() * 1e3;
+        if let Ok(mut latency) = self.latency_ms.lock() {
+            let avg = latency.entry(id.clone()).or_insert(ms);
+            *avg = 0.8 * *avg + 0.2 * ms;
+        }
+    }
+
+    /// How long a read waits for this node before also asking another:
+    /// a few times its recent latency, within [`HEDGE_FLOOR`] and
+    /// [`HEDGE_CEILING`] (the ceiling for a node not heard from yet).
+    pub fn hedge_after(&self, id: &NodeId) -> Duration {
+        let avg = self.latency_ms.lock().ok().and_then(|l| l.get(id).copied());
+        match avg {
+            Some(ms) => Duration::from_secs_f64(ms * 4.0 / 1e3).clamp(HEDGE_FLOOR, HEDGE_CEILING),
+            None => HEDGE_CEILING,
+        }
     }
 
     /// Records that a node just failed a request: it is avoided for a while.

@@ -141,3 +141,42 @@ async fn corrupt_or_missing_shards_are_never_served() {
     // Twice: the corrupt copy must not have been "fixed" into being served.
     assert!(get(&t.s3, "rot", "movie", None).await == data);
 }
+
+/// A node frozen with SIGSTOP (up as far as heartbeats ever said, silent
+/// now) costs reads a hedge, not a timeout: every read succeeds with the
+/// right bytes, none waits anywhere near the 30 s request timeout, and the
+/// node rejoins after SIGCONT.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_frozen_node_is_hedged_around() {
+    use nix::sys::signal::Signal;
+    use std::time::Instant;
+
+    let t = TestCluster::start().await;
+    let objects = write_dataset(&t, "frozen", 12).await;
+    t.cluster.signal_node(0, Signal::SIGSTOP).unwrap();
+    let frozen_at = Instant::now();
+    let mut latencies = Vec::new();
+    while frozen_at.elapsed() < Duration::from_secs(12) {
+        for (key, data) in &objects {
+            let started = Instant::now();
+            let back = get(&t.s3, "frozen", key, None).await;
+            latencies.push(started.elapsed());
+            assert!(back == *data, "{key}: wrong bytes while a node is frozen");
+        }
+    }
+    t.cluster.signal_node(0, Signal::SIGCONT).unwrap();
+    latencies.sort();
+    let p99 = latencies[(latencies.len() - 1) * 99 / 100];
+    let worst = latencies[latencies.len() - 1];
+    eprintln!(
+        "frozen node: {} reads, p50 {:?}, p99 {p99:?}, worst {worst:?}",
+        latencies.len(),
+        latencies[latencies.len() / 2]
+    );
+    // The failure this guards against is a read stuck on the frozen node
+    // until the 30 s request timeout; the bound leaves room for a loaded
+    // machine.
+    assert!(worst < Duration::from_secs(5), "a read waited {worst:?}");
+    t.wait_up_count(8).await;
+    verify_all(&t, "frozen", &objects).await;
+}
