@@ -357,27 +357,21 @@ impl ObjectIo {
         Ok(())
     }
 
-    /// Deletes the shards of stripes that will never be committed, in the
-    /// background and best effort. What this misses stays on disk until
-    /// garbage collection exists (see the README).
+    /// Leaves the shards of stripes that will never be committed where they
+    /// are. They must not be deleted here: shards are named by their content,
+    /// so a refused upload of bytes another object already holds wrote (or
+    /// found) the very files that object's manifest names. Only a collector
+    /// that counts references may delete a shard; until one exists, these
+    /// stay on disk (see the README).
     pub fn discard(self: &Arc<Self>, stripes: &[Stripe]) {
-        let shards: Vec<ShardRef> = stripes
-            .iter()
-            .flat_map(|s| s.shards.iter().cloned())
-            .collect();
-        if shards.is_empty() {
-            return;
+        let shards: usize = stripes.iter().map(|s| s.shards.len()).sum();
+        if shards > 0 {
+            metrics::counter!("gateway_uncommitted_shards_total").increment(shards as u64);
+            tracing::debug!(
+                shards,
+                "upload refused; its shards are left for garbage collection"
+            );
         }
-        let io = Arc::clone(self);
-        tokio::spawn(async move {
-            for shard in shards {
-                if let Some(addr) = io.topology.addr(&shard.node)
-                    && let Err(err) = io.storage.delete_shard(&addr, &shard.hash).await
-                {
-                    tracing::debug!(node = %shard.node, error = %err, "could not delete an uncommitted shard");
-                }
-            }
-        });
     }
 }
 

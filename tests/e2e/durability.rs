@@ -180,3 +180,60 @@ async fn a_frozen_node_is_hedged_around() {
     t.wait_up_count(8).await;
     verify_all(&t, "frozen", &objects).await;
 }
+
+/// Shards are named by their content, so the same bytes written twice can
+/// land in the same file on a node. A refused upload of content another
+/// object already holds must never take that object's shards with it.
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_uploads_of_the_same_bytes_leave_the_original_whole() {
+    use base64::Engine as _;
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("twins").send().await.unwrap();
+    let data = pattern(4 * MIB, 77);
+    put(&t.s3, "twins", "original", &data).await;
+
+    // The same bytes, refused every time (a Content-MD5 of other bytes).
+    let wrong_md5 = {
+        use md5::Digest as _;
+        base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(b"other"))
+    };
+    for i in 0..20 {
+        let e =
+            t.s3.put_object()
+                .bucket("twins")
+                .key(format!("copy-{i}"))
+                .content_md5(&wrong_md5)
+                .body(data.clone().into())
+                .send()
+                .await
+                .unwrap_err();
+        assert_eq!(
+            aws_sdk_s3::error::ProvideErrorMetadata::code(&e.into_service_error()),
+            Some("BadDigest")
+        );
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let bucket = "twins".parse().unwrap();
+    let (_, stored) = t.metadata().get_object(&bucket, "original").await.unwrap();
+    let ObjectData::Striped(manifest) = stored else {
+        panic!("a 4 MiB object must be striped")
+    };
+    for stripe in &manifest.stripes {
+        for shard in &stripe.shards {
+            let i: usize = shard
+                .node
+                .as_str()
+                .trim_start_matches("node-")
+                .parse()
+                .unwrap();
+            let path = shard_path(&t.cluster.node_data_dir(i - 1), &shard.hash);
+            assert!(
+                path.exists(),
+                "a shard of the original is gone: {}",
+                path.display()
+            );
+        }
+    }
+    assert!(get(&t.s3, "twins", "original", None).await == data);
+}
