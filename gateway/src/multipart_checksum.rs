@@ -199,6 +199,7 @@ mod tests {
             etag: String::new(),
             last_modified_unix_ms: 0,
             checksums: [(algorithm.to_owned(), value.unwrap())].into(),
+            shards_written_since_unix_ms: None,
         }
     }
 

@@ -332,6 +332,7 @@ pub(crate) fn write_condition(
     Ok(WriteCondition {
         if_none_match_any,
         if_match,
+        shards_written_since_unix_ms: None,
     })
 }
 

@@ -80,7 +80,9 @@ impl From<StoreError> for MetadataError {
             StoreError::NoSuchAccessKey => MetadataError::NoSuchAccessKey,
             StoreError::AccessKeyExists => MetadataError::AccessKeyExists,
             StoreError::Invalid(msg) => MetadataError::InvalidRequest(msg),
-            StoreError::Closed => MetadataError::Unavailable(e.to_string()),
+            StoreError::Closed | StoreError::ShardsCollected => {
+                MetadataError::Unavailable(e.to_string())
+            }
             StoreError::Backend(_) | StoreError::Corrupt(_) => {
                 MetadataError::Internal(e.to_string())
             }

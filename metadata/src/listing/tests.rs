@@ -126,6 +126,26 @@ impl MetaStore for Counting {
     async fn remove_garbage(&self, versions: &[VersionId]) -> Result<(), StoreError> {
         self.inner.remove_garbage(versions).await
     }
+    async fn retire_data(&self, version: VersionId, data: ObjectData) -> Result<(), StoreError> {
+        self.inner.retire_data(version, data).await
+    }
+    async fn pending_deletions(
+        &self,
+        node: &crate::ids::NodeId,
+        limit: usize,
+    ) -> Result<Vec<crate::ids::ShardHash>, StoreError> {
+        self.inner.pending_deletions(node, limit).await
+    }
+    async fn confirm_deletions(
+        &self,
+        node: &crate::ids::NodeId,
+        hashes: &[crate::ids::ShardHash],
+    ) -> Result<(), StoreError> {
+        self.inner.confirm_deletions(node, hashes).await
+    }
+    async fn prune_deleted(&self, before_unix_ms: i64) -> Result<(), StoreError> {
+        self.inner.prune_deleted(before_unix_ms).await
+    }
     async fn create_upload(&self, upload: MultipartUpload) -> Result<(), StoreError> {
         self.inner.create_upload(upload).await
     }

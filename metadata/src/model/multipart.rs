@@ -49,6 +49,10 @@ pub struct PartRecord {
     /// S3 checksums of the part, base64, keyed like [`ObjectMeta::checksums`].
     #[serde(default)]
     pub checksums: BTreeMap<String, String>,
+    /// When the part's shard writes began; see
+    /// [`WriteCondition::shards_written_since_unix_ms`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards_written_since_unix_ms: Option<i64>,
 }
 
 /// One page of ListParts, ascending by part number.

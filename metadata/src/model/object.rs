@@ -60,11 +60,19 @@ pub struct WriteCondition {
     pub if_none_match_any: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub if_match: Option<String>,
+    /// When the write began storing its shards. A shard file the garbage
+    /// collector deleted after that moment may be one this write found
+    /// already present, so the commit is refused (`ShardsCollected`) and
+    /// the client retries; without it, only collections under way refuse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shards_written_since_unix_ms: Option<i64>,
 }
 
 impl WriteCondition {
     pub fn is_empty(&self) -> bool {
-        !self.if_none_match_any && self.if_match.is_none()
+        !self.if_none_match_any
+            && self.if_match.is_none()
+            && self.shards_written_since_unix_ms.is_none()
     }
 }
 
@@ -77,6 +85,17 @@ impl WriteCondition {
 pub enum ObjectData {
     Inline(#[serde(with = "base64_bytes")] Bytes),
     Striped(Manifest),
+}
+
+impl ObjectData {
+    /// Every shard the data names (none when inline), once per mention.
+    pub fn shards(&self) -> impl Iterator<Item = &super::ShardRef> {
+        let manifest = match self {
+            ObjectData::Striped(m) => Some(m),
+            ObjectData::Inline(_) => None,
+        };
+        manifest.into_iter().flat_map(|m| m.shards())
+    }
 }
 
 mod base64_bytes {

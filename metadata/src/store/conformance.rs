@@ -11,7 +11,7 @@ use super::{MetaStore, StoreError};
 use crate::ids::{BucketName, NodeId, ShardHash, UserName, VersionId};
 use crate::model::{
     AccessKey, BucketInfo, BucketUpdate, CorsConfig, CorsRule, ErasureCode, Manifest,
-    NodeHeartbeat, ObjectData, ObjectMeta, ShardRef, Stripe, UserInfo,
+    NodeHeartbeat, ObjectData, ObjectMeta, ShardRef, Stripe, UserInfo, WriteCondition,
 };
 
 pub(crate) mod multipart;
@@ -281,7 +281,7 @@ pub(crate) async fn conditional_commits(s: Arc<dyn MetaStore>) {
     s.create_bucket(bucket_info("cond", "o")).await.unwrap();
     let create_only = WriteCondition {
         if_none_match_any: true,
-        if_match: None,
+        ..WriteCondition::default()
     };
     let racers: Vec<_> = (0..16)
         .map(|_| {
@@ -308,8 +308,8 @@ pub(crate) async fn conditional_commits(s: Arc<dyn MetaStore>) {
         .unwrap()
         .unwrap();
     let stale = WriteCondition {
-        if_none_match_any: false,
         if_match: Some("\"not-it\"".into()),
+        ..WriteCondition::default()
     };
     assert_eq!(
         s.commit_object_if(meta("cond", "once", 1), striped("x"), stale.clone())
@@ -322,8 +322,8 @@ pub(crate) async fn conditional_commits(s: Arc<dyn MetaStore>) {
         Err(StoreError::NoSuchKey)
     );
     let fresh = WriteCondition {
-        if_none_match_any: false,
         if_match: Some(current.etag.clone()),
+        ..WriteCondition::default()
     };
     let replaced = s
         .commit_object_if(meta("cond", "once", 1), striped("y"), fresh)
@@ -513,6 +513,77 @@ pub(crate) async fn users_and_keys(s: &dyn MetaStore) {
     assert_eq!(s.get_access_key(&k3.access_key).await.unwrap(), Some(k3));
 }
 
+pub(crate) async fn shard_files_are_counted_and_freed(s: &dyn MetaStore) {
+    use crate::model::now_unix_ms;
+    let b = bucket("refs");
+    let node: NodeId = "node-1".parse().unwrap();
+    s.create_bucket(bucket_info("refs", "o")).await.unwrap();
+    // Every `striped` names its own file and the shared "parity" file.
+    let a = meta("refs", "a", 3);
+    s.commit_object(a.clone(), striped("a")).await.unwrap();
+    s.commit_object(meta("refs", "b", 3), striped("b"))
+        .await
+        .unwrap();
+    s.delete_object(&b, "a").await.unwrap();
+    assert!(s.pending_deletions(&node, 10).await.unwrap().is_empty());
+
+    // Collecting a's garbage frees its own file, not the one b still names.
+    s.remove_garbage(&[a.version]).await.unwrap();
+    let a_file = ShardHash::of(b"a");
+    assert_eq!(s.pending_deletions(&node, 10).await.unwrap(), [a_file]);
+
+    // A write naming a file being deleted is refused, as is one that began
+    // before the node confirmed the deletion; one that began after stands.
+    let began = now_unix_ms() - 1;
+    let again = |since: i64| WriteCondition {
+        shards_written_since_unix_ms: Some(since),
+        ..WriteCondition::default()
+    };
+    assert_eq!(
+        s.commit_object_if(meta("refs", "a2", 3), striped("a"), again(began))
+            .await,
+        Err(StoreError::ShardsCollected)
+    );
+    s.confirm_deletions(&node, &[a_file]).await.unwrap();
+    assert!(s.pending_deletions(&node, 10).await.unwrap().is_empty());
+    assert_eq!(
+        s.commit_object_if(meta("refs", "a2", 3), striped("a"), again(began))
+            .await,
+        Err(StoreError::ShardsCollected)
+    );
+    s.commit_object_if(
+        meta("refs", "a2", 3),
+        striped("a"),
+        again(now_unix_ms() + 1000),
+    )
+    .await
+    .unwrap();
+
+    // A refused upload's data is collected like any other garbage.
+    let refused = VersionId::new();
+    s.retire_data(refused, striped("c")).await.unwrap();
+    assert_eq!(
+        s.retire_data(refused, striped("c")).await,
+        Err(StoreError::VersionInUse)
+    );
+    s.remove_garbage(&[refused]).await.unwrap();
+    assert_eq!(
+        s.pending_deletions(&node, 10).await.unwrap(),
+        [ShardHash::of(b"c")]
+    );
+    // The shared file goes once nothing names it.
+    let listed: Vec<_> = s.list_garbage(10).await.unwrap();
+    assert!(listed.is_empty());
+    for key in ["b", "a2"] {
+        let old = s.delete_object(&b, key).await.unwrap().unwrap();
+        s.remove_garbage(&[old.version]).await.unwrap();
+    }
+    let pending = s.pending_deletions(&node, 10).await.unwrap();
+    assert!(pending.contains(&ShardHash::of(b"parity")), "{pending:?}");
+    assert!(pending.contains(&a_file) && pending.contains(&ShardHash::of(b"b")));
+    s.prune_deleted(now_unix_ms() + 10_000).await.unwrap();
+}
+
 mod redb {
     use super::*;
     use crate::store::RedbStore;
@@ -561,6 +632,49 @@ mod redb {
     async fn users_and_keys() {
         let dir = tempfile::tempdir().unwrap();
         super::users_and_keys(&open(&dir)).await;
+    }
+
+    #[tokio::test]
+    async fn shard_files_are_counted_and_freed() {
+        let dir = tempfile::tempdir().unwrap();
+        super::shard_files_are_counted_and_freed(&open(&dir)).await;
+    }
+
+    /// A file written before references were counted gets its counts on
+    /// open, so collecting one version never frees a file another names.
+    #[tokio::test]
+    async fn reopening_counts_existing_references() {
+        let dir = tempfile::tempdir().unwrap();
+        let node: NodeId = "node-1".parse().unwrap();
+        let first = meta("old", "first", 3);
+        {
+            let s = open(&dir);
+            s.create_bucket(bucket_info("old", "o")).await.unwrap();
+            s.commit_object(first.clone(), striped("x")).await.unwrap();
+            s.commit_object(meta("old", "second", 3), striped("y"))
+                .await
+                .unwrap();
+        }
+        // Forget the counts, as a file from before counting would have none.
+        {
+            let db =
+                ::redb::Database::open(dir.path().join(super::super::redb_store::DB_FILE_NAME))
+                    .unwrap();
+            let txn = db.begin_write().unwrap();
+            txn.delete_table(super::super::redb_store::SHARD_REFS)
+                .unwrap();
+            txn.delete_table(::redb::TableDefinition::<&str, i64>::new("upgrades"))
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let s = open(&dir);
+        s.delete_object(&bucket("old"), "first").await.unwrap();
+        s.remove_garbage(&[first.version]).await.unwrap();
+        // "x" is free; "parity" is still named by "second".
+        assert_eq!(
+            s.pending_deletions(&node, 10).await.unwrap(),
+            [ShardHash::of(b"x")]
+        );
     }
 
     #[tokio::test]

@@ -1,7 +1,7 @@
 //! Byte layout of ordered keys. Backends that order keys bytewise (redb,
 //! PostgreSQL `bytea`) share it, so a listing means the same everywhere.
 
-use crate::ids::{BucketName, UploadId};
+use crate::ids::{BucketName, NodeId, ShardHash, UploadId};
 
 /// Separates the bucket from the key in the `objects` table.
 const SEPARATOR: u8 = 0;
@@ -31,6 +31,28 @@ pub(crate) fn part_key(upload_id: &UploadId, part_number: u32) -> [u8; 20] {
     k[..16].copy_from_slice(upload_id.0.as_bytes());
     k[16..].copy_from_slice(&part_number.to_be_bytes());
     k
+}
+
+/// `node \0 hash`: one shard file on one node. A node's files are
+/// contiguous, so its pending deletions are one range scan.
+pub(crate) fn shard_file_key(node: &NodeId, hash: &ShardHash) -> Vec<u8> {
+    let mut k = node_prefix(node);
+    k.extend_from_slice(&hash.0);
+    k
+}
+
+/// The prefix of every [`shard_file_key`] of `node`.
+pub(crate) fn node_prefix(node: &NodeId) -> Vec<u8> {
+    let mut k = Vec::with_capacity(node.as_str().len() + 33);
+    k.extend_from_slice(node.as_str().as_bytes());
+    k.push(SEPARATOR);
+    k
+}
+
+/// The hash at the end of a [`shard_file_key`].
+pub(crate) fn hash_of_shard_file_key(key: &[u8]) -> Option<ShardHash> {
+    let tail: [u8; 32] = key.get(key.len().checked_sub(32)?..)?.try_into().ok()?;
+    Some(ShardHash(tail))
 }
 
 /// The smallest byte string greater than every string that starts with

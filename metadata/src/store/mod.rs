@@ -23,6 +23,11 @@
 //!   A part's data is a row of `data` under the part's own [`VersionId`], so
 //!   replacing a part, aborting and completing move data exactly as object
 //!   overwrites do.
+//! - `shard_refs`, `shard_deletions`, `shards_deleted`: per shard file
+//!   (`node \0 hash`), how many rows of `data` and `garbage` name it, since
+//!   when none does (its node should delete it), and when its node confirmed
+//!   the deletion. Shards are content-addressed, so one file can be named by
+//!   several versions; only the count says when it may go.
 //! - `users`: [`UserName`] -> [`UserInfo`].
 //! - `access_keys`: [`AccessKeyId`] -> [`AccessKey`]. A handful per user,
 //!   so finding a user's keys is a scan of the table.
@@ -38,7 +43,7 @@ use std::ops::Bound;
 
 use async_trait::async_trait;
 
-use crate::ids::{AccessKeyId, BucketName, UploadId, UserName, VersionId};
+use crate::ids::{AccessKeyId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId};
 use crate::model::{
     AccessKey, BucketInfo, BucketUpdate, CompleteRequest, MultipartUpload, NodeHeartbeat,
     ObjectData, ObjectMeta, PartRecord, PartsPage, UploadsPage, UploadsQuery, UserInfo,
@@ -105,6 +110,11 @@ pub enum StoreError {
     NoSuchAccessKey,
     #[error("the access key id is already in use")]
     AccessKeyExists,
+    /// A shard file the write names was deleted by the garbage collector
+    /// after the write began (or is being deleted): the write must be sent
+    /// again.
+    #[error("a shard of the write was collected meanwhile; retry the write")]
+    ShardsCollected,
     /// A stored record could not be decoded.
     #[error("corrupt record: {0}")]
     Corrupt(String),
@@ -347,9 +357,34 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Up to `limit` garbage entries, oldest version first.
     async fn list_garbage(&self, limit: usize) -> Result<Vec<GarbageEntry>, StoreError>;
 
-    /// Forgets garbage entries (once their shards are deleted). Unknown ids
-    /// are ignored, so a retried removal succeeds.
+    /// Forgets garbage entries, dropping their shard references: a file
+    /// no data or garbage row names any more is queued for deletion on its
+    /// node. Unknown ids are ignored, so a retried removal succeeds.
     async fn remove_garbage(&self, versions: &[VersionId]) -> Result<(), StoreError>;
+
+    /// Hands data that will never be committed (a refused upload's) to the
+    /// collector, as garbage whose references count like any other.
+    /// `VersionInUse` if the version is data or garbage already.
+    async fn retire_data(&self, version: VersionId, data: ObjectData) -> Result<(), StoreError>;
+
+    /// Up to `limit` shard files `node` should delete: no row names them.
+    async fn pending_deletions(
+        &self,
+        node: &NodeId,
+        limit: usize,
+    ) -> Result<Vec<ShardHash>, StoreError>;
+
+    /// `node` deleted these files. Commits whose shard writes began before
+    /// now and that name one of them are refused from here on.
+    async fn confirm_deletions(
+        &self,
+        node: &NodeId,
+        hashes: &[ShardHash],
+    ) -> Result<(), StoreError>;
+
+    /// Forgets confirmed deletions older than `before_unix_ms` (far older
+    /// than any write in flight).
+    async fn prune_deleted(&self, before_unix_ms: i64) -> Result<(), StoreError>;
 }
 
 /// The backend-neutral [`MetaStore::scan_rolled_up`]: scan in chunks; keys

@@ -22,9 +22,11 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::codec::{decode, encode};
 use super::keys::{common_prefix_len, object_key, prefix_successor};
+use super::keys::{hash_of_shard_file_key, node_prefix, shard_file_key};
+use super::redb_writer::shard_refs::file_keys;
 use super::redb_writer::{self, WriteOp, WriteOutcome, WriteRequest};
 use super::{GarbageEntry, MetaStore, NodeRecord, StoreError};
-use crate::ids::{AccessKeyId, BucketName, UploadId, UserName, VersionId};
+use crate::ids::{AccessKeyId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId};
 use crate::model::{
     AccessKey, BucketInfo, BucketUpdate, CompleteRequest, MultipartUpload, NodeHeartbeat,
     ObjectData, ObjectMeta, PartRecord, PartsPage, UploadsPage, UploadsQuery, UserInfo,
@@ -38,6 +40,16 @@ pub(super) const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("
 /// Keyed by the version's UUID as a big-endian u128: UUIDv7 ids sort by time.
 pub(super) const DATA: TableDefinition<u128, &[u8]> = TableDefinition::new("data");
 pub(super) const GARBAGE: TableDefinition<u128, &[u8]> = TableDefinition::new("garbage");
+/// `node \0 hash` -> how many data and garbage rows name that file.
+pub(super) const SHARD_REFS: TableDefinition<&[u8], u64> = TableDefinition::new("shard_refs");
+/// `node \0 hash` -> since when no row names it: the node should delete it.
+pub(super) const SHARD_DELETIONS: TableDefinition<&[u8], i64> =
+    TableDefinition::new("shard_deletions");
+/// `node \0 hash` -> when the node confirmed the deletion.
+pub(super) const SHARDS_DELETED: TableDefinition<&[u8], i64> =
+    TableDefinition::new("shards_deleted");
+/// Markers of one-time upgrades of the file's contents.
+const UPGRADES: TableDefinition<&str, i64> = TableDefinition::new("upgrades");
 pub(super) const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nodes");
 /// `bucket \0 key \0 upload id` -> upload; see [`super::keys::upload_key`].
 pub(super) const UPLOADS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("uploads");
@@ -116,6 +128,11 @@ impl RedbStore {
         for t in [DATA, GARBAGE] {
             txn.open_table(t)?;
         }
+        for t in [SHARD_DELETIONS, SHARDS_DELETED] {
+            txn.open_table(t)?;
+        }
+        txn.open_table(SHARD_REFS)?;
+        count_existing_refs(&txn)?;
         txn.commit()?;
 
         let db = Arc::new(db);
@@ -266,6 +283,51 @@ pub(super) fn bucket_exists(
     Ok(buckets.get(bucket.as_str().as_bytes())?.is_some())
 }
 
+/// Counts the shard references of every data and garbage row once, for a
+/// file written before references were counted. Without it, the first
+/// collection of a version sharing a file with an older one would delete
+/// that file from under the older version.
+fn count_existing_refs(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
+    const MARKER: &str = "shard_refs_counted";
+    let mut upgrades = txn.open_table(UPGRADES)?;
+    if upgrades.get(MARKER)?.is_some() {
+        return Ok(());
+    }
+    let mut counts: std::collections::BTreeMap<Vec<u8>, u64> = Default::default();
+    let data = txn.open_table(DATA)?;
+    for item in data.iter()? {
+        let (_, v) = item?;
+        let d: crate::model::ObjectData = decode("data", v.value())?;
+        for key in super::redb_writer::shard_refs::file_keys(&d) {
+            *counts.entry(key).or_default() += 1;
+        }
+    }
+    #[derive(serde::Deserialize)]
+    struct GarbageData {
+        data: crate::model::ObjectData,
+    }
+    let garbage = txn.open_table(GARBAGE)?;
+    for item in garbage.iter()? {
+        let (_, v) = item?;
+        let g: GarbageData = decode("garbage", v.value())?;
+        for key in super::redb_writer::shard_refs::file_keys(&g.data) {
+            *counts.entry(key).or_default() += 1;
+        }
+    }
+    let mut refs = txn.open_table(SHARD_REFS)?;
+    for (key, count) in &counts {
+        refs.insert(key.as_slice(), *count)?;
+    }
+    if !counts.is_empty() {
+        tracing::info!(
+            files = counts.len(),
+            "counted shard references of existing data"
+        );
+    }
+    upgrades.insert(MARKER, crate::model::now_unix_ms())?;
+    Ok(())
+}
+
 /// Every record of a small table, in key order.
 fn read_all<T: serde::de::DeserializeOwned>(
     txn: &ReadTransaction,
@@ -356,6 +418,7 @@ impl MetaStore for RedbStore {
         let op = WriteOp::CommitObject {
             condition,
             meta: encode(&meta)?,
+            files: file_keys(&data),
             data: encode(&data)?,
             bucket: meta.bucket,
             key: meta.key,
@@ -484,7 +547,9 @@ impl MetaStore for RedbStore {
             upload_id: *upload_id,
             part_number: part.part_number,
             version: part.version,
+            written_since: part.shards_written_since_unix_ms,
             part: encode(&part)?,
+            files: file_keys(&data),
             data: encode(&data)?,
         };
         match self.write(op).await? {
@@ -611,6 +676,63 @@ impl MetaStore for RedbStore {
             Ok(out)
         })
         .await
+    }
+
+    async fn retire_data(&self, version: VersionId, data: ObjectData) -> Result<(), StoreError> {
+        if matches!(data, ObjectData::Inline(_)) {
+            return Ok(());
+        }
+        self.write(WriteOp::RetireData {
+            version,
+            files: file_keys(&data),
+            data: encode(&data)?,
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn pending_deletions(
+        &self,
+        node: &NodeId,
+        limit: usize,
+    ) -> Result<Vec<ShardHash>, StoreError> {
+        let prefix = node_prefix(node);
+        self.read(move |txn| {
+            let deletions = txn.open_table(SHARD_DELETIONS)?;
+            let mut out = Vec::new();
+            for item in deletions.range::<&[u8]>(prefix.as_slice()..)?.take(limit) {
+                let (k, _) = item?;
+                let key = k.value();
+                if !key.starts_with(&prefix) {
+                    break;
+                }
+                if let Some(hash) = hash_of_shard_file_key(key) {
+                    out.push(hash);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn confirm_deletions(
+        &self,
+        node: &NodeId,
+        hashes: &[ShardHash],
+    ) -> Result<(), StoreError> {
+        if hashes.is_empty() {
+            return Ok(());
+        }
+        let keys = hashes.iter().map(|h| shard_file_key(node, h)).collect();
+        self.write(WriteOp::ConfirmDeletions { keys })
+            .await
+            .map(drop)
+    }
+
+    async fn prune_deleted(&self, before_unix_ms: i64) -> Result<(), StoreError> {
+        self.write(WriteOp::PruneDeleted { before_unix_ms })
+            .await
+            .map(drop)
     }
 
     async fn remove_garbage(&self, versions: &[VersionId]) -> Result<(), StoreError> {

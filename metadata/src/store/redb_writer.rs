@@ -32,7 +32,8 @@ use super::StoreError;
 use super::codec::decode;
 use super::keys::object_key;
 use super::redb_store::{
-    ACCESS_KEYS, BUCKETS, DATA, GARBAGE, NODES, OBJECTS, PARTS, UPLOADS, USERS,
+    ACCESS_KEYS, BUCKETS, DATA, GARBAGE, NODES, OBJECTS, PARTS, SHARD_DELETIONS, SHARD_REFS,
+    SHARDS_DELETED, UPLOADS, USERS,
 };
 use crate::ids::{AccessKeyId, BucketName, UploadId, UserName, VersionId};
 use crate::model::{
@@ -41,6 +42,7 @@ use crate::model::{
 
 mod identity;
 mod multipart;
+pub(crate) mod shard_refs;
 
 /// Upper bound on operations per transaction, so that one batch's commit
 /// (and the memory it holds) stays bounded under a flood of writes.
@@ -82,6 +84,22 @@ pub(super) enum WriteOp {
         version: VersionId,
         meta: Vec<u8>,
         data: Vec<u8>,
+        /// The shard files `data` names (see [`shard_refs`]).
+        files: Vec<Vec<u8>>,
+    },
+    /// Data that will never be committed, handed to the collector.
+    RetireData {
+        version: VersionId,
+        data: Vec<u8>,
+        files: Vec<Vec<u8>>,
+    },
+    /// A node deleted these files (keys of `shard_deletions`).
+    ConfirmDeletions {
+        keys: Vec<Vec<u8>>,
+    },
+    /// Forgets deletions confirmed before this time.
+    PruneDeleted {
+        before_unix_ms: i64,
     },
     DeleteObject {
         bucket: BucketName,
@@ -108,6 +126,8 @@ pub(super) enum WriteOp {
         version: VersionId,
         part: Vec<u8>,
         data: Vec<u8>,
+        files: Vec<Vec<u8>>,
+        written_since: Option<i64>,
     },
     /// Decoded, not encoded: the writer must read the parts to build the
     /// object's manifest, inside the transaction that removes them.
@@ -206,6 +226,8 @@ fn run_transaction(
 
 type BytesTable<'txn> = Table<'txn, &'static [u8], &'static [u8]>;
 type VersionTable<'txn> = Table<'txn, u128, &'static [u8]>;
+type CountTable<'txn> = Table<'txn, &'static [u8], u64>;
+type TimeTable<'txn> = Table<'txn, &'static [u8], i64>;
 
 struct Tables<'txn> {
     buckets: BytesTable<'txn>,
@@ -217,6 +239,9 @@ struct Tables<'txn> {
     parts: BytesTable<'txn>,
     users: BytesTable<'txn>,
     access_keys: BytesTable<'txn>,
+    shard_refs: CountTable<'txn>,
+    shard_deletions: TimeTable<'txn>,
+    shards_deleted: TimeTable<'txn>,
 }
 
 impl<'txn> Tables<'txn> {
@@ -231,6 +256,9 @@ impl<'txn> Tables<'txn> {
             parts: txn.open_table(PARTS)?,
             users: txn.open_table(USERS)?,
             access_keys: txn.open_table(ACCESS_KEYS)?,
+            shard_refs: txn.open_table(SHARD_REFS)?,
+            shard_deletions: txn.open_table(SHARD_DELETIONS)?,
+            shards_deleted: txn.open_table(SHARDS_DELETED)?,
         })
     }
 
@@ -276,6 +304,7 @@ impl<'txn> Tables<'txn> {
                 version,
                 meta,
                 data,
+                files,
             } => {
                 if self.buckets.get(bucket.as_str().as_bytes())?.is_none() {
                     return Ok(Err(StoreError::NoSuchBucket));
@@ -294,6 +323,12 @@ impl<'txn> Tables<'txn> {
                 // shards that a live manifest still names.
                 if !retry && self.version_taken(*version)? {
                     return Ok(Err(StoreError::VersionInUse));
+                }
+                if !retry {
+                    if self.collected(files, condition.shards_written_since_unix_ms)? {
+                        return Ok(Err(StoreError::ShardsCollected));
+                    }
+                    self.add_refs(files)?;
                 }
                 self.objects.insert(okey.as_slice(), meta.as_slice())?;
                 self.data.insert(version.0.as_u128(), data.as_slice())?;
@@ -328,7 +363,49 @@ impl<'txn> Tables<'txn> {
             }
             WriteOp::RemoveGarbage { versions } => {
                 for v in versions {
-                    self.garbage.remove(v.0.as_u128())?;
+                    let keys = match self.garbage.remove(v.0.as_u128())? {
+                        Some(raw) => {
+                            let entry: GarbageData = decode("garbage", raw.value())?;
+                            shard_refs::file_keys(&entry.data)
+                        }
+                        None => continue,
+                    };
+                    self.drop_refs(&keys, now_ms)?;
+                }
+                Ok(Ok(WriteOutcome::Done))
+            }
+            WriteOp::RetireData {
+                version,
+                data,
+                files,
+            } => {
+                if self.version_taken(*version)? {
+                    return Ok(Err(StoreError::VersionInUse));
+                }
+                self.add_refs(files)?;
+                retire(&mut self.garbage, *version, data, now_ms)?;
+                Ok(Ok(WriteOutcome::Done))
+            }
+            WriteOp::ConfirmDeletions { keys } => {
+                for key in keys {
+                    if self.shard_deletions.remove(key.as_slice())?.is_some() {
+                        self.shards_deleted.insert(key.as_slice(), now_ms)?;
+                    }
+                }
+                Ok(Ok(WriteOutcome::Done))
+            }
+            WriteOp::PruneDeleted { before_unix_ms } => {
+                let old: Vec<Vec<u8>> = self
+                    .shards_deleted
+                    .iter()?
+                    .filter_map(|item| match item {
+                        Ok((k, v)) if v.value() < *before_unix_ms => Some(Ok(k.value().to_vec())),
+                        Ok(_) => None,
+                        Err(e) => Some(Err(e)),
+                    })
+                    .collect::<Result<_, _>>()?;
+                for key in old {
+                    self.shards_deleted.remove(key.as_slice())?;
                 }
                 Ok(Ok(WriteOutcome::Done))
             }
@@ -346,12 +423,14 @@ impl<'txn> Tables<'txn> {
                 version,
                 part,
                 data,
+                files,
+                written_since,
             } => self.commit_part(
                 (bucket, key, upload_id),
                 *part_number,
                 *version,
-                part,
-                data,
+                (part, data),
+                (files, *written_since),
                 now_ms,
             ),
             WriteOp::CompleteUpload(req) => self.complete_upload(req, now_ms),
@@ -410,6 +489,13 @@ fn starts_any(table: &BytesTable<'_>, prefix: &[u8]) -> Result<bool, StoreError>
         Some(first) => Ok(first?.0.value().starts_with(prefix)),
         None => Ok(false),
     }
+}
+
+/// The data of a garbage row (its other fields are not needed to drop its
+/// references).
+#[derive(Deserialize)]
+struct GarbageData {
+    data: crate::model::ObjectData,
 }
 
 /// Which kind of `ObjectData` a record holds, read without building it.

@@ -37,6 +37,7 @@ pub(crate) fn part(number: u32, size: u64, tag: &str) -> (PartRecord, ObjectData
         etag: format!("etag-{tag}"),
         last_modified_unix_ms: 3,
         checksums: Default::default(),
+        shards_written_since_unix_ms: None,
     };
     (
         record,

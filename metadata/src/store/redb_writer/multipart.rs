@@ -41,8 +41,8 @@ impl Tables<'_> {
         (bucket, key, upload_id): UploadName<'_>,
         part_number: u32,
         version: VersionId,
-        part: &[u8],
-        data: &[u8],
+        (part, data): (&[u8], &[u8]),
+        (files, written_since): (&[Vec<u8>], Option<i64>),
         now_ms: i64,
     ) -> Result<WriteResult, StoreError> {
         let ukey = upload_key(bucket, key.as_bytes(), upload_id);
@@ -50,7 +50,8 @@ impl Tables<'_> {
             // The part's shards are written (a gateway commits only after
             // they are durable) and no record will ever name them: hand them
             // to the collector, unless the version is live somewhere else.
-            if self.data.get(version.0.as_u128())?.is_none() {
+            if !self.version_taken(version)? {
+                self.add_refs(files)?;
                 retire(&mut self.garbage, version, data, now_ms)?;
             }
             return Ok(Err(StoreError::NoSuchUpload));
@@ -63,6 +64,12 @@ impl Tables<'_> {
         let retry = old.as_ref().is_some_and(|o| o.version == version);
         if !retry && self.version_taken(version)? {
             return Ok(Err(StoreError::VersionInUse));
+        }
+        if !retry {
+            if self.collected(files, written_since)? {
+                return Ok(Err(StoreError::ShardsCollected));
+            }
+            self.add_refs(files)?;
         }
         self.parts.insert(pkey.as_slice(), part)?;
         self.data.insert(version.0.as_u128(), data)?;
