@@ -68,6 +68,10 @@ pub struct LocalClusterArgs {
     /// Parity shards per stripe.
     #[arg(long, default_value_t = 2)]
     pub parity_shards: u8,
+    /// How long replaced and deleted data is kept before its shards are
+    /// collected (default 1h).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub gc_grace: Option<Duration>,
     /// S3 access key of the local cluster.
     #[arg(long, env = "TESSERA_ACCESS_KEY", default_value = "tessera")]
     pub access_key: String,
@@ -161,6 +165,7 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
         data_shards: args.data_shards,
         parity_shards: args.parity_shards,
         heartbeat_timeout: Duration::from_secs(5),
+        gc_grace: args.gc_grace,
         edge_args: Vec::new(),
     };
     println!("Starting a local cluster in {} ...", data.display());

@@ -35,6 +35,9 @@ pub struct ClusterSpec {
     pub parity_shards: u8,
     /// How long without a heartbeat before metadata calls a node down.
     pub heartbeat_timeout: Duration,
+    /// How long replaced data waits before its shards are collected
+    /// (`None`: the metadata service's default).
+    pub gc_grace: Option<Duration>,
     /// Extra arguments for `edge serve` (e.g. `--shard-size 64KiB` in tests).
     pub edge_args: Vec<String>,
 }
@@ -194,6 +197,10 @@ impl LocalCluster {
             .arg(self.spec.data_dir.join("metadata"))
             .arg("--heartbeat-timeout")
             .arg(humantime::format_duration(self.spec.heartbeat_timeout).to_string());
+        if let Some(grace) = self.spec.gc_grace {
+            cmd.arg("--gc-grace")
+                .arg(humantime::format_duration(grace).to_string());
+        }
         self.metadata.child = Some(self.spawn("metadata", cmd)?);
         let url = format!("http://{}/health", self.spec.metadata_addr);
         let log = self.log_path("metadata");

@@ -110,7 +110,11 @@ impl Tessera {
             },
             part_sizes: Vec::new(),
         };
-        self.commit_written(&meta, &written.data, &WriteCondition::default())
+        let condition = WriteCondition {
+            shards_written_since_unix_ms: Some(written.shards_written_since()),
+            ..WriteCondition::default()
+        };
+        self.commit_written(&meta, &written.data, &condition)
             .await?;
         tracing::info!(from = %format!("{}/{}", source_bucket.name, src_key), to = %format!("{}/{}", meta.bucket, meta.key), bytes = meta.size, "object copied");
         Ok(S3Response::new(CopyObjectOutput {
@@ -226,7 +230,7 @@ impl Tessera {
             etag: hex::encode(written.md5),
             last_modified_unix_ms: now_unix_ms(),
             checksums,
-            shards_written_since_unix_ms: None,
+            shards_written_since_unix_ms: Some(written.shards_written_since()),
         };
         self.commit_written_part(&dest.name, &req.input.key, &upload_id, &part, &written.data)
             .await?;

@@ -248,7 +248,7 @@ impl Tessera {
             etag: hex::encode(written.md5),
             last_modified_unix_ms: now_unix_ms(),
             checksums,
-            shards_written_since_unix_ms: None,
+            shards_written_since_unix_ms: Some(written.shards_written_since()),
         };
         self.commit_written_part(&bucket.name, &input.key, &upload_id, &part, &written.data)
             .await?;

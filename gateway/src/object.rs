@@ -74,6 +74,10 @@ impl Tessera {
             checksums,
             part_sizes: Vec::new(),
         };
+        let condition = WriteCondition {
+            shards_written_since_unix_ms: Some(written.shards_written_since()),
+            ..condition
+        };
         self.commit_written(&meta, &written.data, &condition)
             .await?;
         tracing::info!(bucket = %meta.bucket, key = %meta.key, bytes = meta.size, "object stored");
@@ -279,9 +283,9 @@ impl Tessera {
         }))
     }
 
-    /// Commits a stored body under `meta`. Only a definite refusal frees the
-    /// shards at once: after a timeout the commit may have landed, so they are
-    /// left for garbage collection (not built yet: they stay on disk).
+    /// Commits a stored body under `meta`. Only a definite refusal hands the
+    /// shards to the collector at once: after a timeout the commit may have
+    /// landed, so they are left as they are.
     pub(crate) async fn commit_written(
         &self,
         meta: &ObjectMeta,

@@ -35,6 +35,22 @@ pub struct Written {
     pub md5: [u8; 16],
     /// The additional checksums asked for, computed over the body.
     pub checksums: Option<s3s::dto::Checksum>,
+    /// When the first shard write could have begun (this clock).
+    pub started_unix_ms: i64,
+}
+
+/// How far this machine's clock may be ahead of the metadata service's:
+/// the commit's "shards written since" is moved back by this much, so a
+/// shard collected just before the write began, by metadata's clock, still
+/// refuses the commit. Refusing a few more commits than needed is harmless
+/// (the client retries); accepting one too many would lose data.
+const CLOCK_SKEW_ALLOWANCE_MS: i64 = 2_000;
+
+impl Written {
+    /// The commit condition's `shards_written_since_unix_ms`.
+    pub fn shards_written_since(&self) -> i64 {
+        self.started_unix_ms - CLOCK_SKEW_ALLOWANCE_MS
+    }
 }
 
 type StripeTask = JoinHandle<Result<Stripe, GatewayError>>;
@@ -90,6 +106,7 @@ impl ObjectIo {
     where
         S: Stream<Item = Result<Bytes, s3s::StdError>> + Send,
     {
+        let started_unix_ms = metadata::model::now_unix_ms();
         let mut pipeline = Pipeline::default();
         let result = self
             .write_stripes(
@@ -118,6 +135,7 @@ impl ObjectIo {
                     size,
                     md5: digests.md5,
                     checksums: digests.checksums,
+                    started_unix_ms,
                 })
             }
             (Err(err), _) | (Ok(_), Err(err)) => {
@@ -357,21 +375,29 @@ impl ObjectIo {
         Ok(())
     }
 
-    /// Leaves the shards of stripes that will never be committed where they
-    /// are. They must not be deleted here: shards are named by their content,
-    /// so a refused upload of bytes another object already holds wrote (or
-    /// found) the very files that object's manifest names. Only a collector
-    /// that counts references may delete a shard; until one exists, these
-    /// stay on disk (see the README).
+    /// Hands the shards of stripes that will never be committed to the
+    /// garbage collector. They must not be deleted here: shards are named
+    /// by their content, so a refused upload of bytes another object
+    /// already holds wrote (or found) the very files that object's manifest
+    /// names. The collector counts references and deletes a file only when
+    /// nothing names it. If metadata cannot be told, the shards stay on
+    /// disk (a leak, never a loss).
     pub fn discard(self: &Arc<Self>, stripes: &[Stripe]) {
         let shards: usize = stripes.iter().map(|s| s.shards.len()).sum();
-        if shards > 0 {
-            metrics::counter!("gateway_uncommitted_shards_total").increment(shards as u64);
-            tracing::debug!(
-                shards,
-                "upload refused; its shards are left for garbage collection"
-            );
+        if shards == 0 {
+            return;
         }
+        metrics::counter!("gateway_uncommitted_shards_total").increment(shards as u64);
+        let data = ObjectData::Striped(Manifest {
+            code: self.codec.code(),
+            stripes: stripes.to_vec(),
+        });
+        let io = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(err) = io.meta.retire_data(VersionId::new(), &data).await {
+                tracing::warn!(error = %err, shards, "could not hand an uncommitted upload's shards to the collector; they stay on disk");
+            }
+        });
     }
 }
 

@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster_auth::ClusterSecret;
 use crate::error::{ErrorBody, MetadataError};
-use crate::ids::{AccessKeyId, BucketName, UploadId, UserName};
+use crate::ids::{AccessKeyId, BucketName, UploadId, UserName, VersionId};
 use crate::model::{
     AccessKey, AccessKeySummary, BucketInfo, BucketUpdate, CompleteRequest, ListPage, ListQuery,
     MultipartUpload, NodeHeartbeat, NodeStatus, ObjectData, ObjectMeta, PartRecord, PartsPage,
@@ -21,9 +21,9 @@ use crate::model::{
 };
 use crate::wire::{
     CommitObjectRequest, CommitPartRequest, CreateBucketRequest, GetObjectResponse, GetPartRequest,
-    GetPartResponse, ListAccessKeysResponse, ListBucketsResponse, ListNodesResponse,
-    ListPartsRequest, ListUsersResponse, ObjectKeyRequest, ReplacedPartResponse, ReplacedResponse,
-    UploadRequest,
+    GetPartResponse, HeartbeatReply, ListAccessKeysResponse, ListBucketsResponse,
+    ListNodesResponse, ListPartsRequest, ListUsersResponse, ObjectKeyRequest, ReplacedPartResponse,
+    ReplacedResponse, RetireRequest, UploadRequest,
 };
 
 /// A dead metadata service must surface quickly as `Unavailable`, not as a
@@ -363,9 +363,25 @@ impl MetadataClient {
             .await
     }
 
-    /// Reports a storage node alive (and registers it on first contact).
-    pub async fn heartbeat(&self, hb: &NodeHeartbeat) -> Result<(), MetadataError> {
-        self.call_no_content(Method::POST, "/v1/nodes/heartbeat", Some(hb))
+    /// Reports a storage node alive (and registers it on first contact),
+    /// with the deletions it carried out; the reply lists more to do.
+    pub async fn heartbeat(&self, hb: &NodeHeartbeat) -> Result<HeartbeatReply, MetadataError> {
+        self.call(Method::POST, "/v1/nodes/heartbeat", Some(hb))
+            .await
+    }
+
+    /// Hands the data of an upload that will never be committed to the
+    /// garbage collector.
+    pub async fn retire_data(
+        &self,
+        version: VersionId,
+        data: &ObjectData,
+    ) -> Result<(), MetadataError> {
+        let body = RetireRequest {
+            version,
+            data: data.clone(),
+        };
+        self.call_no_content(Method::POST, "/v1/garbage/retire", Some(&body))
             .await
     }
 

@@ -43,6 +43,12 @@ pub struct Args {
     /// A node without a heartbeat for this long is down [default: 5s].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub heartbeat_timeout: Option<Duration>,
+
+    /// How long replaced and deleted data is kept before its shards are
+    /// collected; readers that started before the replacement may still be
+    /// streaming it [default: 1h].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub gc_grace: Option<Duration>,
 }
 
 /// The TOML config file, as written by an operator. Every field is optional
@@ -61,6 +67,9 @@ pub struct RawConfig {
     /// Heartbeat timeout, e.g. `"5s"` or `"1500ms"`.
     #[serde(default, with = "humantime_serde")]
     pub heartbeat_timeout: Option<Duration>,
+    /// Garbage grace period, e.g. `"1h"`.
+    #[serde(default, with = "humantime_serde")]
+    pub gc_grace: Option<Duration>,
 }
 
 /// The validated configuration.
@@ -70,7 +79,11 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub cluster_secret: ClusterSecret,
     pub heartbeat_timeout: Duration,
+    pub gc_grace: Duration,
 }
+
+/// Replaced data stays this long before its shards are collected.
+pub const DEFAULT_GC_GRACE: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -105,6 +118,7 @@ impl Config {
             data_dir: data_dir.into(),
             cluster_secret,
             heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
+            gc_grace: DEFAULT_GC_GRACE,
         }
     }
 
@@ -149,6 +163,7 @@ impl Config {
             data_dir,
             cluster_secret: ClusterSecret::new(secret)?,
             heartbeat_timeout,
+            gc_grace: args.gc_grace.or(raw.gc_grace).unwrap_or(DEFAULT_GC_GRACE),
         })
     }
 }

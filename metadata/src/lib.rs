@@ -21,6 +21,7 @@ pub mod api;
 pub mod byte_size;
 pub mod client;
 pub mod cluster_auth;
+pub mod collector;
 pub mod config;
 pub mod error;
 pub mod ids;

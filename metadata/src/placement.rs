@@ -136,6 +136,7 @@ mod tests {
                 capacity_bytes: 1 << 40,
                 used_bytes: 0,
                 shard_count: 0,
+                deleted: Vec::new(),
             },
             state: if up { NodeState::Up } else { NodeState::Down },
             last_heartbeat_unix_ms: 0,

@@ -138,6 +138,7 @@ mod tests {
             capacity_bytes: 100,
             used_bytes: 1,
             shard_count: 1,
+            deleted: Vec::new(),
         }
     }
 

@@ -77,6 +77,7 @@ pub async fn serve(
     tracing::info!(path = %store.path().display(), "metadata store open");
     let store: Arc<dyn MetaStore> = Arc::new(store);
     let registry = Arc::new(Registry::load(store.clone(), config.heartbeat_timeout).await?);
+    let collector = tokio::spawn(crate::collector::run(store.clone(), config.gc_grace));
     let state = AppState {
         store,
         registry,
@@ -93,9 +94,11 @@ pub async fn serve(
             tracing::debug!(error = %e, "TCP_NODELAY not set");
         }
     });
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await?;
+        .await;
+    collector.abort();
+    served?;
     tracing::info!("metadata service stopped");
     Ok(())
 }

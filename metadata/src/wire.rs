@@ -123,3 +123,20 @@ pub struct ListUsersResponse {
 pub struct ListAccessKeysResponse {
     pub keys: Vec<AccessKeySummary>,
 }
+
+/// `POST /v1/garbage/retire`: data of an upload that will never be
+/// committed, for the collector.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetireRequest {
+    pub version: crate::ids::VersionId,
+    pub data: ObjectData,
+}
+
+/// The answer to a heartbeat: shard files the node should delete (no
+/// manifest names them any more). The node reports them deleted in its next
+/// heartbeat.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatReply {
+    #[serde(default)]
+    pub delete: Vec<crate::ids::ShardHash>,
+}

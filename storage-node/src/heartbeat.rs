@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use metadata::client::MetadataClient;
-use metadata::ids::NodeId;
+use metadata::ids::{NodeId, ShardHash};
 use metadata::model::NodeHeartbeat;
 use tokio_util::sync::CancellationToken;
 
@@ -40,6 +40,8 @@ pub async fn run_heartbeat(
     let send_timeout = interval.max(Duration::from_secs(2));
     let mut failures: u64 = 0;
     let mut last_warn: Option<Instant> = None;
+    // Deletions carried out since the last heartbeat that got through.
+    let mut deleted: Vec<ShardHash> = Vec::new();
     loop {
         tokio::select! {
             () = cancel.cancelled() => break,
@@ -53,13 +55,18 @@ pub async fn run_heartbeat(
             capacity_bytes: usage.capacity_bytes,
             used_bytes: usage.used_bytes,
             shard_count: usage.shard_count,
+            deleted: deleted.clone(),
         };
         let result = tokio::select! {
             () = cancel.cancelled() => break,
             r = tokio::time::timeout(send_timeout, client.heartbeat(&hb)) => r,
         };
         let error = match result {
-            Ok(Ok(())) => None,
+            Ok(Ok(reply)) => {
+                deleted.clear();
+                delete_shards(&store, &reply.delete, &mut deleted).await;
+                None
+            }
             Ok(Err(e)) => Some(e.to_string()),
             Err(_) => Some(format!("no answer within {send_timeout:?}")),
         };
@@ -87,4 +94,22 @@ pub async fn run_heartbeat(
         }
     }
     tracing::debug!("heartbeat stopped");
+}
+
+/// Deletes the shard files the metadata service found unreferenced, and
+/// notes each one gone (also one already missing) for the next heartbeat.
+/// A file that cannot be deleted now is asked for again later.
+async fn delete_shards(store: &ShardStore, hashes: &[ShardHash], done: &mut Vec<ShardHash>) {
+    for hash in hashes {
+        match store.delete(hash).await {
+            Ok(_) => done.push(*hash),
+            Err(e) => {
+                tracing::warn!(shard = %hash, error = %e, "could not delete an unreferenced shard")
+            }
+        }
+    }
+    if !done.is_empty() {
+        metrics::counter!("shards_collected_total").increment(done.len() as u64);
+        tracing::debug!(shards = done.len(), "deleted unreferenced shards");
+    }
 }

@@ -47,6 +47,7 @@ pub struct Options {
     pub nodes: usize,
     pub edge_args: Vec<String>,
     pub heartbeat_timeout: Duration,
+    pub gc_grace: Option<Duration>,
 }
 
 impl Default for Options {
@@ -55,6 +56,7 @@ impl Default for Options {
             nodes: 8,
             edge_args: Vec::new(),
             heartbeat_timeout: Duration::from_secs(3),
+            gc_grace: None,
         }
     }
 }
@@ -94,6 +96,7 @@ impl TestCluster {
             data_shards: 4,
             parity_shards: 2,
             heartbeat_timeout: opts.heartbeat_timeout,
+            gc_grace: opts.gc_grace,
             edge_args: opts.edge_args.clone(),
         };
         let cluster = match LocalCluster::start(spec).await {

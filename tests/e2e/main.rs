@@ -4,6 +4,7 @@
 
 mod client_compat;
 mod durability;
+mod garbage_collection;
 mod harness;
 mod raw_chunked;
 mod raw_sigv4;

@@ -82,6 +82,7 @@ pub fn router(state: AppState) -> Router {
         .route("/uploads/abort", post(uploads::handle_abort_upload))
         .route("/uploads/list", post(uploads::handle_list_uploads))
         .route("/nodes/heartbeat", post(nodes::handle_heartbeat))
+        .route("/garbage/retire", post(nodes::handle_retire))
         .route("/nodes", get(nodes::handle_list_nodes))
         .route_layer(from_fn_with_state(
             state.secret.clone(),

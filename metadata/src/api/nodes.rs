@@ -7,15 +7,39 @@ use axum::http::StatusCode;
 use super::extract::ApiJson;
 use super::{ApiError, AppState, validate};
 use crate::model::NodeHeartbeat;
-use crate::wire::ListNodesResponse;
+use crate::wire::{HeartbeatReply, ListNodesResponse, RetireRequest};
+
+/// Most deletions handed to a node per heartbeat.
+const DELETIONS_PER_BEAT: usize = 1000;
 
 pub(super) async fn handle_heartbeat(
     State(state): State<AppState>,
-    ApiJson(hb): ApiJson<NodeHeartbeat>,
-) -> Result<StatusCode, ApiError> {
+    ApiJson(mut hb): ApiJson<NodeHeartbeat>,
+) -> Result<Json<HeartbeatReply>, ApiError> {
     validate::heartbeat(&hb)?;
+    let node = hb.id.clone();
+    let deleted = std::mem::take(&mut hb.deleted);
+    if !deleted.is_empty() {
+        state.store.confirm_deletions(&node, &deleted).await?;
+        metrics::counter!("metadata_shards_deleted_total").increment(deleted.len() as u64);
+    }
     state.registry.heartbeat(hb).await?;
-    Ok(StatusCode::NO_CONTENT)
+    let delete = state
+        .store
+        .pending_deletions(&node, DELETIONS_PER_BEAT)
+        .await?;
+    Ok(Json(HeartbeatReply { delete }))
+}
+
+pub(super) async fn handle_retire(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<RetireRequest>,
+) -> Result<StatusCode, ApiError> {
+    match state.store.retire_data(req.version, req.data).await {
+        // Retired already, or committed after all: nothing to hand over.
+        Ok(()) | Err(crate::store::StoreError::VersionInUse) => Ok(StatusCode::NO_CONTENT),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub(super) async fn handle_list_nodes(

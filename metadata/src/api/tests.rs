@@ -204,8 +204,9 @@ async fn validation_at_the_edge() {
         capacity_bytes: 1,
         used_bytes: 0,
         shard_count: 0,
+        deleted: Vec::new(),
     };
-    assert!(invalid(c.heartbeat(&hb).await));
+    assert!(invalid(c.heartbeat(&hb).await.map(drop)));
 
     // A bad bucket name in a path or a body is a JSON InvalidRequest too.
     let http = reqwest::Client::new();
@@ -283,6 +284,7 @@ async fn nodes_heartbeat_and_go_down() {
         capacity_bytes: 100,
         used_bytes: 10,
         shard_count: 3,
+        deleted: Vec::new(),
     };
     c.heartbeat(&hb).await.unwrap();
     let nodes = c.list_nodes().await.unwrap();

@@ -279,6 +279,7 @@ mod tests {
             capacity_bytes: 0,
             used_bytes: 0,
             shard_count: 0,
+            deleted: Vec::new(),
         };
         assert!(heartbeat(&hb).is_ok());
         hb.addr = "[::1]:9000".into();

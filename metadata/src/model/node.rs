@@ -15,6 +15,10 @@ pub struct NodeHeartbeat {
     pub capacity_bytes: u64,
     pub used_bytes: u64,
     pub shard_count: u64,
+    /// Shard files deleted since the last heartbeat, as asked by the reply
+    /// to an earlier one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deleted: Vec<crate::ids::ShardHash>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

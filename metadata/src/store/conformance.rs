@@ -378,6 +378,7 @@ pub(crate) async fn nodes_persist(s: &dyn MetaStore) {
         capacity_bytes: 10,
         used_bytes: 1,
         shard_count: 2,
+        deleted: Vec::new(),
     };
     s.put_node(hb("n2", "h:2"), 5).await.unwrap();
     s.put_node(hb("n1", "h:1"), 6).await.unwrap();
