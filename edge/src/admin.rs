@@ -17,19 +17,25 @@ pub struct AdminArgs {
     /// Base URL of the metadata service.
     #[arg(
         long,
+        global = true,
         env = "TESSERA_METADATA_URL",
         default_value = "http://127.0.0.1:9100"
     )]
     pub metadata_url: String,
     /// The cluster secret.
-    #[arg(long, env = "TESSERA_CLUSTER_SECRET", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "TESSERA_CLUSTER_SECRET",
+        hide_env_values = true
+    )]
     pub cluster_secret: Option<String>,
     /// File holding the cluster secret (default: the local cluster's,
     /// `./data/cluster-secret`).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub cluster_secret_file: Option<PathBuf>,
     /// Print JSON instead of text.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub json: bool,
     #[command(subcommand)]
     pub command: AdminCommand,

@@ -68,6 +68,10 @@ pub struct LocalClusterArgs {
     /// Parity shards per stripe.
     #[arg(long, default_value_t = 2)]
     pub parity_shards: u8,
+    /// A domain for virtual-hosted-style requests (`bucket.DOMAIN`), e.g.
+    /// `s3.localhost`; repeat for several.
+    #[arg(long = "virtual-host-domain")]
+    pub virtual_host_domains: Vec<String>,
     /// How long replaced and deleted data is kept before its shards are
     /// collected (default 1h).
     #[arg(long, value_parser = humantime::parse_duration)]
@@ -166,7 +170,11 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
         parity_shards: args.parity_shards,
         heartbeat_timeout: Duration::from_secs(5),
         gc_grace: args.gc_grace,
-        edge_args: Vec::new(),
+        edge_args: args
+            .virtual_host_domains
+            .iter()
+            .flat_map(|d| ["--virtual-host-domain".to_owned(), d.clone()])
+            .collect(),
     };
     println!("Starting a local cluster in {} ...", data.display());
     let mut cluster = LocalCluster::start(spec)

@@ -25,6 +25,43 @@ pub fn canned_acl_is_public(acl: &BucketCannedACL) -> Result<bool, S3Error> {
     }
 }
 
+/// The canned ACL of an object write: objects have no ACLs of their own
+/// here (a bucket is private or public-read as a whole), so only the ones
+/// that ask for nothing beyond that are accepted; others are refused rather
+/// than ignored.
+pub fn check_object_acl(acl: Option<&ObjectCannedACL>) -> Result<(), S3Error> {
+    match acl.map(ObjectCannedACL::as_str) {
+        None
+        | Some(
+            ObjectCannedACL::PRIVATE
+            | ObjectCannedACL::BUCKET_OWNER_FULL_CONTROL
+            | ObjectCannedACL::BUCKET_OWNER_READ,
+        ) => Ok(()),
+        Some(other) => Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            format!(
+                "Object ACLs are not supported (asked for {other}); make the bucket public-read to serve its objects anonymously."
+            ),
+        )),
+    }
+}
+
+/// The ACL checks of an object write (PutObject, CopyObject,
+/// CreateMultipartUpload): all three inputs carry the same fields.
+macro_rules! check_object_write_acl {
+    ($input:expr) => {{
+        let input = &$input;
+        $crate::bucket_settings::check_object_acl(input.acl.as_ref())?;
+        $crate::bucket_settings::refuse_grant_headers(&[
+            &input.grant_full_control,
+            &input.grant_read,
+            &input.grant_read_acp,
+            &input.grant_write_acp,
+        ])?;
+    }};
+}
+pub(crate) use check_object_write_acl;
+
 /// Explicit grants (`x-amz-grant-*`) are not supported: say so rather than
 /// ignore them.
 pub fn refuse_grant_headers(grants: &[&Option<String>]) -> Result<(), S3Error> {
@@ -112,6 +149,10 @@ impl Tessera {
             .map_err(|e| match e {
                 // Validation happens in metadata; its message is the answer.
                 metadata::error::MetadataError::InvalidRequest(msg) => {
+                    let msg = msg
+                        .strip_prefix("invalid request: ")
+                        .map(str::to_owned)
+                        .unwrap_or(msg);
                     S3Error::with_message(S3ErrorCode::InvalidRequest, msg)
                 }
                 e => self.bucket_error(&info.name, e).into(),

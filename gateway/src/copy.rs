@@ -41,6 +41,7 @@ impl Tessera {
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
         let dest = self.owned_bucket(&req, &req.input.bucket).await?;
+        crate::bucket_settings::check_object_write_acl!(req.input);
         let (source_bucket, src_key, src, data) = self
             .copy_source(&req, &req.input.copy_source, copy_conditions!(req))
             .await?;

@@ -164,6 +164,7 @@ impl Tessera {
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
         let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
+        crate::bucket_settings::check_object_write_acl!(req.input);
         let owner = crate::access::caller(&req)?.to_owned();
         let input = req.input;
         let checksum = UploadChecksum::from_request(

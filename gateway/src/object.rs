@@ -24,6 +24,7 @@ impl Tessera {
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
+        crate::bucket_settings::check_object_write_acl!(req.input);
         let incoming = IncomingBody {
             declared: declared_checksums!(req),
             trailers: req.trailing_headers.clone(),

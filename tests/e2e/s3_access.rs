@@ -158,6 +158,10 @@ async fn users_own_their_buckets_and_keys_are_revoked_live() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    // Options may follow the subcommand too.
+    let (ok, out) = t.admin(&["user", "list", "--json"]).await;
+    assert!(ok, "{out}");
+
     // Bad input to the admin command is an error, not a crash.
     let (ok, _) = t.admin(&["user", "create", "bad name"]).await;
     assert!(!ok);
@@ -273,6 +277,27 @@ async fn public_read_buckets_serve_anonymous_get_and_head_only() {
         .await
         .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
+
+    // Objects have no ACLs of their own: asking for one is refused, not
+    // ignored; "private" (which rclone sends by default) is fine.
+    let e =
+        t.s3.put_object()
+            .bucket("private")
+            .key("acl")
+            .acl(aws_sdk_s3::types::ObjectCannedAcl::PublicRead)
+            .body(b"x".to_vec().into())
+            .send()
+            .await
+            .unwrap_err();
+    assert_eq!(code(e.into_service_error()), "NotImplemented");
+    t.s3.put_object()
+        .bucket("private")
+        .key("acl")
+        .acl(aws_sdk_s3::types::ObjectCannedAcl::Private)
+        .body(b"x".to_vec().into())
+        .send()
+        .await
+        .unwrap();
 
     // ACLs we do not offer are refused, not ignored.
     let e =
