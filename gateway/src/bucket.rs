@@ -4,7 +4,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use crate::access::{caller, parse_bucket};
-use crate::bucket_settings::{canned_acl_is_public, refuse_grant_headers};
+use crate::bucket_settings::canned_acl_is_public;
 use crate::error::GatewayError;
 use crate::service::Tessera;
 use crate::time_format::timestamp;
@@ -53,13 +53,7 @@ impl Tessera {
         }
         let caller = caller(&req)?;
         let input = &req.input;
-        refuse_grant_headers(&[
-            &input.grant_full_control,
-            &input.grant_read,
-            &input.grant_read_acp,
-            &input.grant_write,
-            &input.grant_write_acp,
-        ])?;
+        crate::bucket_settings::refuse_bucket_grants!(input);
         let public_read = match &input.acl {
             Some(acl) => canned_acl_is_public(acl)?,
             None => false,

@@ -62,6 +62,22 @@ macro_rules! check_object_write_acl {
 }
 pub(crate) use check_object_write_acl;
 
+/// The grant headers of a bucket request (CreateBucket, PutBucketAcl):
+/// both inputs carry the same five.
+macro_rules! refuse_bucket_grants {
+    ($input:expr) => {{
+        let input = &$input;
+        $crate::bucket_settings::refuse_grant_headers(&[
+            &input.grant_full_control,
+            &input.grant_read,
+            &input.grant_read_acp,
+            &input.grant_write,
+            &input.grant_write_acp,
+        ])?;
+    }};
+}
+pub(crate) use refuse_bucket_grants;
+
 /// Explicit grants (`x-amz-grant-*`) are not supported: say so rather than
 /// ignore them.
 pub fn refuse_grant_headers(grants: &[&Option<String>]) -> Result<(), S3Error> {
@@ -167,13 +183,7 @@ impl Tessera {
     ) -> S3Result<S3Response<PutBucketAclOutput>> {
         let info = self.owned_bucket(&req, &req.input.bucket).await?;
         let input = &req.input;
-        refuse_grant_headers(&[
-            &input.grant_full_control,
-            &input.grant_read,
-            &input.grant_read_acp,
-            &input.grant_write,
-            &input.grant_write_acp,
-        ])?;
+        refuse_bucket_grants!(input);
         let public_read = match (&input.acl, &input.access_control_policy) {
             (Some(acl), None) => canned_acl_is_public(acl)?,
             (None, Some(policy)) => policy_is_public(policy, &info.owner)?,

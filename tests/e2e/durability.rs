@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use metadata::model::ObjectData;
-use storage_node::shard_store::shard_path;
 
 use crate::harness::{TestCluster, get, put};
 use tests::pattern;
@@ -122,18 +121,12 @@ async fn corrupt_or_missing_shards_are_never_served() {
     let ObjectData::Striped(manifest) = stored else {
         panic!("a 5 MiB object must be striped")
     };
-    let node_dir = |node: &metadata::ids::NodeId| {
-        let i: usize = node.as_str().trim_start_matches("node-").parse().unwrap();
-        t.cluster.node_data_dir(i - 1)
-    };
     // Flip a byte in data shard 0 of stripe 0, and delete data shard 1 of stripe 1.
-    let s0 = &manifest.stripes[0].shards[0];
-    let path = shard_path(&node_dir(&s0.node), &s0.hash);
+    let path = t.shard_file(&manifest.stripes[0].shards[0]);
     let mut bytes = std::fs::read(&path).unwrap();
     bytes[1000] ^= 0xff;
     std::fs::write(&path, &bytes).unwrap();
-    let s1 = &manifest.stripes[1].shards[1];
-    std::fs::remove_file(shard_path(&node_dir(&s1.node), &s1.hash)).unwrap();
+    std::fs::remove_file(t.shard_file(&manifest.stripes[1].shards[1])).unwrap();
 
     assert!(get(&t.s3, "rot", "movie", None).await == data);
     let r = get(&t.s3, "rot", "movie", Some("bytes=900-1100")).await;
@@ -221,13 +214,7 @@ async fn refused_uploads_of_the_same_bytes_leave_the_original_whole() {
     };
     for stripe in &manifest.stripes {
         for shard in &stripe.shards {
-            let i: usize = shard
-                .node
-                .as_str()
-                .trim_start_matches("node-")
-                .parse()
-                .unwrap();
-            let path = shard_path(&t.cluster.node_data_dir(i - 1), &shard.hash);
+            let path = t.shard_file(shard);
             assert!(
                 path.exists(),
                 "a shard of the original is gone: {}",

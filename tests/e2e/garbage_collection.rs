@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use metadata::model::ObjectData;
-use storage_node::shard_store::shard_path;
 
 use crate::harness::{Options, TestCluster, get, put};
 use tests::pattern;
@@ -44,13 +43,7 @@ async fn files_named(t: &TestCluster, bucket: &str, keys: &[&str]) -> BTreeSet<P
             continue;
         };
         for shard in manifest.shards() {
-            let i: usize = shard
-                .node
-                .as_str()
-                .trim_start_matches("node-")
-                .parse()
-                .unwrap();
-            out.insert(shard_path(&t.cluster.node_data_dir(i - 1), &shard.hash));
+            out.insert(t.shard_file(shard));
         }
     }
     out

@@ -126,6 +126,18 @@ impl TestCluster {
         .expect("metadata client")
     }
 
+    /// Where a shard of a manifest lies on its node's disk (nodes are
+    /// named `node-1`, `node-2`, ... by the local cluster).
+    pub fn shard_file(&self, shard: &metadata::model::ShardRef) -> PathBuf {
+        let i: usize = shard
+            .node
+            .as_str()
+            .trim_start_matches("node-")
+            .parse()
+            .expect("a local cluster node id");
+        storage_node::shard_store::shard_path(&self.cluster.node_data_dir(i - 1), &shard.hash)
+    }
+
     /// Runs `tessera admin --json ARGS` against this cluster; returns whether
     /// it succeeded and what it printed (stdout, or stderr on failure).
     pub async fn admin(&self, args: &[&str]) -> (bool, String) {

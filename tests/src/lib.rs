@@ -30,6 +30,29 @@ pub fn s3_client(endpoint: &str, access_key: &str, secret_key: &str) -> aws_sdk_
     aws_sdk_s3::Client::from_conf(config)
 }
 
+/// Where a benchmark sends its requests, and as whom (flags shared by the
+/// load generators; the defaults are the local cluster's).
+#[derive(Debug, Clone, clap::Args)]
+pub struct Endpoint {
+    #[arg(long, default_value = "http://127.0.0.1:9000")]
+    pub endpoint: String,
+    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = "tessera")]
+    pub access_key: String,
+    #[arg(
+        long,
+        env = "AWS_SECRET_ACCESS_KEY",
+        default_value = "tessera-local-secret",
+        hide_env_values = true
+    )]
+    pub secret_key: String,
+}
+
+impl Endpoint {
+    pub fn client(&self) -> aws_sdk_s3::Client {
+        s3_client(&self.endpoint, &self.access_key, &self.secret_key)
+    }
+}
+
 /// Deterministic pseudo-random bytes, so a failure names a reproducible body.
 pub fn pattern(len: usize, seed: u64) -> Vec<u8> {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

@@ -19,17 +19,8 @@ use clap::Parser;
 
 #[derive(Debug, Parser)]
 struct Args {
-    #[arg(long, default_value = "http://127.0.0.1:9000")]
-    endpoint: String,
-    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = "tessera")]
-    access_key: String,
-    #[arg(
-        long,
-        env = "AWS_SECRET_ACCESS_KEY",
-        default_value = "tessera-local-secret",
-        hide_env_values = true
-    )]
-    secret_key: String,
+    #[command(flatten)]
+    target: tests::Endpoint,
     #[arg(long, default_value = "loadgen")]
     bucket: String,
     /// Object size, e.g. 4KiB, 1MiB, 64MiB.
@@ -98,7 +89,7 @@ impl Phase {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let size = parse_size(&args.size)?;
-    let s3 = tests::s3_client(&args.endpoint, &args.access_key, &args.secret_key);
+    let s3 = args.target.client();
     match s3.create_bucket().bucket(&args.bucket).send().await {
         Ok(_) => {}
         Err(e) => {

@@ -20,17 +20,8 @@ use tokio::sync::Semaphore;
 
 #[derive(Debug, Parser)]
 struct Args {
-    #[arg(long, default_value = "http://127.0.0.1:9000")]
-    endpoint: String,
-    #[arg(long, env = "AWS_ACCESS_KEY_ID", default_value = "tessera")]
-    access_key: String,
-    #[arg(
-        long,
-        env = "AWS_SECRET_ACCESS_KEY",
-        default_value = "tessera-local-secret",
-        hide_env_values = true
-    )]
-    secret_key: String,
+    #[command(flatten)]
+    target: tests::Endpoint,
     #[arg(long, default_value = "mpubench")]
     bucket: String,
     /// Object size in MiB (1024 = 1 GiB).
@@ -66,7 +57,7 @@ fn algorithm(name: &str) -> anyhow::Result<Option<ChecksumAlgorithm>> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let algorithm = algorithm(&args.checksum)?;
-    let base = tests::s3_client(&args.endpoint, &args.access_key, &args.secret_key);
+    let base = args.target.client();
     // Without an algorithm, turn off the SDK's default CRC32 as well.
     let s3 = match algorithm {
         Some(_) => base,
