@@ -43,6 +43,9 @@ pub struct AdminArgs {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum AdminCommand {
+    /// The cluster at a glance: nodes, redundancy of the stored data, and
+    /// the garbage collector's backlog (reads every manifest).
+    Status,
     /// Users: who owns buckets.
     #[command(subcommand)]
     User(UserCommand),
@@ -95,6 +98,14 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let meta = MetadataClient::new(&args.metadata_url, secret)?;
     let json = args.json;
     match args.command {
+        AdminCommand::Status => {
+            let status = meta.cluster_status().await?;
+            if json {
+                print_json(&status)?;
+            } else {
+                print_status(&status);
+            }
+        }
         AdminCommand::User(UserCommand::Create { name, no_key }) => {
             let user = meta.create_user(&name).await?;
             let key = if no_key {
@@ -181,6 +192,44 @@ fn print_key(key: &AccessKey) {
     println!("access key  {}", key.access_key);
     println!("secret key  {}", key.secret_key);
     println!("(the secret is shown only now; keep it safe)");
+}
+
+fn print_status(status: &metadata::wire::ClusterStatus) {
+    println!(
+        "{:<12} {:<6} {:<22} {:>14} {:>14} {:>10}",
+        "node", "state", "address", "capacity", "used", "shards"
+    );
+    for n in &status.nodes {
+        let hb = &n.heartbeat;
+        println!(
+            "{:<12} {:<6} {:<22} {:>14} {:>14} {:>10}",
+            hb.id.as_str(),
+            if n.is_up() { "up" } else { "down" },
+            hb.addr,
+            metadata::byte_size::ByteSize(hb.capacity_bytes).to_string(),
+            metadata::byte_size::ByteSize(hb.used_bytes).to_string(),
+            hb.shard_count
+        );
+    }
+    let r = &status.redundancy;
+    println!();
+    println!("stripes      {} ({} bytes)", r.stripes, r.bytes);
+    println!("  full       {}", r.full);
+    for (missing, count) in &r.degraded {
+        println!("  degraded   {count} missing {missing} shard(s)");
+    }
+    println!(
+        "  unreadable {} ({} bytes)",
+        r.unreadable, r.unreadable_bytes
+    );
+    println!(
+        "redundancy debt  {} bytes in degraded stripes",
+        r.degraded_bytes
+    );
+    println!(
+        "garbage          {} versions in grace, {} shard files to delete",
+        status.garbage_versions, status.pending_deletions
+    );
 }
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {

@@ -20,8 +20,8 @@ use crate::model::{
     UploadsPage, UploadsQuery, UserInfo, WriteCondition,
 };
 use crate::wire::{
-    CommitObjectRequest, CommitPartRequest, CreateBucketRequest, GetObjectResponse, GetPartRequest,
-    GetPartResponse, HeartbeatReply, ListAccessKeysResponse, ListBucketsResponse,
+    ClusterStatus, CommitObjectRequest, CommitPartRequest, CreateBucketRequest, GetObjectResponse,
+    GetPartRequest, GetPartResponse, HeartbeatReply, ListAccessKeysResponse, ListBucketsResponse,
     ListNodesResponse, ListPartsRequest, ListUsersResponse, ObjectKeyRequest, ReplacedPartResponse,
     ReplacedResponse, RetireRequest, UploadRequest,
 };
@@ -367,6 +367,13 @@ impl MetadataClient {
     /// with the deletions it carried out; the reply lists more to do.
     pub async fn heartbeat(&self, hb: &NodeHeartbeat) -> Result<HeartbeatReply, MetadataError> {
         self.call(Method::POST, "/v1/nodes/heartbeat", Some(hb))
+            .await
+    }
+
+    /// The operator view: nodes, redundancy of the stored data, and the
+    /// garbage collector's backlog. Reads every manifest.
+    pub async fn cluster_status(&self) -> Result<ClusterStatus, MetadataError> {
+        self.call::<(), _>(Method::GET, "/v1/admin/status", None)
             .await
     }
 

@@ -140,3 +140,14 @@ pub struct HeartbeatReply {
     #[serde(default)]
     pub delete: Vec<crate::ids::ShardHash>,
 }
+
+/// `GET /v1/admin/status`: the operator view.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClusterStatus {
+    pub nodes: Vec<crate::model::NodeStatus>,
+    pub redundancy: crate::model::RedundancyReport,
+    /// Replaced or deleted versions waiting for the grace period.
+    pub garbage_versions: u64,
+    /// Shard files waiting for their nodes to delete them.
+    pub pending_deletions: u64,
+}

@@ -224,3 +224,31 @@ async fn refused_uploads_of_the_same_bytes_leave_the_original_whole() {
     }
     assert!(get(&t.s3, "twins", "original", None).await == data);
 }
+
+/// The operator view counts stripes by how many shards sit on down nodes.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_status_view_shows_redundancy_debt() {
+    let mut t = TestCluster::start().await;
+    write_dataset(&t, "status", 8).await;
+    let status = |out: String| -> serde_json::Value { serde_json::from_str(&out).unwrap() };
+
+    let (ok, out) = t.admin(&["status"]).await;
+    assert!(ok, "{out}");
+    let s = status(out);
+    let stripes = s["redundancy"]["stripes"].as_u64().unwrap();
+    assert!(stripes > 0);
+    assert_eq!(s["redundancy"]["full"].as_u64(), Some(stripes));
+    assert_eq!(s["nodes"].as_array().unwrap().len(), 8);
+
+    t.cluster.kill_node(0).await;
+    t.wait_up_count(7).await;
+    let (ok, out) = t.admin(&["status"]).await;
+    assert!(ok, "{out}");
+    let s = status(out);
+    let r = &s["redundancy"];
+    let degraded = r["degraded"]["1"].as_u64().unwrap_or(0);
+    assert!(degraded > 0, "{r}");
+    assert_eq!(r["unreadable"].as_u64(), Some(0));
+    assert_eq!(r["full"].as_u64().unwrap() + degraded, stripes);
+    assert!(r["degraded_bytes"].as_u64().unwrap() > 0);
+}

@@ -83,6 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/uploads/list", post(uploads::handle_list_uploads))
         .route("/nodes/heartbeat", post(nodes::handle_heartbeat))
         .route("/garbage/retire", post(nodes::handle_retire))
+        .route("/admin/status", get(nodes::handle_status))
         .route("/nodes", get(nodes::handle_list_nodes))
         .route_layer(from_fn_with_state(
             state.secret.clone(),

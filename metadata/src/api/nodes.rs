@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use super::extract::ApiJson;
 use super::{ApiError, AppState, validate};
 use crate::model::NodeHeartbeat;
-use crate::wire::{HeartbeatReply, ListNodesResponse, RetireRequest};
+use crate::wire::{ClusterStatus, HeartbeatReply, ListNodesResponse, RetireRequest};
 
 /// Most deletions handed to a node per heartbeat.
 const DELETIONS_PER_BEAT: usize = 1000;
@@ -50,4 +50,25 @@ pub(super) async fn handle_list_nodes(
     metrics::gauge!("metadata_nodes_up").set(up as f64);
     metrics::gauge!("metadata_nodes_down").set((nodes.len() - up) as f64);
     Ok(Json(ListNodesResponse { nodes }))
+}
+
+/// The operator view: nodes, the redundancy of the stored data (a stripe
+/// with shards on down nodes is degraded), and the collector's backlog.
+pub(super) async fn handle_status(
+    State(state): State<AppState>,
+) -> Result<Json<ClusterStatus>, ApiError> {
+    let nodes = state.registry.list();
+    let down = nodes
+        .iter()
+        .filter(|n| !n.is_up())
+        .map(|n| n.heartbeat.id.clone())
+        .collect();
+    let redundancy = state.store.redundancy(down).await?;
+    let (garbage_versions, pending_deletions) = state.store.gc_backlog().await?;
+    Ok(Json(ClusterStatus {
+        nodes,
+        redundancy,
+        garbage_versions,
+        pending_deletions,
+    }))
 }

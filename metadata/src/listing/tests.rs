@@ -143,6 +143,15 @@ impl MetaStore for Counting {
     ) -> Result<(), StoreError> {
         self.inner.confirm_deletions(node, hashes).await
     }
+    async fn redundancy(
+        &self,
+        down: std::collections::HashSet<crate::ids::NodeId>,
+    ) -> Result<crate::model::RedundancyReport, StoreError> {
+        self.inner.redundancy(down).await
+    }
+    async fn gc_backlog(&self) -> Result<(u64, u64), StoreError> {
+        self.inner.gc_backlog().await
+    }
     async fn prune_deleted(&self, before_unix_ms: i64) -> Result<(), StoreError> {
         self.inner.prune_deleted(before_unix_ms).await
     }

@@ -9,6 +9,7 @@ mod manifest;
 mod multipart;
 mod node;
 mod object;
+mod redundancy;
 
 pub use bucket::{BucketInfo, BucketUpdate};
 pub use cors::{CorsConfig, CorsRule, MAX_CORS_RULES};
@@ -20,6 +21,7 @@ pub use multipart::{
 };
 pub use node::{NodeHeartbeat, NodeState, NodeStatus};
 pub use object::{ObjectData, ObjectHeaders, ObjectMeta, WriteCondition};
+pub use redundancy::RedundancyReport;
 
 /// Milliseconds since the Unix epoch: the one timestamp format on the wire.
 pub fn now_unix_ms() -> i64 {

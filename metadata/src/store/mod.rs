@@ -39,6 +39,7 @@ pub(crate) mod keys;
 mod redb_store;
 mod redb_writer;
 
+use std::collections::HashSet;
 use std::ops::Bound;
 
 use async_trait::async_trait;
@@ -46,8 +47,8 @@ use async_trait::async_trait;
 use crate::ids::{AccessKeyId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId};
 use crate::model::{
     AccessKey, BucketInfo, BucketUpdate, CompleteRequest, MultipartUpload, NodeHeartbeat,
-    ObjectData, ObjectMeta, PartRecord, PartsPage, UploadsPage, UploadsQuery, UserInfo,
-    WriteCondition,
+    ObjectData, ObjectMeta, PartRecord, PartsPage, RedundancyReport, UploadsPage, UploadsQuery,
+    UserInfo, WriteCondition,
 };
 
 pub use keys::{common_prefix_len, prefix_successor};
@@ -381,6 +382,15 @@ pub trait MetaStore: Send + Sync + 'static {
         node: &NodeId,
         hashes: &[ShardHash],
     ) -> Result<(), StoreError>;
+
+    /// The redundancy of all committed data and upload parts against the
+    /// nodes that are `down`. Reads every manifest: for the operator view,
+    /// not for a request path.
+    async fn redundancy(&self, down: HashSet<NodeId>) -> Result<RedundancyReport, StoreError>;
+
+    /// Garbage rows waiting for the grace period, and shard files waiting
+    /// for their nodes to delete them.
+    async fn gc_backlog(&self) -> Result<(u64, u64), StoreError>;
 
     /// Forgets confirmed deletions older than `before_unix_ms` (far older
     /// than any write in flight).

@@ -27,6 +27,7 @@ use super::redb_writer::shard_refs::file_keys;
 use super::redb_writer::{self, WriteOp, WriteOutcome, WriteRequest};
 use super::{GarbageEntry, MetaStore, NodeRecord, StoreError};
 use crate::ids::{AccessKeyId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId};
+use crate::model::RedundancyReport;
 use crate::model::{
     AccessKey, BucketInfo, BucketUpdate, CompleteRequest, MultipartUpload, NodeHeartbeat,
     ObjectData, ObjectMeta, PartRecord, PartsPage, UploadsPage, UploadsQuery, UserInfo,
@@ -727,6 +728,32 @@ impl MetaStore for RedbStore {
         self.write(WriteOp::ConfirmDeletions { keys })
             .await
             .map(drop)
+    }
+
+    async fn redundancy(
+        &self,
+        down: std::collections::HashSet<NodeId>,
+    ) -> Result<RedundancyReport, StoreError> {
+        self.read(move |txn| {
+            let data = txn.open_table(DATA)?;
+            let mut report = RedundancyReport::default();
+            for item in data.iter()? {
+                let (_, v) = item?;
+                report.add(&decode::<ObjectData>("data", v.value())?, &down);
+            }
+            Ok(report)
+        })
+        .await
+    }
+
+    async fn gc_backlog(&self) -> Result<(u64, u64), StoreError> {
+        self.read(|txn| {
+            use redb::ReadableTableMetadata;
+            let garbage = txn.open_table(GARBAGE)?.len()?;
+            let deletions = txn.open_table(SHARD_DELETIONS)?.len()?;
+            Ok((garbage, deletions))
+        })
+        .await
     }
 
     async fn prune_deleted(&self, before_unix_ms: i64) -> Result<(), StoreError> {
