@@ -15,8 +15,12 @@ use crate::model::now_unix_ms;
 use crate::store::{MetaStore, StoreError};
 
 /// How often the collector looks at the garbage table.
-const EVERY: Duration = Duration::from_secs(5);
-/// Garbage rows read per round (oldest versions first).
+const EVERY: Duration = Duration::from_secs(30);
+/// How often confirmed deletions are pruned (a scan of their table).
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Garbage rows read per round, oldest versions first (not oldest garbage:
+/// rows still in their grace period at the front hold back those behind
+/// them until they expire).
 const BATCH: usize = 10_000;
 /// Confirmed deletions older than this are forgotten.
 const REMEMBER_DELETIONS: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -26,12 +30,21 @@ pub async fn run(store: Arc<dyn MetaStore>, grace: Duration) {
     let every = EVERY.min(grace.max(Duration::from_millis(200)));
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_prune = tokio::time::Instant::now();
     loop {
         tick.tick().await;
         match collect_once(store.as_ref(), grace).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(versions = n, "collected garbage"),
             Err(e) => tracing::warn!(error = %e, "garbage collection round failed"),
+        }
+        if last_prune.elapsed() >= PRUNE_EVERY {
+            last_prune = tokio::time::Instant::now();
+            let forget =
+                now_unix_ms() - i64::try_from(REMEMBER_DELETIONS.as_millis()).unwrap_or(i64::MAX);
+            if let Err(e) = store.prune_deleted(forget).await {
+                tracing::warn!(error = %e, "pruning confirmed deletions failed");
+            }
         }
     }
 }
@@ -51,7 +64,5 @@ pub async fn collect_once(store: &dyn MetaStore, grace: Duration) -> Result<usiz
         store.remove_garbage(chunk).await?;
     }
     metrics::counter!("metadata_garbage_collected_total").increment(due.len() as u64);
-    let forget = now - i64::try_from(REMEMBER_DELETIONS.as_millis()).unwrap_or(i64::MAX);
-    store.prune_deleted(forget).await?;
     Ok(due.len())
 }
