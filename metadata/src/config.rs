@@ -194,6 +194,14 @@ fn read_secret(path: &Path) -> Result<String, ConfigError> {
 
 #[cfg(test)]
 mod tests {
+    /// The example in `deploy/` stays a valid configuration.
+    #[test]
+    fn the_deploy_example_parses() {
+        let raw: RawConfig = toml::from_str(include_str!("../../deploy/config/metadata.toml"))
+            .expect("deploy/config/metadata.toml");
+        assert_eq!(raw.gc_grace, Some(Duration::from_secs(3600)));
+    }
+
     use super::*;
     use clap::Parser;
 
