@@ -55,6 +55,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let metrics = prometheus_handle();
+    gateway::metric_catalog::register();
     let meta = MetadataClient::new(&config.metadata_url, config.cluster_secret.clone())?;
     let storage = StorageClient::new(config.cluster_secret.clone())?;
     let gateway = gateway::gateway(config.gateway.clone(), meta, storage).await?;

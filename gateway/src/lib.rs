@@ -25,6 +25,7 @@ mod digest_pipe;
 pub mod error;
 pub mod layout;
 mod list;
+pub mod metric_catalog;
 mod multipart;
 mod multipart_checksum;
 mod object;

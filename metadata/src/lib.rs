@@ -27,6 +27,7 @@ pub mod error;
 pub mod ids;
 pub mod lifecycle;
 pub mod listing;
+pub mod metric_catalog;
 pub mod model;
 pub mod placement;
 pub mod registry;

@@ -78,11 +78,13 @@ pub async fn serve(
     let store: Arc<dyn MetaStore> = Arc::new(store);
     let registry = Arc::new(Registry::load(store.clone(), config.heartbeat_timeout).await?);
     let collector = tokio::spawn(crate::collector::run(store.clone(), config.gc_grace));
+    let metrics = metrics_handle();
+    crate::metric_catalog::register();
     let state = AppState {
         store,
         registry,
         secret: config.cluster_secret.clone(),
-        metrics: metrics_handle(),
+        metrics,
     };
     let app = router(state);
     if let Ok(addr) = listener.local_addr() {

@@ -18,6 +18,7 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod heartbeat;
+pub mod metric_catalog;
 pub mod node_identity;
 pub mod shard_store;
 pub mod wire;

@@ -48,6 +48,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let metrics = install_prometheus();
+    crate::metric_catalog::register();
     let store = Arc::new(
         ShardStore::open(
             config.data_dir.clone(),

@@ -229,6 +229,17 @@ async fn refused_uploads_of_the_same_bytes_leave_the_original_whole() {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_status_view_shows_redundancy_debt() {
     let mut t = TestCluster::start().await;
+    // The counters operators alert on exist before their first event.
+    let metrics = reqwest::get(format!("http://{}/metrics", t.cluster.spec().admin_addr))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("gateway_hedged_shard_reads_total 0"),
+        "{metrics}"
+    );
     write_dataset(&t, "status", 8).await;
     let status = |out: String| -> serde_json::Value { serde_json::from_str(&out).unwrap() };
 
