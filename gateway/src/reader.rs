@@ -50,6 +50,26 @@ impl ObjectIo {
         range: Range<u64>,
     ) -> Result<ChannelBody, GatewayError> {
         let plan = plan_read(&manifest, range);
+        // A stripe with fewer than `data` shards on nodes known to be up
+        // cannot be read: say so now, with an S3 error, rather than after
+        // the headers with a body cut short.
+        let data_shards = usize::from(manifest.code.data);
+        for read in &plan {
+            if let Some(stripe) = manifest.stripes.get(read.stripe) {
+                let reachable = stripe
+                    .shards
+                    .iter()
+                    .filter(|s| self.topology.is_up(&s.node))
+                    .count();
+                if reachable < data_shards {
+                    return Err(GatewayError::Unreadable {
+                        stripe: read.stripe,
+                        available: reachable,
+                        needed: data_shards,
+                    });
+                }
+            }
+        }
         let read_ahead = self.config.read_ahead_stripes.max(1);
         let io = Arc::clone(self);
         let mut stripes = futures::stream::iter(plan)

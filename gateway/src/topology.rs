@@ -110,6 +110,15 @@ impl Topology {
         up && !self.is_suspect(id)
     }
 
+    /// Whether the metadata service reports the node up (this gateway's
+    /// own suspicions aside): a read refuses a stripe up front only when
+    /// too many of its nodes are down for everyone.
+    pub fn is_up(&self, id: &NodeId) -> bool {
+        self.snapshot()
+            .get(id)
+            .is_some_and(|n| n.state == NodeState::Up)
+    }
+
     /// Records how long a node took to serve a shard.
     pub fn record_latency(&self, id: &NodeId, took: Duration) {
         let ms = took.as_secs_f64() * 1e3;

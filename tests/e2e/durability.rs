@@ -61,13 +61,36 @@ async fn reads_and_writes_survive_two_killed_nodes() {
 #[tokio::test(flavor = "multi_thread")]
 async fn lost_write_quorum_is_a_clean_503() {
     let mut t = TestCluster::start().await;
-    t.s3.create_bucket().bucket("quorum").send().await.unwrap();
-    let kept = pattern(2 * MIB, 9);
-    put(&t.s3, "quorum", "before", &kept).await;
+    let objects = write_dataset(&t, "quorum", 12).await;
     for i in [0, 3, 6] {
         t.cluster.kill_node(i).await;
     }
     t.wait_up_count(5).await;
+
+    // Every read gives the whole object or a clean 503, never a body cut
+    // short or wrong bytes.
+    let mut refused = 0;
+    for (key, data) in &objects {
+        match t.s3.get_object().bucket("quorum").key(key).send().await {
+            Ok(out) => {
+                let body = out.body.collect().await;
+                let body = body.unwrap_or_else(|e| panic!("{key}: body failed after 200: {e}"));
+                assert!(body.into_bytes() == data[..], "{key}: wrong bytes");
+            }
+            Err(e) => {
+                assert_eq!(
+                    e.raw_response().map(|r| r.status().as_u16()),
+                    Some(503),
+                    "{key}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    eprintln!(
+        "three nodes down: {refused} of {} reads refused",
+        objects.len()
+    );
 
     let started = std::time::Instant::now();
     let err =
@@ -92,6 +115,13 @@ async fn lost_write_quorum_is_a_clean_503() {
             .send()
             .await;
     assert!(missing.is_err());
+
+    // Back up: every acknowledged object reads back.
+    for i in [0, 3, 6] {
+        t.cluster.restart_node(i).await.unwrap();
+    }
+    t.wait_up_count(8).await;
+    verify_all(&t, "quorum", &objects).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
