@@ -15,7 +15,13 @@ const COUNTERS: [(&str, &str); 2] = [
 
 /// Describes the counters to the installed recorder.
 pub fn register() {
-    for (name, help) in COUNTERS {
+    register_counters(&COUNTERS);
+}
+
+/// Describes counters (name, help) and registers them at zero; every
+/// service uses it for its own list.
+pub fn register_counters(counters: &[(&'static str, &'static str)]) {
+    for &(name, help) in counters {
         metrics::describe_counter!(name, help);
         metrics::counter!(name).increment(0);
     }

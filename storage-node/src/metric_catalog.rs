@@ -19,8 +19,5 @@ const COUNTERS: [(&str, &str); 3] = [
 
 /// Describes the counters to the installed recorder.
 pub fn register() {
-    for (name, help) in COUNTERS {
-        metrics::describe_counter!(name, help);
-        metrics::counter!(name).increment(0);
-    }
+    metadata::metric_catalog::register_counters(&COUNTERS);
 }
