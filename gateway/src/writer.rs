@@ -10,6 +10,7 @@
 //! every shard is durable, so a failed or cut-short upload is never visible.
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures::stream::FuturesOrdered;
@@ -325,7 +326,15 @@ impl ObjectIo {
                 self.replace_target(key, i, &failed, placed)?;
                 continue;
             };
-            match self.storage.put_shard(&addr, &hash, bytes.clone()).await {
+            let deadline = shard_write_deadline(bytes.len());
+            let put = self.storage.put_shard(&addr, &hash, bytes.clone());
+            let result = match tokio::time::timeout(deadline, put).await {
+                Ok(result) => result,
+                Err(_) => Err(ShardError::Unavailable(format!(
+                    "no answer within {deadline:?}"
+                ))),
+            };
+            match result {
                 Ok(()) => return Ok(node),
                 Err(err) if err.is_retryable() => {
                     tracing::warn!(node = %node, shard = i, error = %err, "shard write failed; placing it elsewhere");
@@ -399,6 +408,15 @@ impl ObjectIo {
             }
         });
     }
+}
+
+/// How long one shard write may take before the shard is placed on another
+/// node: a node that is up but frozen (or a disk that stalls) must cost an
+/// upload a few seconds, not the 30 s request timeout. Generous next to a
+/// healthy write (milliseconds) so that a merely busy node keeps its shards:
+/// 3 s plus the transfer at 10 MiB/s.
+fn shard_write_deadline(len: usize) -> Duration {
+    Duration::from_secs(3) + Duration::from_secs_f64(len as f64 / (10.0 * 1024.0 * 1024.0))
 }
 
 /// The rendezvous-hashing key of a stripe: unique per object version and

@@ -178,6 +178,22 @@ async fn a_frozen_node_is_hedged_around() {
     let objects = write_dataset(&t, "frozen", 12).await;
     t.cluster.signal_node(0, Signal::SIGSTOP).unwrap();
     let frozen_at = Instant::now();
+    // Writes at once after the freeze: a shard placed on the frozen node
+    // moves to another after its write deadline (seconds), not the 30 s
+    // request timeout.
+    let mut write_latencies = Vec::new();
+    for i in 0..6 {
+        let data = pattern(MIB + 1, 900 + i);
+        let started = Instant::now();
+        put(&t.s3, "frozen", &format!("during-{i}"), &data).await;
+        write_latencies.push(started.elapsed());
+    }
+    eprintln!("writes during the freeze: {write_latencies:?}");
+    let slowest = write_latencies.iter().max().unwrap();
+    assert!(
+        *slowest < Duration::from_secs(15),
+        "a write waited {slowest:?}"
+    );
     let mut latencies = Vec::new();
     while frozen_at.elapsed() < Duration::from_secs(12) {
         for (key, data) in &objects {
