@@ -53,22 +53,10 @@ impl ObjectIo {
         // A stripe with fewer than `data` shards on nodes known to be up
         // cannot be read: say so now, with an S3 error, rather than after
         // the headers with a body cut short.
-        let data_shards = usize::from(manifest.code.data);
-        for read in &plan {
-            if let Some(stripe) = manifest.stripes.get(read.stripe) {
-                let reachable = stripe
-                    .shards
-                    .iter()
-                    .filter(|s| self.topology.is_up(&s.node))
-                    .count();
-                if reachable < data_shards {
-                    return Err(GatewayError::Unreadable {
-                        stripe: read.stripe,
-                        available: reachable,
-                        needed: data_shards,
-                    });
-                }
-            }
+        if let Err(e) = self.check_reachable(&manifest, &plan) {
+            // The list may lag a node's return: look again before refusing.
+            self.topology.refresh_if_stale().await;
+            self.check_reachable(&manifest, &plan).map_err(|_| e)?;
         }
         let read_ahead = self.config.read_ahead_stripes.max(1);
         let io = Arc::clone(self);
@@ -106,6 +94,33 @@ impl ObjectIo {
             }
         });
         Ok(body)
+    }
+
+    /// `Unreadable` for the first stripe of `plan` with fewer than `data`
+    /// shards on nodes the metadata service reports up.
+    fn check_reachable(
+        &self,
+        manifest: &Manifest,
+        plan: &[StripeRead],
+    ) -> Result<(), GatewayError> {
+        let data_shards = usize::from(manifest.code.data);
+        for read in plan {
+            if let Some(stripe) = manifest.stripes.get(read.stripe) {
+                let reachable = stripe
+                    .shards
+                    .iter()
+                    .filter(|s| self.topology.is_up(&s.node))
+                    .count();
+                if reachable < data_shards {
+                    return Err(GatewayError::Unreadable {
+                        stripe: read.stripe,
+                        available: reachable,
+                        needed: data_shards,
+                    });
+                }
+            }
+        }
+        Ok(())
     }
 
     /// The pieces of one stripe that a read needs, in order.

@@ -18,7 +18,13 @@ pub struct Topology {
     suspect_for: Duration,
     /// Recent shard-read latency per node, milliseconds (a moving average).
     latency_ms: Mutex<HashMap<NodeId, f64>>,
+    /// When the node list was last loaded.
+    refreshed_at: Mutex<Instant>,
 }
+
+/// A read about to be refused reloads the node list first, unless it is
+/// fresher than this: the background refresh may lag a node's return.
+const FRESH_ENOUGH: Duration = Duration::from_millis(250);
 
 /// A read waits at least this long before asking another node: below it,
 /// hedging would only add load.
@@ -41,6 +47,7 @@ impl Topology {
             suspects: Mutex::new(HashMap::new()),
             suspect_for,
             latency_ms: Mutex::new(HashMap::new()),
+            refreshed_at: Mutex::new(Instant::now()),
         });
         topology.refresh().await;
         let weak = Arc::downgrade(&topology);
@@ -57,6 +64,9 @@ impl Topology {
                     .collect();
                 if let Ok(mut guard) = self.nodes.write() {
                     *guard = Arc::new(map);
+                }
+                if let Ok(mut at) = self.refreshed_at.lock() {
+                    *at = Instant::now();
                 }
             }
             Err(err) => tracing::warn!(error = %err, "could not refresh the storage node list"),
@@ -108,6 +118,19 @@ impl Topology {
             .get(id)
             .is_some_and(|n| n.state == NodeState::Up);
         up && !self.is_suspect(id)
+    }
+
+    /// Reloads the node list now unless it was loaded very recently: for a
+    /// decision (refusing a read) that a stale list would get wrong.
+    pub async fn refresh_if_stale(&self) {
+        let stale = self
+            .refreshed_at
+            .lock()
+            .map(|at| at.elapsed() >= FRESH_ENOUGH)
+            .unwrap_or(true);
+        if stale {
+            self.refresh().await;
+        }
     }
 
     /// Whether the metadata service reports the node up (this gateway's

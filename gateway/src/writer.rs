@@ -412,11 +412,13 @@ impl ObjectIo {
 
 /// How long one shard write may take before the shard is placed on another
 /// node: a node that is up but frozen (or a disk that stalls) must cost an
-/// upload a few seconds, not the 30 s request timeout. Generous next to a
-/// healthy write (milliseconds) so that a merely busy node keeps its shards:
-/// 3 s plus the transfer at 10 MiB/s.
+/// upload seconds, not the 30 s request timeout. Generous next to a healthy
+/// write (milliseconds) so that a busy node with slow fsyncs keeps its
+/// shards and is not suspected: a suspected node takes no new shards, and
+/// too many suspected at once would refuse writes. 10 s plus the transfer
+/// at 10 MiB/s.
 fn shard_write_deadline(len: usize) -> Duration {
-    Duration::from_secs(3) + Duration::from_secs_f64(len as f64 / (10.0 * 1024.0 * 1024.0))
+    Duration::from_secs(10) + Duration::from_secs_f64(len as f64 / (10.0 * 1024.0 * 1024.0))
 }
 
 /// The rendezvous-hashing key of a stripe: unique per object version and
