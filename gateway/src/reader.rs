@@ -241,7 +241,7 @@ impl ObjectIo {
                         let node = &stripe.shards[i].node;
                         metrics::counter!("gateway_hedged_shard_reads_total").increment(1);
                         tracing::info!(node = %node, "shard read is late; asking another node");
-                        self.topology.report_failure(node);
+                        self.topology.report_slow(node);
                     }
                 }
             }

@@ -15,6 +15,9 @@ pub struct Topology {
     meta: MetadataClient,
     nodes: RwLock<Arc<HashMap<NodeId, NodeStatus>>>,
     suspects: Mutex<HashMap<NodeId, Instant>>,
+    /// Nodes that answered a read late: reads go elsewhere first for a
+    /// while, but writes still place shards on them (slow is not failed).
+    slow: Mutex<HashMap<NodeId, Instant>>,
     suspect_for: Duration,
     /// Recent shard-read latency per node, milliseconds (a moving average).
     latency_ms: Mutex<HashMap<NodeId, f64>>,
@@ -45,6 +48,7 @@ impl Topology {
             meta,
             nodes: RwLock::new(Arc::new(HashMap::new())),
             suspects: Mutex::new(HashMap::new()),
+            slow: Mutex::new(HashMap::new()),
             suspect_for,
             latency_ms: Mutex::new(HashMap::new()),
             refreshed_at: Mutex::new(Instant::now()),
@@ -81,17 +85,7 @@ impl Topology {
     }
 
     fn is_suspect(&self, id: &NodeId) -> bool {
-        let Ok(mut suspects) = self.suspects.lock() else {
-            return false;
-        };
-        match suspects.get(id) {
-            Some(until) if *until > Instant::now() => true,
-            Some(_) => {
-                suspects.remove(id);
-                false
-            }
-            None => false,
-        }
+        marked(&self.suspects, id)
     }
 
     /// Nodes that are up and not suspected by this gateway: placement input.
@@ -111,13 +105,21 @@ impl Topology {
         self.snapshot().get(id).map(|n| n.heartbeat.addr.clone())
     }
 
-    /// Whether a read should expect this node to answer.
+    /// Whether a read should expect this node to answer promptly.
     pub fn is_available(&self, id: &NodeId) -> bool {
         let up = self
             .snapshot()
             .get(id)
             .is_some_and(|n| n.state == NodeState::Up);
-        up && !self.is_suspect(id)
+        up && !self.is_suspect(id) && !marked(&self.slow, id)
+    }
+
+    /// Records that a node answered a read late: reads prefer other nodes
+    /// for a while; writes are unaffected.
+    pub fn report_slow(&self, id: &NodeId) {
+        if let Ok(mut slow) = self.slow.lock() {
+            slow.insert(id.clone(), Instant::now() + self.suspect_for);
+        }
     }
 
     /// Reloads the node list now unless it was loaded very recently: for a
@@ -168,6 +170,22 @@ impl Topology {
             suspects.insert(id.clone(), Instant::now() + self.suspect_for);
         }
         tracing::info!(node = %id, "storage node failed a request; avoiding it for now");
+    }
+}
+
+/// Whether `id` is marked in `marks` and the mark has not expired (an
+/// expired mark is dropped).
+fn marked(marks: &Mutex<HashMap<NodeId, Instant>>, id: &NodeId) -> bool {
+    let Ok(mut marks) = marks.lock() else {
+        return false;
+    };
+    match marks.get(id) {
+        Some(until) if *until > Instant::now() => true,
+        Some(_) => {
+            marks.remove(id);
+            false
+        }
+        None => false,
     }
 }
 
