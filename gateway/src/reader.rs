@@ -106,11 +106,9 @@ impl ObjectIo {
         let data_shards = usize::from(manifest.code.data);
         for read in plan {
             if let Some(stripe) = manifest.stripes.get(read.stripe) {
-                let reachable = stripe
-                    .shards
-                    .iter()
-                    .filter(|s| self.topology.is_up(&s.node))
-                    .count();
+                let reachable = self
+                    .topology
+                    .count_up(stripe.shards.iter().map(|s| &s.node));
                 if reachable < data_shards {
                     return Err(GatewayError::Unreadable {
                         stripe: read.stripe,

@@ -135,13 +135,13 @@ impl Topology {
         }
     }
 
-    /// Whether the metadata service reports the node up (this gateway's
+    /// How many of `ids` the metadata service reports up (this gateway's
     /// own suspicions aside): a read refuses a stripe up front only when
-    /// too many of its nodes are down for everyone.
-    pub fn is_up(&self, id: &NodeId) -> bool {
-        self.snapshot()
-            .get(id)
-            .is_some_and(|n| n.state == NodeState::Up)
+    /// too many of its nodes are down for everyone. One view for all.
+    pub fn count_up<'a>(&self, ids: impl Iterator<Item = &'a NodeId>) -> usize {
+        let snapshot = self.snapshot();
+        ids.filter(|id| snapshot.get(*id).is_some_and(|n| n.state == NodeState::Up))
+            .count()
     }
 
     /// Records how long a node took to serve a shard.

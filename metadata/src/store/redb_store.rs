@@ -303,15 +303,10 @@ fn count_existing_refs(txn: &redb::WriteTransaction) -> Result<(), StoreError> {
             *counts.entry(key).or_default() += 1;
         }
     }
-    #[derive(serde::Deserialize)]
-    struct GarbageData {
-        data: crate::model::ObjectData,
-    }
     let garbage = txn.open_table(GARBAGE)?;
     for item in garbage.iter()? {
         let (_, v) = item?;
-        let g: GarbageData = decode("garbage", v.value())?;
-        for key in super::redb_writer::shard_refs::file_keys(&g.data) {
+        for key in super::redb_writer::shard_refs::garbage_file_keys(v.value())? {
             *counts.entry(key).or_default() += 1;
         }
     }

@@ -324,11 +324,10 @@ impl<'txn> Tables<'txn> {
                 if !retry && self.version_taken(*version)? {
                     return Ok(Err(StoreError::VersionInUse));
                 }
-                if !retry {
-                    if self.collected(files, condition.shards_written_since_unix_ms)? {
-                        return Ok(Err(StoreError::ShardsCollected));
-                    }
-                    self.add_refs(files)?;
+                if !retry
+                    && let Err(e) = self.admit(files, condition.shards_written_since_unix_ms)?
+                {
+                    return Ok(Err(e));
                 }
                 self.objects.insert(okey.as_slice(), meta.as_slice())?;
                 self.data.insert(version.0.as_u128(), data.as_slice())?;
@@ -364,10 +363,7 @@ impl<'txn> Tables<'txn> {
             WriteOp::RemoveGarbage { versions } => {
                 for v in versions {
                     let keys = match self.garbage.remove(v.0.as_u128())? {
-                        Some(raw) => {
-                            let entry: GarbageData = decode("garbage", raw.value())?;
-                            shard_refs::file_keys(&entry.data)
-                        }
+                        Some(raw) => shard_refs::garbage_file_keys(raw.value())?,
                         None => continue,
                     };
                     self.drop_refs(&keys, now_ms)?;
@@ -489,13 +485,6 @@ fn starts_any(table: &BytesTable<'_>, prefix: &[u8]) -> Result<bool, StoreError>
         Some(first) => Ok(first?.0.value().starts_with(prefix)),
         None => Ok(false),
     }
-}
-
-/// The data of a garbage row (its other fields are not needed to drop its
-/// references).
-#[derive(Deserialize)]
-struct GarbageData {
-    data: crate::model::ObjectData,
 }
 
 /// Which kind of `ObjectData` a record holds, read without building it.

@@ -65,11 +65,8 @@ impl Tables<'_> {
         if !retry && self.version_taken(version)? {
             return Ok(Err(StoreError::VersionInUse));
         }
-        if !retry {
-            if self.collected(files, written_since)? {
-                return Ok(Err(StoreError::ShardsCollected));
-            }
-            self.add_refs(files)?;
+        if !retry && let Err(e) = self.admit(files, written_since)? {
+            return Ok(Err(e));
         }
         self.parts.insert(pkey.as_slice(), part)?;
         self.data.insert(version.0.as_u128(), data)?;

@@ -18,6 +18,19 @@ use super::{StoreError, Tables};
 use crate::model::ObjectData;
 use crate::store::keys::shard_file_key;
 
+/// The data of a garbage row (its other fields are not needed to count its
+/// references).
+#[derive(serde::Deserialize)]
+struct GarbageData {
+    data: ObjectData,
+}
+
+/// The `(node, hash)` keys an encoded garbage row names.
+pub(crate) fn garbage_file_keys(raw: &[u8]) -> Result<Vec<Vec<u8>>, StoreError> {
+    let entry: GarbageData = crate::store::codec::decode("garbage", raw)?;
+    Ok(file_keys(&entry.data))
+}
+
 /// The `(node, hash)` keys `data` names, once per mention.
 pub(crate) fn file_keys(data: &ObjectData) -> Vec<Vec<u8>> {
     data.shards()
@@ -45,6 +58,20 @@ impl Tables<'_> {
             }
         }
         Ok(false)
+    }
+
+    /// Admits new data naming `keys`: refused (inner error) if one of its
+    /// files was collected meanwhile, else counted.
+    pub(super) fn admit(
+        &mut self,
+        keys: &[Vec<u8>],
+        written_since: Option<i64>,
+    ) -> Result<Result<(), StoreError>, StoreError> {
+        if self.collected(keys, written_since)? {
+            return Ok(Err(StoreError::ShardsCollected));
+        }
+        self.add_refs(keys)?;
+        Ok(Ok(()))
     }
 
     pub(super) fn add_refs(&mut self, keys: &[Vec<u8>]) -> Result<(), StoreError> {
