@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use metadata::client::MetadataClient;
 use metadata::cluster_auth::ClusterSecret;
-use metadata::ids::{AccessKeyId, UserName};
+use metadata::ids::{AccessKeyId, NodeId, UserName};
 use metadata::model::AccessKey;
 
 #[derive(Debug, Clone, Args)]
@@ -52,6 +52,20 @@ pub enum AdminCommand {
     /// Access keys: how users sign requests.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Storage nodes: drain one before taking it out, then remove it.
+    #[command(subcommand)]
+    Node(NodeCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum NodeCommand {
+    /// Start emptying a node: it takes no new shards, and repair moves
+    /// every shard it holds to other nodes. `status` shows what is left.
+    Drain { node: NodeId },
+    /// Stop draining a node: it takes new shards again.
+    Undrain { node: NodeId },
+    /// Forget a stopped node that no data names any more.
+    Remove { node: NodeId },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -170,6 +184,27 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 }
             }
         }
+        AdminCommand::Node(cmd) => {
+            let (node, done) = match cmd {
+                NodeCommand::Drain { node } => {
+                    meta.set_draining(&node, true).await?;
+                    (node, "draining: repair is moving its shards to other nodes")
+                }
+                NodeCommand::Undrain { node } => {
+                    meta.set_draining(&node, false).await?;
+                    (node, "no longer draining")
+                }
+                NodeCommand::Remove { node } => {
+                    meta.remove_node(&node).await?;
+                    (node, "removed from the cluster")
+                }
+            };
+            if json {
+                print_json(&serde_json::json!({ "node": node, "result": done }))?;
+            } else {
+                println!("{node}: {done}");
+            }
+        }
         AdminCommand::Key(KeyCommand::Revoke { access_key }) => {
             meta.delete_access_key(&access_key).await?;
             if json {
@@ -195,20 +230,45 @@ fn print_key(key: &AccessKey) {
 }
 
 fn print_status(status: &metadata::wire::ClusterStatus) {
+    use metadata::byte_size::ByteSize;
     println!(
-        "{:<12} {:<6} {:<22} {:>14} {:>14} {:>10}",
-        "node", "state", "address", "capacity", "used", "shards"
+        "{:<12} {:<9} {:<22} {:>11} {:>11} {:>8} {:>8} {:>14} {:>16}",
+        "node", "state", "address", "capacity", "used", "shards", "named", "read/write ms", "scrub"
     );
     for n in &status.nodes {
         let hb = &n.heartbeat;
+        let state = match (n.is_up(), n.draining) {
+            (true, false) => "up",
+            (true, true) => "draining",
+            (false, false) => "down",
+            (false, true) => "down,drn",
+        };
+        let latency = hb.latency.map_or_else(
+            || "-".to_owned(),
+            |l| format!("{:.1}/{:.1}", l.read_ms, l.write_ms),
+        );
+        let scrub = hb.scrub.as_ref().map_or_else(
+            || "-".to_owned(),
+            |p| {
+                format!(
+                    "{}/{} pass {}",
+                    p.shards_checked,
+                    p.shards_total,
+                    p.passes + 1
+                )
+            },
+        );
         println!(
-            "{:<12} {:<6} {:<22} {:>14} {:>14} {:>10}",
+            "{:<12} {:<9} {:<22} {:>11} {:>11} {:>8} {:>8} {:>14} {:>16}",
             hb.id.as_str(),
-            if n.is_up() { "up" } else { "down" },
+            state,
             hb.addr,
-            metadata::byte_size::ByteSize(hb.capacity_bytes).to_string(),
-            metadata::byte_size::ByteSize(hb.used_bytes).to_string(),
-            hb.shard_count
+            ByteSize(hb.capacity_bytes).to_string(),
+            ByteSize(hb.used_bytes).to_string(),
+            hb.shard_count,
+            status.node_files.get(&hb.id).copied().unwrap_or(0),
+            latency,
+            scrub,
         );
     }
     let r = &status.redundancy;
@@ -226,6 +286,37 @@ fn print_status(status: &metadata::wire::ClusterStatus) {
         "redundancy debt  {} bytes in degraded stripes",
         r.degraded_bytes
     );
+    let p = &status.repair;
+    println!(
+        "repair           {} queued, {} in flight; rebuilt {} shards ({}) at {}/s over the last minute, {} already held, {} failed",
+        p.queued,
+        p.in_flight,
+        p.rebuilt_shards,
+        ByteSize(p.rebuilt_bytes),
+        ByteSize(p.rate_bytes_per_sec as u64),
+        p.held_shards,
+        p.failed_tasks
+    );
+    if let Some(walk) = &p.last_walk {
+        let d = &walk.deferred;
+        if d.waiting_shards > 0 {
+            println!(
+                "                 {} shards wait for their node to return (repair starts {} s after a node goes silent)",
+                d.waiting_shards,
+                p.repair_after_ms / 1000
+            );
+        }
+        if d.no_spare_shards > 0 {
+            println!(
+                "                 {} shards have no spare node to go to: the debt stays until a node returns or is added",
+                d.no_spare_shards
+            );
+        }
+    }
+    match p.verified_full_unix_ms {
+        Some(at) => println!("verified full    {}", timestamp(at)),
+        None => println!("verified full    not since the metadata service started"),
+    }
     println!(
         "garbage          {} versions in grace, {} shard files to delete",
         status.garbage_versions, status.pending_deletions

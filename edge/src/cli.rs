@@ -76,6 +76,11 @@ pub struct LocalClusterArgs {
     /// collected (default 1h).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub gc_grace: Option<Duration>,
+    /// How long a storage node may be silent before repair rebuilds what it
+    /// held on the others. Shorter than a production cluster's 5m, so a
+    /// drill on the local cluster heals in under a minute.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "30s")]
+    pub repair_after: Duration,
     /// S3 access key of the local cluster.
     #[arg(long, env = "TESSERA_ACCESS_KEY", default_value = "tessera")]
     pub access_key: String,
@@ -175,6 +180,11 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
             .iter()
             .flat_map(|d| ["--virtual-host-domain".to_owned(), d.clone()])
             .collect(),
+        metadata_args: vec![
+            "--repair-after".to_owned(),
+            humantime::format_duration(args.repair_after).to_string(),
+        ],
+        node_args: Vec::new(),
     };
     println!("Starting a local cluster in {} ...", data.display());
     let mut cluster = LocalCluster::start(spec)

@@ -40,6 +40,10 @@ pub struct ClusterSpec {
     pub gc_grace: Option<Duration>,
     /// Extra arguments for `edge serve` (e.g. `--shard-size 64KiB` in tests).
     pub edge_args: Vec<String>,
+    /// Extra arguments for `edge metadata` (e.g. `--repair-after 30s`).
+    pub metadata_args: Vec<String>,
+    /// Extra arguments for every `edge storage-node` (e.g. `--scrub-rate`).
+    pub node_args: Vec<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,6 +205,7 @@ impl LocalCluster {
             cmd.arg("--gc-grace")
                 .arg(humantime::format_duration(grace).to_string());
         }
+        cmd.args(&self.spec.metadata_args);
         self.metadata.child = Some(self.spawn("metadata", cmd)?);
         let url = format!("http://{}/health", self.spec.metadata_addr);
         let log = self.log_path("metadata");
@@ -208,6 +213,10 @@ impl LocalCluster {
     }
 
     fn spawn_node(&mut self, i: usize) -> Result<(), ClusterError> {
+        self.spawn_node_with(i, &[])
+    }
+
+    fn spawn_node_with(&mut self, i: usize, extra: &[String]) -> Result<(), ClusterError> {
         let role = node_name(i);
         let mut cmd = self.command(&role)?;
         cmd.arg("storage-node")
@@ -218,7 +227,9 @@ impl LocalCluster {
             .arg("--node-id")
             .arg(&role)
             .arg("--metadata-url")
-            .arg(format!("http://{}", self.spec.metadata_addr));
+            .arg(format!("http://{}", self.spec.metadata_addr))
+            .args(&self.spec.node_args)
+            .args(extra);
         self.nodes[i].child = Some(self.spawn(&role, cmd)?);
         Ok(())
     }
@@ -286,6 +297,17 @@ impl LocalCluster {
     pub async fn restart_node(&mut self, i: usize) -> Result<(), ClusterError> {
         hard_kill(&mut self.nodes[i]).await;
         self.spawn_node(i)
+    }
+
+    /// Restarts node `i` with flags added to its usual ones (a capacity
+    /// limit, say).
+    pub async fn restart_node_with(
+        &mut self,
+        i: usize,
+        extra: &[String],
+    ) -> Result<(), ClusterError> {
+        hard_kill(&mut self.nodes[i]).await;
+        self.spawn_node_with(i, extra)
     }
 
     pub async fn kill_metadata(&mut self) {

@@ -12,7 +12,7 @@ use storage_node::codec::CodecError;
 pub enum GatewayError {
     #[error(transparent)]
     Metadata(#[from] MetadataError),
-    #[error("not enough storage nodes up: {0}")]
+    #[error("not enough storage nodes up with room: {0}")]
     Placement(#[from] PlacementError),
     #[error("could not write shard {shard} of stripe {stripe}: {source}")]
     ShardWrite {
@@ -131,7 +131,7 @@ impl From<GatewayError> for S3Error {
             },
             GatewayError::Placement(_) | GatewayError::ShardWrite { .. } => (
                 C::ServiceUnavailable,
-                "Not enough storage nodes are available to store the object; please retry.",
+                "Not enough storage nodes with free space are available to store the object; please retry.",
             ),
             GatewayError::Unreadable { .. } => (
                 C::ServiceUnavailable,

@@ -11,6 +11,7 @@
 
 mod access;
 mod auth;
+mod bad_shards;
 pub mod body_error;
 mod bucket;
 mod bucket_cache;
@@ -100,6 +101,7 @@ pub async fn gateway(
     let topology = Topology::start(meta.clone(), config.topology_refresh, config.suspect_for).await;
     let keys = Arc::new(auth::KeyDirectory::new(&config.credentials, meta.clone()));
     let io = Arc::new(ObjectIo {
+        bad_shards: bad_shards::BadShardReports::new(meta.clone()),
         meta,
         storage,
         topology,

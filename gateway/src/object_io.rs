@@ -12,6 +12,8 @@ use crate::topology::Topology;
 
 pub struct ObjectIo {
     pub meta: MetadataClient,
+    /// Copies a read found missing or corrupt, reported for repair.
+    pub bad_shards: crate::bad_shards::BadShardReports,
     pub storage: StorageClient,
     pub topology: Arc<Topology>,
     pub codec: Codec,

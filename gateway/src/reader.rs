@@ -280,12 +280,14 @@ impl ObjectIo {
             .is_some_and(|s| self.topology.is_available(&s.node))
     }
 
-    /// A bad shard is counted; a node that failed is avoided for a while.
+    /// A bad shard is counted and reported for repair; a node that failed
+    /// is avoided for a while.
     fn note_failure(&self, stripe: &Stripe, i: usize, err: &ShardError) {
         let node = &stripe.shards[i].node;
         match err {
             ShardError::Corrupt | ShardError::NotFound => {
                 metrics::counter!("gateway_bad_shards_total").increment(1);
+                self.bad_shards.report(node, &stripe.shards[i].hash);
                 tracing::warn!(shard = %stripe.shards[i].hash, node = %node, error = %err, "shard unusable; reading from parity");
             }
             _ => {

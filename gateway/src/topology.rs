@@ -88,12 +88,13 @@ impl Topology {
         marked(&self.suspects, id)
     }
 
-    /// Nodes that are up and not suspected by this gateway: placement input.
+    /// Nodes that take new shards (up, not draining, with room) and are
+    /// not suspected by this gateway: placement input.
     pub fn writable_nodes(&self) -> Vec<NodeStatus> {
         let snapshot = self.snapshot();
         let mut nodes: Vec<NodeStatus> = snapshot
             .values()
-            .filter(|n| n.state == NodeState::Up && !self.is_suspect(&n.heartbeat.id))
+            .filter(|n| n.takes_writes(0) && !self.is_suspect(&n.heartbeat.id))
             .cloned()
             .collect();
         nodes.sort_by(|a, b| a.heartbeat.id.cmp(&b.heartbeat.id));

@@ -17,7 +17,7 @@ use futures::stream::FuturesOrdered;
 use futures::{Stream, StreamExt};
 use metadata::ids::{NodeId, ShardHash, VersionId};
 use metadata::model::{Manifest, ObjectData, ShardRef, Stripe};
-use metadata::placement::place_stripe;
+use metadata::placement::{PlacementError, place_stripe, place_stripe_spread};
 use storage_node::client::ShardError;
 use tokio::task::JoinHandle;
 
@@ -253,12 +253,12 @@ impl ObjectIo {
         .map_err(|e| GatewayError::Internal(format!("encode task: {e}")))??;
 
         let key = stripe_key(version, index);
-        let targets = place_stripe(
+        let data_shards = usize::from(self.codec.code().data);
+        let targets = place_stripe_spread(
             &key,
             &self.topology.writable_nodes(),
             shards.len(),
-            &[],
-            &[],
+            data_shards,
         )?;
         let placed = Arc::new(Mutex::new(targets));
         let writes = shards
@@ -284,6 +284,15 @@ impl ObjectIo {
                     failure.get_or_insert(e);
                 }
             }
+        }
+        // Failovers may have doubled shards up further: a stripe whose loss
+        // of one node would make it unreadable is not acknowledged.
+        let distinct: std::collections::HashSet<&NodeId> = refs.iter().map(|r| &r.node).collect();
+        if failure.is_none() && distinct.len() <= data_shards && refs.len() > data_shards {
+            failure = Some(GatewayError::Placement(PlacementError::NotEnoughNodes {
+                needed: data_shards + 1,
+                available: distinct.len(),
+            }));
         }
         if let Some(err) = failure {
             self.discard(&[Stripe {
@@ -336,7 +345,9 @@ impl ObjectIo {
             };
             match result {
                 Ok(()) => return Ok(node),
-                Err(err) if err.is_retryable() => {
+                // A full node is placed around like a failed one: another
+                // node may well have room.
+                Err(err) if err.is_retryable() || err == ShardError::Full => {
                     tracing::warn!(node = %node, shard = i, error = %err, "shard write failed; placing it elsewhere");
                     self.topology.report_failure(&node);
                     failed.push(node);
@@ -377,11 +388,30 @@ impl ObjectIo {
             .collect();
         let mut exclude = failed.to_vec();
         exclude.push(guard[i].clone());
-        let replacement = place_stripe(key, &self.topology.writable_nodes(), 1, &others, &exclude)?;
-        if let Some(node) = replacement.into_iter().next() {
-            guard[i] = node;
+        let writable = self.topology.writable_nodes();
+        let replacement = match place_stripe(key, &writable, 1, &others, &exclude) {
+            Ok(nodes) => nodes.into_iter().next(),
+            // Every other node already holds a shard of this stripe (a
+            // write with few nodes up): double up on the one holding the
+            // fewest. The stripe is checked for enough distinct nodes once
+            // every shard is written.
+            Err(PlacementError::NotEnoughNodes { .. }) => writable
+                .iter()
+                .map(|n| &n.heartbeat.id)
+                .filter(|id| !exclude.contains(id))
+                .min_by_key(|id| others.iter().filter(|o| o == id).count())
+                .cloned(),
+        };
+        match replacement {
+            Some(node) => {
+                guard[i] = node;
+                Ok(())
+            }
+            None => Err(GatewayError::Placement(PlacementError::NotEnoughNodes {
+                needed: 1,
+                available: 0,
+            })),
         }
-        Ok(())
     }
 
     /// Hands the shards of stripes that will never be committed to the

@@ -13,17 +13,19 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster_auth::ClusterSecret;
 use crate::error::{ErrorBody, MetadataError};
-use crate::ids::{AccessKeyId, BucketName, UploadId, UserName, VersionId};
+use crate::ids::{AccessKeyId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId};
 use crate::model::{
     AccessKey, AccessKeySummary, BucketInfo, BucketUpdate, CompleteRequest, ListPage, ListQuery,
     MultipartUpload, NodeHeartbeat, NodeStatus, ObjectData, ObjectMeta, PartRecord, PartsPage,
-    UploadsPage, UploadsQuery, UserInfo, WriteCondition,
+    RepairClaim, RepairReport, RepairTask, SuspectShard, UploadsPage, UploadsQuery, UserInfo,
+    WriteCondition,
 };
 use crate::wire::{
-    ClusterStatus, CommitObjectRequest, CommitPartRequest, CreateBucketRequest, GetObjectResponse,
-    GetPartRequest, GetPartResponse, HeartbeatReply, ListAccessKeysResponse, ListBucketsResponse,
-    ListNodesResponse, ListPartsRequest, ListUsersResponse, ObjectKeyRequest, ReplacedPartResponse,
-    ReplacedResponse, RetireRequest, UploadRequest,
+    ClusterStatus, CommitObjectRequest, CommitPartRequest, CreateBucketRequest, DrainingRequest,
+    GetObjectResponse, GetPartRequest, GetPartResponse, HeartbeatReply, ListAccessKeysResponse,
+    ListBucketsResponse, ListNodesResponse, ListPartsRequest, ListUsersResponse, NodeFilesPage,
+    ObjectKeyRequest, RepairTasks, ReplacedPartResponse, ReplacedResponse, RetireRequest,
+    SuspectsRequest, UploadRequest,
 };
 
 /// A dead metadata service must surface quickly as `Unavailable`, not as a
@@ -389,6 +391,65 @@ impl MetadataClient {
             data: data.clone(),
         };
         self.call_no_content(Method::POST, "/v1/garbage/retire", Some(&body))
+            .await
+    }
+
+    /// Reports finished repair tasks and asks for up to `want` more for
+    /// `node`.
+    pub async fn claim_repairs(
+        &self,
+        node: &NodeId,
+        want: u32,
+        done: Vec<RepairReport>,
+    ) -> Result<Vec<RepairTask>, MetadataError> {
+        let body = RepairClaim {
+            node: node.clone(),
+            want,
+            done,
+        };
+        let r: RepairTasks = self
+            .call(Method::POST, "/v1/repair/claim", Some(&body))
+            .await?;
+        Ok(r.tasks)
+    }
+
+    /// Reports shard copies found missing or corrupt on live nodes.
+    pub async fn report_suspects(&self, shards: Vec<SuspectShard>) -> Result<(), MetadataError> {
+        let body = SuspectsRequest { shards };
+        self.call_no_content(Method::POST, "/v1/repair/suspects", Some(&body))
+            .await
+    }
+
+    /// A page of the shard files `node` must hold, in hash order after
+    /// `after`.
+    pub async fn node_files(
+        &self,
+        node: &NodeId,
+        after: Option<ShardHash>,
+        limit: usize,
+    ) -> Result<Vec<ShardHash>, MetadataError> {
+        let mut path = format!("/v1/nodes/{node}/files?limit={limit}");
+        if let Some(after) = after {
+            path.push_str(&format!("&after={after}"));
+        }
+        let r: NodeFilesPage = self.call::<(), _>(Method::GET, &path, None).await?;
+        Ok(r.hashes)
+    }
+
+    /// Starts or stops draining a node. `NoSuchNode`.
+    pub async fn set_draining(&self, node: &NodeId, draining: bool) -> Result<(), MetadataError> {
+        self.call_no_content(
+            Method::PUT,
+            &format!("/v1/nodes/{node}/draining"),
+            Some(&DrainingRequest { draining }),
+        )
+        .await
+    }
+
+    /// Forgets a stopped node that holds nothing data names.
+    /// `NodeHoldsShards`, `NoSuchNode`.
+    pub async fn remove_node(&self, node: &NodeId) -> Result<(), MetadataError> {
+        self.call_no_content::<()>(Method::DELETE, &format!("/v1/nodes/{node}"), None)
             .await
     }
 

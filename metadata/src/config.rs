@@ -12,6 +12,9 @@ use crate::cluster_auth::{ClusterSecret, ClusterSecretError};
 use crate::registry::DEFAULT_HEARTBEAT_TIMEOUT;
 
 /// Where the service listens unless told otherwise.
+pub use crate::repair::RepairConfig;
+use crate::repair::{DEFAULT_REPAIR_AFTER, DEFAULT_SCAN_EVERY};
+
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9100";
 
 /// Flags of the metadata service. A library type, so another binary (the
@@ -49,6 +52,16 @@ pub struct Args {
     /// streaming it [default: 1h].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub gc_grace: Option<Duration>,
+
+    /// How long a node may be silent before the shards it holds are
+    /// rebuilt on other nodes [default: 5m].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub repair_after: Option<Duration>,
+
+    /// How often every manifest is walked to prove full redundancy when
+    /// nothing else prompts a walk [default: 5m].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub repair_scan_every: Option<Duration>,
 }
 
 /// The TOML config file, as written by an operator. Every field is optional
@@ -70,6 +83,12 @@ pub struct RawConfig {
     /// Garbage grace period, e.g. `"1h"`.
     #[serde(default, with = "humantime_serde")]
     pub gc_grace: Option<Duration>,
+    /// Silence before a node's shards are rebuilt elsewhere, e.g. `"5m"`.
+    #[serde(default, with = "humantime_serde")]
+    pub repair_after: Option<Duration>,
+    /// Period of the walk that proves full redundancy, e.g. `"5m"`.
+    #[serde(default, with = "humantime_serde")]
+    pub repair_scan_every: Option<Duration>,
 }
 
 /// The validated configuration.
@@ -80,6 +99,7 @@ pub struct Config {
     pub cluster_secret: ClusterSecret,
     pub heartbeat_timeout: Duration,
     pub gc_grace: Duration,
+    pub repair: RepairConfig,
 }
 
 /// Replaced data stays this long before its shards are collected.
@@ -119,6 +139,7 @@ impl Config {
             cluster_secret,
             heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
             gc_grace: DEFAULT_GC_GRACE,
+            repair: RepairConfig::default(),
         }
     }
 
@@ -164,6 +185,17 @@ impl Config {
             cluster_secret: ClusterSecret::new(secret)?,
             heartbeat_timeout,
             gc_grace: args.gc_grace.or(raw.gc_grace).unwrap_or(DEFAULT_GC_GRACE),
+            repair: RepairConfig {
+                repair_after: args
+                    .repair_after
+                    .or(raw.repair_after)
+                    .unwrap_or(DEFAULT_REPAIR_AFTER),
+                scan_every: args
+                    .repair_scan_every
+                    .or(raw.repair_scan_every)
+                    .unwrap_or(DEFAULT_SCAN_EVERY)
+                    .max(Duration::from_millis(100)),
+            },
         })
     }
 }

@@ -50,6 +50,11 @@ pub enum MetadataError {
     NoSuchAccessKey,
     #[error("the access key id is already in use")]
     AccessKeyExists,
+    #[error("the storage node is not known")]
+    NoSuchNode,
+    /// A node is forgotten only once no data names a shard on it.
+    #[error("{0}")]
+    NodeHoldsShards(String),
     /// The caller sent something malformed; retrying the same request fails
     /// the same way.
     #[error("invalid request: {0}")]
@@ -88,6 +93,8 @@ impl MetadataError {
             MetadataError::UserOwnsBuckets => "UserOwnsBuckets",
             MetadataError::NoSuchAccessKey => "NoSuchAccessKey",
             MetadataError::AccessKeyExists => "AccessKeyExists",
+            MetadataError::NoSuchNode => "NoSuchNode",
+            MetadataError::NodeHoldsShards(_) => "NodeHoldsShards",
             MetadataError::InvalidRequest(_) => "InvalidRequest",
             MetadataError::Unavailable(_) => "Unavailable",
             MetadataError::Internal(_) => "Internal",
@@ -101,13 +108,15 @@ impl MetadataError {
             | MetadataError::NoSuchKey
             | MetadataError::NoSuchUpload
             | MetadataError::NoSuchUser
-            | MetadataError::NoSuchAccessKey => StatusCode::NOT_FOUND,
+            | MetadataError::NoSuchAccessKey
+            | MetadataError::NoSuchNode => StatusCode::NOT_FOUND,
             MetadataError::BucketAlreadyExists
             | MetadataError::BucketAlreadyOwnedByYou
             | MetadataError::BucketNotEmpty
             | MetadataError::UserAlreadyExists
             | MetadataError::UserOwnsBuckets
-            | MetadataError::AccessKeyExists => StatusCode::CONFLICT,
+            | MetadataError::AccessKeyExists
+            | MetadataError::NodeHoldsShards(_) => StatusCode::CONFLICT,
             MetadataError::InvalidRequest(_)
             | MetadataError::InvalidPart
             | MetadataError::InvalidPartOrder
@@ -138,6 +147,8 @@ impl MetadataError {
             Some("UserOwnsBuckets") => MetadataError::UserOwnsBuckets,
             Some("NoSuchAccessKey") => MetadataError::NoSuchAccessKey,
             Some("AccessKeyExists") => MetadataError::AccessKeyExists,
+            Some("NoSuchNode") => MetadataError::NoSuchNode,
+            Some("NodeHoldsShards") => MetadataError::NodeHoldsShards(message),
             Some("InvalidRequest") => MetadataError::InvalidRequest(message),
             Some("Unavailable") => MetadataError::Unavailable(message),
             Some("Internal") => MetadataError::Internal(message),
@@ -199,6 +210,8 @@ mod tests {
             MetadataError::UserOwnsBuckets,
             MetadataError::NoSuchAccessKey,
             MetadataError::AccessKeyExists,
+            MetadataError::NoSuchNode,
+            MetadataError::NodeHoldsShards("x".into()),
             MetadataError::InvalidRequest("x".into()),
             MetadataError::Unavailable("x".into()),
             MetadataError::Internal("x".into()),

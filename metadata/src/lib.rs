@@ -31,6 +31,7 @@ pub mod metric_catalog;
 pub mod model;
 pub mod placement;
 pub mod registry;
+pub mod repair;
 pub mod server;
 pub mod store;
 pub mod wire;

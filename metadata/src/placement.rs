@@ -108,6 +108,35 @@ pub fn place_stripe(
     Ok(chosen)
 }
 
+/// Places `count` shards when fewer than `count` nodes are eligible but
+/// more than `min_nodes`: every eligible node gets shards in rendezvous
+/// order, round after round, so no node holds more than
+/// `ceil(count / nodes)`. With more than `data` nodes for a `data + parity`
+/// stripe that is at most `parity`, so losing any one node still leaves
+/// the stripe readable; repair moves the doubled shards to nodes of their
+/// own when nodes return. With `count` or more nodes this is
+/// [`place_stripe`].
+pub fn place_stripe_spread(
+    stripe_key: &[u8],
+    nodes: &[NodeStatus],
+    count: usize,
+    min_nodes: usize,
+) -> Result<Vec<NodeId>, PlacementError> {
+    match place_stripe(stripe_key, nodes, count, &[], &[]) {
+        Err(PlacementError::NotEnoughNodes { available, .. }) if available > min_nodes => {
+            let distinct = place_stripe(stripe_key, nodes, available, &[], &[])?;
+            Ok(distinct.iter().cycle().take(count).cloned().collect())
+        }
+        Err(PlacementError::NotEnoughNodes { available, .. }) => {
+            Err(PlacementError::NotEnoughNodes {
+                needed: min_nodes + 1,
+                available,
+            })
+        }
+        other => other,
+    }
+}
+
 /// The node's weight for this stripe. Length-prefixing the key keeps
 /// `("ab", "c")` and `("a", "bc")` distinct.
 fn score(stripe_key: &[u8], node: &NodeId) -> u64 {
@@ -137,10 +166,33 @@ mod tests {
                 used_bytes: 0,
                 shard_count: 0,
                 deleted: Vec::new(),
+                latency: None,
+                scrub: None,
             },
             state: if up { NodeState::Up } else { NodeState::Down },
             last_heartbeat_unix_ms: 0,
+            draining: false,
         }
+    }
+
+    #[test]
+    fn with_too_few_nodes_shards_double_up_evenly() {
+        let nodes: Vec<NodeStatus> = (0..5).map(|i| node(i, true, None)).collect();
+        let placed = place_stripe_spread(b"k", &nodes, 6, 4).unwrap();
+        assert_eq!(placed.len(), 6);
+        let distinct: HashSet<&NodeId> = placed.iter().collect();
+        assert_eq!(distinct.len(), 5);
+        assert_eq!(placed[5], placed[0], "the best-ranked node takes the extra");
+        // With k nodes or fewer, refuse: one loss would make it unreadable.
+        assert_eq!(
+            place_stripe_spread(b"k", &nodes[..4], 6, 4),
+            Err(PlacementError::NotEnoughNodes {
+                needed: 5,
+                available: 4
+            })
+        );
+        let full = place_stripe_spread(b"k", &nodes, 5, 4).unwrap();
+        assert_eq!(full.len(), 5);
     }
 
     fn ids(nodes: &[NodeStatus], picks: &[usize]) -> Vec<NodeId> {

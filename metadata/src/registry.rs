@@ -19,6 +19,15 @@ use crate::ids::NodeId;
 use crate::model::{NodeHeartbeat, NodeState, NodeStatus, now_unix_ms};
 use crate::store::{MetaStore, StoreError};
 
+/// Why a node could not be removed.
+#[derive(Debug, thiserror::Error)]
+pub enum RemoveNodeError {
+    #[error("the node is still sending heartbeats; stop it first")]
+    StillUp,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
 /// The default for `--heartbeat-timeout`.
 pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -28,6 +37,7 @@ struct Entry {
     last_seen: Instant,
     /// Wall clock, for reporting.
     last_seen_unix_ms: i64,
+    draining: bool,
 }
 
 pub struct Registry {
@@ -58,6 +68,7 @@ impl Registry {
                     heartbeat: r.heartbeat,
                     last_seen: now,
                     last_seen_unix_ms: now_ms,
+                    draining: r.draining,
                 };
                 (entry.heartbeat.id.clone(), entry)
             })
@@ -88,12 +99,14 @@ impl Registry {
             tracing::info!(node = %hb.id, addr = %hb.addr, zone = ?hb.zone, "node registered");
         }
         let mut nodes = self.nodes.write().unwrap_or_else(|p| p.into_inner());
+        let draining = nodes.get(&hb.id).is_some_and(|e| e.draining);
         nodes.insert(
             hb.id.clone(),
             Entry {
                 heartbeat: hb,
                 last_seen: Instant::now(),
                 last_seen_unix_ms: now_ms,
+                draining,
             },
         );
         Ok(())
@@ -101,20 +114,64 @@ impl Registry {
 
     /// Every known node with its state, sorted by id.
     pub fn list(&self) -> Vec<NodeStatus> {
+        self.list_with_silence()
+            .into_iter()
+            .map(|(status, _)| status)
+            .collect()
+    }
+
+    /// Every known node with its state and how long since its last
+    /// heartbeat: repair waits a grace period before rebuilding what a
+    /// down node holds.
+    pub fn list_with_silence(&self) -> Vec<(NodeStatus, Duration)> {
         let now = Instant::now();
         let nodes = self.nodes.read().unwrap_or_else(|p| p.into_inner());
         nodes
             .values()
-            .map(|e| NodeStatus {
-                heartbeat: e.heartbeat.clone(),
-                state: if now.saturating_duration_since(e.last_seen) <= self.timeout {
-                    NodeState::Up
-                } else {
-                    NodeState::Down
-                },
-                last_heartbeat_unix_ms: e.last_seen_unix_ms,
+            .map(|e| {
+                let silent = now.saturating_duration_since(e.last_seen);
+                let status = NodeStatus {
+                    heartbeat: e.heartbeat.clone(),
+                    state: if silent <= self.timeout {
+                        NodeState::Up
+                    } else {
+                        NodeState::Down
+                    },
+                    last_heartbeat_unix_ms: e.last_seen_unix_ms,
+                    draining: e.draining,
+                };
+                (status, silent)
             })
             .collect()
+    }
+
+    /// Starts or stops draining a node: persisted first, then in effect.
+    pub async fn set_draining(&self, id: &NodeId, draining: bool) -> Result<(), StoreError> {
+        self.store.set_node_draining(id, draining).await?;
+        let mut nodes = self.nodes.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(e) = nodes.get_mut(id) {
+            e.draining = draining;
+        }
+        tracing::info!(node = %id, draining, "node draining changed");
+        Ok(())
+    }
+
+    /// Forgets a node (see [`MetaStore::remove_node`]). A node still
+    /// sending heartbeats would only register again: it must be stopped
+    /// first.
+    pub async fn remove(&self, id: &NodeId) -> Result<(), RemoveNodeError> {
+        let up = self
+            .list()
+            .iter()
+            .any(|n| &n.heartbeat.id == id && n.is_up());
+        if up {
+            return Err(RemoveNodeError::StillUp);
+        }
+        self.store.remove_node(id).await?;
+        let mut nodes = self.nodes.write().unwrap_or_else(|p| p.into_inner());
+        nodes.remove(id);
+        tracing::info!(node = %id, "node removed from the cluster");
+        Ok(())
     }
 
     /// Only the nodes that are up.
@@ -139,6 +196,8 @@ mod tests {
             used_bytes: 1,
             shard_count: 1,
             deleted: Vec::new(),
+            latency: None,
+            scrub: None,
         }
     }
 

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use crate::api::{AppState, router};
 use crate::config::{Args, Config, ConfigError};
 use crate::registry::Registry;
+use crate::repair::Repairer;
 use crate::store::{MetaStore, RedbStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -78,11 +79,18 @@ pub async fn serve(
     let store: Arc<dyn MetaStore> = Arc::new(store);
     let registry = Arc::new(Registry::load(store.clone(), config.heartbeat_timeout).await?);
     let collector = tokio::spawn(crate::collector::run(store.clone(), config.gc_grace));
+    let repairer = Arc::new(Repairer::new(
+        store.clone(),
+        registry.clone(),
+        config.repair,
+    ));
+    let repair = tokio::spawn(repairer.clone().run());
     let metrics = metrics_handle();
     crate::metric_catalog::register();
     let state = AppState {
         store,
         registry,
+        repairer,
         secret: config.cluster_secret.clone(),
         metrics,
     };
@@ -100,6 +108,7 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     collector.abort();
+    repair.abort();
     served?;
     tracing::info!("metadata service stopped");
     Ok(())

@@ -145,9 +145,40 @@ pub struct HeartbeatReply {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterStatus {
     pub nodes: Vec<crate::model::NodeStatus>,
+    /// Per node, the shard files that data names: what a draining node
+    /// still has to hand over.
+    #[serde(default)]
+    pub node_files: std::collections::BTreeMap<crate::ids::NodeId, u64>,
+    /// From a walk over every manifest made for this answer.
     pub redundancy: crate::model::RedundancyReport,
+    #[serde(default)]
+    pub repair: crate::repair::RepairStatus,
     /// Replaced or deleted versions waiting for the grace period.
     pub garbage_versions: u64,
     /// Shard files waiting for their nodes to delete them.
     pub pending_deletions: u64,
+}
+
+/// `POST /v1/repair/claim`: tasks for the asking node.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepairTasks {
+    pub tasks: Vec<crate::model::RepairTask>,
+}
+
+/// `POST /v1/repair/suspects`: copies found missing or corrupt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SuspectsRequest {
+    pub shards: Vec<crate::model::SuspectShard>,
+}
+
+/// `GET /v1/nodes/{node}/files`: a page of the files a node must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeFilesPage {
+    pub hashes: Vec<crate::ids::ShardHash>,
+}
+
+/// `PUT /v1/nodes/{node}/draining`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrainingRequest {
+    pub draining: bool,
 }

@@ -2,26 +2,30 @@
 //! where to reach it, and how full it is. Placement and repair depend on it,
 //! so it keeps trying through any failure until the node shuts down.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use metadata::client::MetadataClient;
 use metadata::ids::{NodeId, ShardHash};
-use metadata::model::NodeHeartbeat;
+use metadata::model::{NodeHeartbeat, ScrubProgress};
 use tokio_util::sync::CancellationToken;
 
+use crate::latency::LatencyTracker;
 use crate::shard_store::ShardStore;
 
 /// While metadata stays unreachable, one warning per this long, not one per
 /// beat: a node that beats every second would otherwise flood its log.
 const WARN_EVERY: Duration = Duration::from_secs(30);
 
-/// Who this node is and where it listens, as reported in every heartbeat.
+/// Who this node is and where it listens, as reported in every heartbeat,
+/// with what it measures about itself.
 #[derive(Debug, Clone)]
 pub struct NodeInfo {
     pub id: NodeId,
     pub addr: String,
     pub zone: Option<String>,
+    pub latency: Arc<LatencyTracker>,
+    pub scrub: Arc<Mutex<ScrubProgress>>,
 }
 
 /// Sends heartbeats every `interval` (the first at once) until `cancel`.
@@ -56,6 +60,8 @@ pub async fn run_heartbeat(
             used_bytes: usage.used_bytes,
             shard_count: usage.shard_count,
             deleted: deleted.clone(),
+            latency: node.latency.snapshot(),
+            scrub: Some(node.scrub.lock().unwrap_or_else(|p| p.into_inner()).clone()),
         };
         let result = tokio::select! {
             () = cancel.cancelled() => break,

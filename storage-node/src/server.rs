@@ -4,19 +4,26 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use axum::serve::ListenerExt;
 use metadata::client::MetadataClient;
 use metadata::error::MetadataError;
+use metadata::model::ScrubProgress;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::api::{ApiState, install_prometheus, router};
+use crate::client::StorageClient;
 use crate::config::{Args, Config, ConfigError};
 use crate::heartbeat::{NodeInfo, run_heartbeat};
+use crate::latency::LatencyTracker;
 use crate::node_identity::{self, IdentityError};
+use crate::rebuild::Rebuilder;
+use crate::repair_worker::run_repairs;
+use crate::scrubber::Scrubber;
 use crate::shard_store::{ShardStore, StoreError, StoreOptions};
+use crate::throttle::Throttle;
 
 /// Why the node could not start or stopped with an error. Messages name the
 /// stage; the cause is the error's `source()` (anyhow prints the chain).
@@ -79,25 +86,55 @@ pub async fn serve(
         }
     };
     let metadata = MetadataClient::new(&config.metadata_url, config.cluster_secret.clone())?;
+    let latency = Arc::new(LatencyTracker::default());
+    let scrub_progress = Arc::new(Mutex::new(ScrubProgress::default()));
 
     let cancel = CancellationToken::new();
     let heartbeat = tokio::spawn(run_heartbeat(
-        metadata,
+        metadata.clone(),
         store.clone(),
         NodeInfo {
             id: node_id.clone(),
             addr: advertise.clone(),
             zone: config.zone.clone(),
+            latency: latency.clone(),
+            scrub: scrub_progress.clone(),
         },
         config.heartbeat_interval,
         cancel.clone(),
     ));
+    let rebuilder = Arc::new(Rebuilder {
+        node: node_id.clone(),
+        store: store.clone(),
+        peers: StorageClient::new(config.cluster_secret.clone())
+            .map_err(|e| ServeError::Io(std::io::Error::other(e)))?,
+        throttle: Arc::new(Throttle::new(config.repair_bandwidth)),
+    });
+    let repairs = tokio::spawn(run_repairs(
+        metadata.clone(),
+        rebuilder,
+        node_id.clone(),
+        config.repair_concurrency,
+        cancel.clone(),
+    ));
+    let scrubber = tokio::spawn(
+        Scrubber {
+            meta: metadata,
+            store: store.clone(),
+            node: node_id.clone(),
+            rate: config.scrub_rate,
+            pause: config.scrub_pause,
+            progress: scrub_progress,
+        }
+        .run(cancel.clone()),
+    );
 
     let app = router(ApiState {
         store,
         node_id: node_id.clone(),
         secret: config.cluster_secret.clone(),
         metrics,
+        latency,
     });
     tracing::info!(%local, %advertise, %node_id, "storage node listening");
 
@@ -114,6 +151,8 @@ pub async fn serve(
         .await;
     cancel.cancel();
     let _ = heartbeat.await;
+    let _ = repairs.await;
+    let _ = scrubber.await;
     tracing::info!(%node_id, "storage node stopped");
     served.map_err(ServeError::Io)
 }

@@ -48,6 +48,8 @@ pub struct Options {
     pub edge_args: Vec<String>,
     pub heartbeat_timeout: Duration,
     pub gc_grace: Option<Duration>,
+    pub metadata_args: Vec<String>,
+    pub node_args: Vec<String>,
 }
 
 impl Default for Options {
@@ -57,6 +59,22 @@ impl Default for Options {
             edge_args: Vec::new(),
             heartbeat_timeout: Duration::from_secs(3),
             gc_grace: None,
+            metadata_args: Vec::new(),
+            node_args: Vec::new(),
+        }
+    }
+}
+
+impl Options {
+    /// Repair that starts two seconds after a node goes silent, and walks
+    /// every second: drills that finish in seconds.
+    pub fn quick_repair() -> Self {
+        Options {
+            heartbeat_timeout: Duration::from_secs(2),
+            metadata_args: ["--repair-after", "2s", "--repair-scan-every", "1s"]
+                .map(String::from)
+                .to_vec(),
+            ..Options::default()
         }
     }
 }
@@ -98,6 +116,8 @@ impl TestCluster {
             heartbeat_timeout: opts.heartbeat_timeout,
             gc_grace: opts.gc_grace,
             edge_args: opts.edge_args.clone(),
+            metadata_args: opts.metadata_args.clone(),
+            node_args: opts.node_args.clone(),
         };
         let cluster = match LocalCluster::start(spec).await {
             Ok(c) => c,

@@ -8,6 +8,7 @@ mod garbage_collection;
 mod harness;
 mod raw_chunked;
 mod raw_sigv4;
+mod repair;
 mod s3_access;
 mod s3_bad_input;
 mod s3_buckets;

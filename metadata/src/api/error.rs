@@ -79,6 +79,8 @@ impl From<StoreError> for MetadataError {
             StoreError::UserOwnsBuckets => MetadataError::UserOwnsBuckets,
             StoreError::NoSuchAccessKey => MetadataError::NoSuchAccessKey,
             StoreError::AccessKeyExists => MetadataError::AccessKeyExists,
+            StoreError::NoSuchNode => MetadataError::NoSuchNode,
+            StoreError::NodeHoldsShards { .. } => MetadataError::NodeHoldsShards(e.to_string()),
             StoreError::Invalid(msg) => MetadataError::InvalidRequest(msg),
             StoreError::Closed | StoreError::ShardsCollected => {
                 MetadataError::Unavailable(e.to_string())

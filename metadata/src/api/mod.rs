@@ -14,6 +14,7 @@ mod identity;
 mod nodes;
 mod objects;
 mod observe;
+mod repair;
 mod uploads;
 mod validate;
 
@@ -24,11 +25,12 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::IntoResponse;
-use axum::routing::{get, post, put};
+use axum::routing::{delete, get, post, put};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::cluster_auth::{ClusterSecret, require_cluster_secret};
 use crate::registry::Registry;
+use crate::repair::Repairer;
 use crate::store::MetaStore;
 
 pub use error::ApiError;
@@ -42,6 +44,7 @@ const MAX_BODY_BYTES: usize = 64 << 20;
 pub struct AppState {
     pub store: Arc<dyn MetaStore>,
     pub registry: Arc<Registry>,
+    pub repairer: Arc<Repairer>,
     pub secret: ClusterSecret,
     /// Renders `/metrics`; `None` when another recorder owns the process.
     pub metrics: Option<PrometheusHandle>,
@@ -85,6 +88,11 @@ pub fn router(state: AppState) -> Router {
         .route("/garbage/retire", post(nodes::handle_retire))
         .route("/admin/status", get(nodes::handle_status))
         .route("/nodes", get(nodes::handle_list_nodes))
+        .route("/nodes/{node}", delete(repair::handle_remove_node))
+        .route("/nodes/{node}/files", get(repair::handle_node_files))
+        .route("/nodes/{node}/draining", put(repair::handle_set_draining))
+        .route("/repair/claim", post(repair::handle_claim))
+        .route("/repair/suspects", post(repair::handle_suspects))
         .route_layer(from_fn_with_state(
             state.secret.clone(),
             require_cluster_secret,

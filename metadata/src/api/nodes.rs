@@ -52,22 +52,21 @@ pub(super) async fn handle_list_nodes(
     Ok(Json(ListNodesResponse { nodes }))
 }
 
-/// The operator view: nodes, the redundancy of the stored data (a stripe
-/// with shards on down nodes is degraded), and the collector's backlog.
+/// The operator view: nodes, the redundancy of the stored data from a walk
+/// over every manifest (which also replans repair), repair's progress, and
+/// the collector's backlog.
 pub(super) async fn handle_status(
     State(state): State<AppState>,
 ) -> Result<Json<ClusterStatus>, ApiError> {
+    let walk = state.repairer.walk().await?;
     let nodes = state.registry.list();
-    let down = nodes
-        .iter()
-        .filter(|n| !n.is_up())
-        .map(|n| n.heartbeat.id.clone())
-        .collect();
-    let redundancy = state.store.redundancy(down).await?;
+    let node_files = state.store.files_per_node().await?.into_iter().collect();
     let (garbage_versions, pending_deletions) = state.store.gc_backlog().await?;
     Ok(Json(ClusterStatus {
         nodes,
-        redundancy,
+        node_files,
+        redundancy: walk.redundancy,
+        repair: state.repairer.status(),
         garbage_versions,
         pending_deletions,
     }))

@@ -205,6 +205,8 @@ async fn validation_at_the_edge() {
         used_bytes: 0,
         shard_count: 0,
         deleted: Vec::new(),
+        latency: None,
+        scrub: None,
     };
     assert!(invalid(c.heartbeat(&hb).await.map(drop)));
 
@@ -285,6 +287,8 @@ async fn nodes_heartbeat_and_go_down() {
         used_bytes: 10,
         shard_count: 3,
         deleted: Vec::new(),
+        latency: None,
+        scrub: None,
     };
     c.heartbeat(&hb).await.unwrap();
     let nodes = c.list_nodes().await.unwrap();

@@ -280,6 +280,8 @@ mod tests {
             used_bytes: 0,
             shard_count: 0,
             deleted: Vec::new(),
+            latency: None,
+            scrub: None,
         };
         assert!(heartbeat(&hb).is_ok());
         hb.addr = "[::1]:9000".into();

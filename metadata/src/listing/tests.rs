@@ -143,11 +143,39 @@ impl MetaStore for Counting {
     ) -> Result<(), StoreError> {
         self.inner.confirm_deletions(node, hashes).await
     }
-    async fn redundancy(
+    async fn set_node_draining(
         &self,
-        down: std::collections::HashSet<crate::ids::NodeId>,
-    ) -> Result<crate::model::RedundancyReport, StoreError> {
-        self.inner.redundancy(down).await
+        id: &crate::ids::NodeId,
+        draining: bool,
+    ) -> Result<(), StoreError> {
+        self.inner.set_node_draining(id, draining).await
+    }
+    async fn remove_node(&self, id: &crate::ids::NodeId) -> Result<(), StoreError> {
+        self.inner.remove_node(id).await
+    }
+    async fn node_files(
+        &self,
+        node: &crate::ids::NodeId,
+        after: Option<crate::ids::ShardHash>,
+        limit: usize,
+    ) -> Result<Vec<crate::ids::ShardHash>, StoreError> {
+        self.inner.node_files(node, after, limit).await
+    }
+    async fn files_per_node(&self) -> Result<Vec<(crate::ids::NodeId, u64)>, StoreError> {
+        self.inner.files_per_node().await
+    }
+    async fn scan_data(
+        &self,
+        after: Option<VersionId>,
+        limit: usize,
+    ) -> Result<Vec<(VersionId, ObjectData)>, StoreError> {
+        self.inner.scan_data(after, limit).await
+    }
+    async fn move_shards(
+        &self,
+        moves: Vec<crate::model::ShardMove>,
+    ) -> Result<Vec<crate::model::MoveOutcome>, StoreError> {
+        self.inner.move_shards(moves).await
     }
     async fn gc_backlog(&self) -> Result<(u64, u64), StoreError> {
         self.inner.gc_backlog().await

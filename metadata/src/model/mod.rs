@@ -10,6 +10,7 @@ mod multipart;
 mod node;
 mod object;
 mod redundancy;
+mod repair;
 
 pub use bucket::{BucketInfo, BucketUpdate};
 pub use cors::{CorsConfig, CorsRule, MAX_CORS_RULES};
@@ -19,9 +20,13 @@ pub use manifest::{ErasureCode, Manifest, ShardRef, Stripe};
 pub use multipart::{
     CompleteRequest, MultipartUpload, PartRecord, PartsPage, UploadsPage, UploadsQuery,
 };
-pub use node::{NodeHeartbeat, NodeState, NodeStatus};
+pub use node::{NodeHeartbeat, NodeLatency, NodeState, NodeStatus};
 pub use object::{ObjectData, ObjectHeaders, ObjectMeta, WriteCondition};
 pub use redundancy::RedundancyReport;
+pub use repair::{
+    MoveOutcome, RepairClaim, RepairOutcome, RepairReport, RepairSource, RepairTask, ScrubProgress,
+    ShardMove, ShardSlot, SuspectShard,
+};
 
 /// Milliseconds since the Unix epoch: the one timestamp format on the wire.
 pub fn now_unix_ms() -> i64 {

@@ -379,6 +379,8 @@ pub(crate) async fn nodes_persist(s: &dyn MetaStore) {
         used_bytes: 1,
         shard_count: 2,
         deleted: Vec::new(),
+        latency: None,
+        scrub: None,
     };
     s.put_node(hb("n2", "h:2"), 5).await.unwrap();
     s.put_node(hb("n1", "h:1"), 6).await.unwrap();
@@ -585,6 +587,132 @@ pub(crate) async fn shard_files_are_counted_and_freed(s: &dyn MetaStore) {
     s.prune_deleted(now_unix_ms() + 10_000).await.unwrap();
 }
 
+/// Repair's moves: a shard's file changes node in the manifest, with its
+/// references; a move that no longer applies changes nothing.
+pub(crate) async fn shard_moves(s: &dyn MetaStore) {
+    use crate::model::{MoveOutcome, ShardMove, ShardSlot, now_unix_ms};
+    let n1: NodeId = "node-1".parse().unwrap();
+    let n2: NodeId = "node-2".parse().unwrap();
+    let n3: NodeId = "node-3".parse().unwrap();
+    s.create_bucket(bucket_info("moves", "o")).await.unwrap();
+    let m = meta("moves", "k", 3);
+    s.commit_object(m.clone(), striped("k")).await.unwrap();
+    let hash = ShardHash::of(b"k");
+    let slot = ShardSlot {
+        version: m.version,
+        stripe: 0,
+        index: 0,
+    };
+    let mv = |from: &NodeId, to: &NodeId, since: i64| ShardMove {
+        slot,
+        hash,
+        from: from.clone(),
+        to: to.clone(),
+        written_since_unix_ms: since,
+    };
+    assert_eq!(s.node_files(&n1, None, 10).await.unwrap().len(), 2);
+
+    let out = s
+        .move_shards(vec![mv(&n1, &n2, now_unix_ms()), mv(&n3, &n2, 0)])
+        .await
+        .unwrap();
+    assert_eq!(out, [MoveOutcome::Moved, MoveOutcome::Stale]);
+    let (_, data) = s.get_object(&bucket("moves"), "k").await.unwrap().unwrap();
+    let nodes: Vec<_> = data.shards().map(|r| r.node.clone()).collect();
+    assert_eq!(nodes, [n2.clone(), n1.clone()]);
+    // The old file has no name left: queued on its node. The new one is
+    // what node-2 must hold.
+    assert_eq!(s.pending_deletions(&n1, 10).await.unwrap(), [hash]);
+    assert_eq!(s.node_files(&n2, None, 10).await.unwrap(), [hash]);
+    let per_node = s.files_per_node().await.unwrap();
+    assert_eq!(per_node, [(n1.clone(), 1), (n2.clone(), 1)]);
+
+    // Moving onto a node that holds another shard of the stripe is stale,
+    // and so is a move of a slot that changed.
+    let out = s.move_shards(vec![mv(&n2, &n1, 0)]).await.unwrap();
+    assert_eq!(out, [MoveOutcome::Stale]);
+    // A copy on a node whose file of that name is being deleted cannot be
+    // named.
+    let back = s.move_shards(vec![mv(&n2, &n3, 0)]).await.unwrap();
+    assert_eq!(back, [MoveOutcome::Moved]);
+    s.confirm_deletions(&n1, &[hash]).await.unwrap();
+    let began_before = now_unix_ms() - 60_000;
+    assert_eq!(
+        s.move_shards(vec![mv(&n3, &n2, began_before)])
+            .await
+            .unwrap(),
+        [MoveOutcome::Collected]
+    );
+
+    // A stale move's copy is garbage unless something names it.
+    s.delete_object(&bucket("moves"), "k").await.unwrap();
+    let out = s.move_shards(vec![mv(&n3, &n1, 0)]).await.unwrap();
+    assert_eq!(out, [MoveOutcome::Stale]);
+}
+
+/// Draining survives heartbeats; a node is forgotten only once nothing
+/// names a file on it.
+pub(crate) async fn draining_and_removing_nodes(s: &dyn MetaStore) {
+    let n1: NodeId = "node-1".parse().unwrap();
+    let hb = NodeHeartbeat {
+        id: n1.clone(),
+        addr: "h:1".into(),
+        zone: None,
+        capacity_bytes: 10,
+        used_bytes: 1,
+        shard_count: 2,
+        deleted: Vec::new(),
+        latency: None,
+        scrub: None,
+    };
+    assert_eq!(
+        s.set_node_draining(&n1, true).await,
+        Err(StoreError::NoSuchNode)
+    );
+    s.put_node(hb.clone(), 1).await.unwrap();
+    s.set_node_draining(&n1, true).await.unwrap();
+    s.put_node(hb, 2).await.unwrap();
+    assert!(s.list_nodes().await.unwrap()[0].draining);
+
+    s.create_bucket(bucket_info("removal", "o")).await.unwrap();
+    let m = meta("removal", "k", 3);
+    s.commit_object(m.clone(), striped("k")).await.unwrap();
+    assert_eq!(
+        s.remove_node(&n1).await,
+        Err(StoreError::NodeHoldsShards { files: 2 })
+    );
+    s.delete_object(&bucket("removal"), "k").await.unwrap();
+    s.remove_garbage(&[m.version]).await.unwrap();
+    assert_eq!(s.pending_deletions(&n1, 10).await.unwrap().len(), 2);
+    s.remove_node(&n1).await.unwrap();
+    assert!(s.list_nodes().await.unwrap().is_empty());
+    assert!(s.pending_deletions(&n1, 10).await.unwrap().is_empty());
+    assert_eq!(s.remove_node(&n1).await, Err(StoreError::NoSuchNode));
+}
+
+/// The walk over data rows: every row once, in pages.
+pub(crate) async fn data_walk(s: &dyn MetaStore) {
+    s.create_bucket(bucket_info("walk", "o")).await.unwrap();
+    let mut versions = Vec::new();
+    for i in 0..5 {
+        let m = meta("walk", &format!("k{i}"), 3);
+        versions.push(m.version);
+        s.commit_object(m, striped(&format!("d{i}"))).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.scan_data(after, 2).await.unwrap();
+        after = page.last().map(|(v, _)| *v);
+        seen.extend(page.iter().map(|(v, _)| *v));
+        if page.len() < 2 {
+            break;
+        }
+    }
+    versions.sort();
+    assert_eq!(seen, versions);
+}
+
 mod redb {
     use super::*;
     use crate::store::RedbStore;
@@ -676,6 +804,24 @@ mod redb {
             s.pending_deletions(&node, 10).await.unwrap(),
             [ShardHash::of(b"x")]
         );
+    }
+
+    #[tokio::test]
+    async fn shard_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        super::shard_moves(&open(&dir)).await;
+    }
+
+    #[tokio::test]
+    async fn draining_and_removing_nodes() {
+        let dir = tempfile::tempdir().unwrap();
+        super::draining_and_removing_nodes(&open(&dir)).await;
+    }
+
+    #[tokio::test]
+    async fn data_walk() {
+        let dir = tempfile::tempdir().unwrap();
+        super::data_walk(&open(&dir)).await;
     }
 
     #[tokio::test]

@@ -39,16 +39,15 @@ pub(crate) mod keys;
 mod redb_store;
 mod redb_writer;
 
-use std::collections::HashSet;
 use std::ops::Bound;
 
 use async_trait::async_trait;
 
 use crate::ids::{AccessKeyId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId};
 use crate::model::{
-    AccessKey, BucketInfo, BucketUpdate, CompleteRequest, MultipartUpload, NodeHeartbeat,
-    ObjectData, ObjectMeta, PartRecord, PartsPage, RedundancyReport, UploadsPage, UploadsQuery,
-    UserInfo, WriteCondition,
+    AccessKey, BucketInfo, BucketUpdate, CompleteRequest, MoveOutcome, MultipartUpload,
+    NodeHeartbeat, ObjectData, ObjectMeta, PartRecord, PartsPage, ShardMove, UploadsPage,
+    UploadsQuery, UserInfo, WriteCondition,
 };
 
 pub use keys::{common_prefix_len, prefix_successor};
@@ -111,6 +110,12 @@ pub enum StoreError {
     NoSuchAccessKey,
     #[error("the access key id is already in use")]
     AccessKeyExists,
+    #[error("no such storage node")]
+    NoSuchNode,
+    /// A node whose files the data still names cannot be forgotten: drain
+    /// it first.
+    #[error("the node still holds {files} shard files that data names")]
+    NodeHoldsShards { files: u64 },
     /// A shard file the write names was deleted by the garbage collector
     /// after the write began (or is being deleted): the write must be sent
     /// again.
@@ -132,6 +137,11 @@ pub enum StoreError {
 pub struct NodeRecord {
     pub heartbeat: NodeHeartbeat,
     pub last_seen_unix_ms: i64,
+    /// An operator is emptying the node: it takes no new shards and repair
+    /// moves its shards elsewhere. Kept by [`MetaStore::put_node`]; changed
+    /// only by [`MetaStore::set_node_draining`].
+    #[serde(default)]
+    pub draining: bool,
 }
 
 /// The data of a version that is no longer reachable by name.
@@ -249,7 +259,8 @@ pub trait MetaStore: Send + Sync + 'static {
         skip_scan(self, bucket, prefix, delimiter, from, limit).await
     }
 
-    /// Persists a node's heartbeat, replacing its previous record.
+    /// Persists a node's heartbeat, replacing its previous record but
+    /// keeping whether it is draining.
     async fn put_node(
         &self,
         heartbeat: NodeHeartbeat,
@@ -258,6 +269,44 @@ pub trait MetaStore: Send + Sync + 'static {
 
     /// Every persisted node, sorted by id.
     async fn list_nodes(&self) -> Result<Vec<NodeRecord>, StoreError>;
+
+    /// Starts or stops draining a node. `NoSuchNode`.
+    async fn set_node_draining(&self, id: &NodeId, draining: bool) -> Result<(), StoreError>;
+
+    /// Forgets a node and the deletions still queued for it.
+    /// `NodeHoldsShards` while any data or garbage row names a file on it,
+    /// `NoSuchNode`.
+    async fn remove_node(&self, id: &NodeId) -> Result<(), StoreError>;
+
+    /// The files on `node` that data or garbage rows name, in hash order
+    /// after `after`: what the node must hold. Up to `limit`.
+    async fn node_files(
+        &self,
+        node: &NodeId,
+        after: Option<ShardHash>,
+        limit: usize,
+    ) -> Result<Vec<ShardHash>, StoreError>;
+
+    /// How many files on each node data or garbage rows name.
+    async fn files_per_node(&self) -> Result<Vec<(NodeId, u64)>, StoreError>;
+
+    /// Up to `limit` rows of `data` (committed objects and upload parts)
+    /// after `after`, in version order: the walk of repair and of the
+    /// redundancy report. Each call is its own read, so a long walk never
+    /// holds one transaction open.
+    async fn scan_data(
+        &self,
+        after: Option<VersionId>,
+        limit: usize,
+    ) -> Result<Vec<(VersionId, ObjectData)>, StoreError>;
+
+    /// Applies repair's manifest moves, each in the transaction of its
+    /// batch: a moved shard's file gains a reference on the new node and
+    /// loses one on the old (queued for deletion there at zero). A move
+    /// whose slot changed meanwhile is `Stale`, one whose new file is being
+    /// (or was since the copy began) collected is `Collected`; neither
+    /// changes anything.
+    async fn move_shards(&self, moves: Vec<ShardMove>) -> Result<Vec<MoveOutcome>, StoreError>;
 
     /// Starts (or, retried with the same id, rewrites) an upload.
     /// `NoSuchBucket`.
@@ -382,11 +431,6 @@ pub trait MetaStore: Send + Sync + 'static {
         node: &NodeId,
         hashes: &[ShardHash],
     ) -> Result<(), StoreError>;
-
-    /// The redundancy of all committed data and upload parts against the
-    /// nodes that are `down`. Reads every manifest: for the operator view,
-    /// not for a request path.
-    async fn redundancy(&self, down: HashSet<NodeId>) -> Result<RedundancyReport, StoreError>;
 
     /// Garbage rows waiting for the grace period, and shard files waiting
     /// for their nodes to delete them.

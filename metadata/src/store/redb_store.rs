@@ -27,11 +27,10 @@ use super::redb_writer::shard_refs::file_keys;
 use super::redb_writer::{self, WriteOp, WriteOutcome, WriteRequest};
 use super::{GarbageEntry, MetaStore, NodeRecord, StoreError};
 use crate::ids::{AccessKeyId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId};
-use crate::model::RedundancyReport;
 use crate::model::{
-    AccessKey, BucketInfo, BucketUpdate, CompleteRequest, MultipartUpload, NodeHeartbeat,
-    ObjectData, ObjectMeta, PartRecord, PartsPage, UploadsPage, UploadsQuery, UserInfo,
-    WriteCondition,
+    AccessKey, BucketInfo, BucketUpdate, CompleteRequest, MoveOutcome, MultipartUpload,
+    NodeHeartbeat, ObjectData, ObjectMeta, PartRecord, PartsPage, ShardMove, UploadsPage,
+    UploadsQuery, UserInfo, WriteCondition,
 };
 
 mod multipart;
@@ -171,9 +170,10 @@ impl RedbStore {
     async fn write_replaced(&self, op: WriteOp) -> Result<Option<ObjectMeta>, StoreError> {
         match self.write(op).await? {
             WriteOutcome::Replaced(old) => Ok(old),
-            WriteOutcome::Done | WriteOutcome::Bucket(_) | WriteOutcome::ReplacedPart(_) => {
-                Ok(None)
-            }
+            WriteOutcome::Done
+            | WriteOutcome::Bucket(_)
+            | WriteOutcome::ReplacedPart(_)
+            | WriteOutcome::Moves(_) => Ok(None),
         }
     }
 
@@ -494,16 +494,122 @@ impl MetaStore for RedbStore {
         heartbeat: NodeHeartbeat,
         last_seen_unix_ms: i64,
     ) -> Result<(), StoreError> {
-        let id = heartbeat.id.as_str().to_owned();
-        let value = encode(&NodeRecord {
+        self.write(WriteOp::PutNode(Box::new(NodeRecord {
             heartbeat,
             last_seen_unix_ms,
-        })?;
-        self.write(WriteOp::PutNode { id, value }).await.map(drop)
+            draining: false,
+        })))
+        .await
+        .map(drop)
     }
 
     async fn list_nodes(&self) -> Result<Vec<NodeRecord>, StoreError> {
         self.read(|txn| read_all(txn, NODES, "node")).await
+    }
+
+    async fn set_node_draining(&self, id: &NodeId, draining: bool) -> Result<(), StoreError> {
+        self.write(WriteOp::SetNodeDraining {
+            id: id.clone(),
+            draining,
+        })
+        .await
+        .map(drop)
+    }
+
+    async fn remove_node(&self, id: &NodeId) -> Result<(), StoreError> {
+        self.write(WriteOp::RemoveNode { id: id.clone() })
+            .await
+            .map(drop)
+    }
+
+    async fn node_files(
+        &self,
+        node: &NodeId,
+        after: Option<ShardHash>,
+        limit: usize,
+    ) -> Result<Vec<ShardHash>, StoreError> {
+        let prefix = node_prefix(node);
+        let start = match after {
+            Some(hash) => Bound::Excluded(shard_file_key(node, &hash)),
+            None => Bound::Included(prefix.clone()),
+        };
+        self.read(move |txn| {
+            let refs = txn.open_table(SHARD_REFS)?;
+            let range = (start.as_ref().map(Vec::as_slice), Bound::Unbounded);
+            let mut out = Vec::new();
+            for item in refs.range::<&[u8]>(range)? {
+                if out.len() == limit {
+                    break;
+                }
+                let (k, _) = item?;
+                let key = k.value();
+                if !key.starts_with(&prefix) {
+                    break;
+                }
+                if let Some(hash) = hash_of_shard_file_key(key) {
+                    out.push(hash);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn files_per_node(&self) -> Result<Vec<(NodeId, u64)>, StoreError> {
+        self.read(|txn| {
+            let refs = txn.open_table(SHARD_REFS)?;
+            let mut out: Vec<(NodeId, u64)> = Vec::new();
+            for item in refs.iter()? {
+                let (k, _) = item?;
+                let key = k.value();
+                let Some(node) = key
+                    .iter()
+                    .position(|&b| b == 0)
+                    .and_then(|end| std::str::from_utf8(&key[..end]).ok())
+                    .and_then(|s| s.parse::<NodeId>().ok())
+                else {
+                    continue;
+                };
+                match out.last_mut() {
+                    Some((last, n)) if *last == node => *n += 1,
+                    _ => out.push((node, 1)),
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn scan_data(
+        &self,
+        after: Option<VersionId>,
+        limit: usize,
+    ) -> Result<Vec<(VersionId, ObjectData)>, StoreError> {
+        self.read(move |txn| {
+            let data = txn.open_table(DATA)?;
+            let start = match after {
+                Some(v) => Bound::Excluded(v.0.as_u128()),
+                None => Bound::Unbounded,
+            };
+            let mut out = Vec::new();
+            for item in data.range::<u128>((start, Bound::Unbounded))?.take(limit) {
+                let (k, v) = item?;
+                let version = VersionId(uuid::Uuid::from_u128(k.value()));
+                out.push((version, decode::<ObjectData>("data", v.value())?));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn move_shards(&self, moves: Vec<ShardMove>) -> Result<Vec<MoveOutcome>, StoreError> {
+        if moves.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self.write(WriteOp::MoveShards { moves }).await? {
+            WriteOutcome::Moves(outcomes) => Ok(outcomes),
+            _ => Err(StoreError::Backend("unexpected answer to a move".into())),
+        }
     }
 
     async fn create_upload(&self, upload: MultipartUpload) -> Result<(), StoreError> {
@@ -723,22 +829,6 @@ impl MetaStore for RedbStore {
         self.write(WriteOp::ConfirmDeletions { keys })
             .await
             .map(drop)
-    }
-
-    async fn redundancy(
-        &self,
-        down: std::collections::HashSet<NodeId>,
-    ) -> Result<RedundancyReport, StoreError> {
-        self.read(move |txn| {
-            let data = txn.open_table(DATA)?;
-            let mut report = RedundancyReport::default();
-            for item in data.iter()? {
-                let (_, v) = item?;
-                report.add(&decode::<ObjectData>("data", v.value())?, &down);
-            }
-            Ok(report)
-        })
-        .await
     }
 
     async fn gc_backlog(&self) -> Result<(u64, u64), StoreError> {

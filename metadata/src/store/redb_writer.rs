@@ -28,20 +28,22 @@ use serde::Deserialize;
 use serde::de::IgnoredAny;
 use tokio::sync::{mpsc, oneshot};
 
-use super::StoreError;
 use super::codec::decode;
 use super::keys::object_key;
 use super::redb_store::{
     ACCESS_KEYS, BUCKETS, DATA, GARBAGE, NODES, OBJECTS, PARTS, SHARD_DELETIONS, SHARD_REFS,
     SHARDS_DELETED, UPLOADS, USERS,
 };
-use crate::ids::{AccessKeyId, BucketName, UploadId, UserName, VersionId};
+use super::{NodeRecord, StoreError};
+use crate::ids::{AccessKeyId, BucketName, NodeId, UploadId, UserName, VersionId};
 use crate::model::{
-    BucketInfo, BucketUpdate, CompleteRequest, ObjectMeta, PartRecord, WriteCondition, now_unix_ms,
+    BucketInfo, BucketUpdate, CompleteRequest, MoveOutcome, ObjectMeta, PartRecord, ShardMove,
+    WriteCondition, now_unix_ms,
 };
 
 mod identity;
 mod multipart;
+mod nodes;
 pub(crate) mod shard_refs;
 
 /// Upper bound on operations per transaction, so that one batch's commit
@@ -105,9 +107,16 @@ pub(super) enum WriteOp {
         bucket: BucketName,
         key: String,
     },
-    PutNode {
-        id: String,
-        value: Vec<u8>,
+    PutNode(Box<NodeRecord>),
+    SetNodeDraining {
+        id: NodeId,
+        draining: bool,
+    },
+    RemoveNode {
+        id: NodeId,
+    },
+    MoveShards {
+        moves: Vec<ShardMove>,
     },
     RemoveGarbage {
         versions: Vec<VersionId>,
@@ -148,6 +157,7 @@ pub(super) enum WriteOutcome {
     Bucket(BucketInfo),
     Replaced(Option<ObjectMeta>),
     ReplacedPart(Option<PartRecord>),
+    Moves(Vec<MoveOutcome>),
 }
 
 pub(super) type WriteResult = Result<WriteOutcome, StoreError>;
@@ -356,10 +366,10 @@ impl<'txn> Tables<'txn> {
                 }
                 Ok(Ok(WriteOutcome::Replaced(old)))
             }
-            WriteOp::PutNode { id, value } => {
-                self.nodes.insert(id.as_bytes(), value.as_slice())?;
-                Ok(Ok(WriteOutcome::Done))
-            }
+            WriteOp::PutNode(record) => self.put_node(record.as_ref().clone()),
+            WriteOp::SetNodeDraining { id, draining } => self.set_node_draining(id, *draining),
+            WriteOp::RemoveNode { id } => self.remove_node(id),
+            WriteOp::MoveShards { moves } => self.move_shards(moves, now_ms),
             WriteOp::RemoveGarbage { versions } => {
                 for v in versions {
                     let keys = match self.garbage.remove(v.0.as_u128())? {

@@ -30,10 +30,12 @@ pub(super) async fn handle_put_shard(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
+    let started = std::time::Instant::now();
     let outcome = state
         .store
         .put_stream(&hash, size_hint, body.into_data_stream())
         .await?;
+    state.latency.record_write(started.elapsed());
     tracing::debug!(shard = %hash, ?outcome, "shard put");
     Ok(match outcome {
         PutOutcome::Stored | PutOutcome::Replaced => StatusCode::CREATED,
@@ -47,7 +49,9 @@ pub(super) async fn handle_get_shard(
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
     let hash = parse_hash(&raw)?;
+    let started = std::time::Instant::now();
     let bytes = state.store.get(&hash).await?;
+    state.latency.record_read(started.elapsed());
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -32,6 +32,8 @@ pub struct ApiState {
     pub secret: ClusterSecret,
     /// `None` when another component owns the process's metrics recorder.
     pub metrics: Option<PrometheusHandle>,
+    /// The node's own serving times, for its heartbeats.
+    pub latency: Arc<crate::latency::LatencyTracker>,
 }
 
 /// The node's routes. Every `/v1/` route requires the cluster secret: a

@@ -68,6 +68,20 @@ pub struct Args {
     /// Largest shard accepted [default: 64MiB].
     #[arg(long, value_name = "SIZE")]
     pub max_shard_size: Option<ByteSize>,
+    /// Shards rebuilt at once for repair [default: 4].
+    #[arg(long, value_name = "N")]
+    pub repair_concurrency: Option<usize>,
+    /// Bytes per second this node reads from peers to rebuild shards, like
+    /// `64MiB` [default: 64MiB].
+    #[arg(long, value_name = "SIZE")]
+    pub repair_bandwidth: Option<ByteSize>,
+    /// Bytes per second the scrubber re-reads and re-hashes; `0` turns
+    /// scrubbing off [default: 16MiB].
+    #[arg(long, value_name = "SIZE")]
+    pub scrub_rate: Option<ByteSize>,
+    /// Pause between scrub passes, like `1h` [default: 1h].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub scrub_pause: Option<Duration>,
 }
 
 /// The config file, as written. Every field is optional; see [`Config`] for
@@ -100,6 +114,15 @@ pub struct RawConfig {
     pub capacity: Option<ByteSize>,
     /// Largest shard accepted, like `"64MiB"`.
     pub max_shard_size: Option<ByteSize>,
+    /// Shards rebuilt at once for repair.
+    pub repair_concurrency: Option<usize>,
+    /// Bytes per second read from peers to rebuild shards, like `"64MiB"`.
+    pub repair_bandwidth: Option<ByteSize>,
+    /// Bytes per second the scrubber re-hashes, like `"16MiB"`; `"0"` is off.
+    pub scrub_rate: Option<ByteSize>,
+    /// Pause between scrub passes, like `"1h"`.
+    #[serde(default, with = "humantime_serde")]
+    pub scrub_pause: Option<Duration>,
 }
 
 impl RawConfig {
@@ -124,6 +147,10 @@ impl RawConfig {
             heartbeat_interval: a.heartbeat_interval.or(self.heartbeat_interval),
             capacity: a.capacity.or(self.capacity),
             max_shard_size: a.max_shard_size.or(self.max_shard_size),
+            repair_concurrency: a.repair_concurrency.or(self.repair_concurrency),
+            repair_bandwidth: a.repair_bandwidth.or(self.repair_bandwidth),
+            scrub_rate: a.scrub_rate.or(self.scrub_rate),
+            scrub_pause: a.scrub_pause.or(self.scrub_pause),
         }
     }
 }
@@ -144,7 +171,18 @@ pub struct Config {
     /// `None`: the size of the data folder's filesystem.
     pub capacity: Option<u64>,
     pub max_shard_size: u64,
+    pub repair_concurrency: usize,
+    /// Bytes per second.
+    pub repair_bandwidth: u64,
+    /// Bytes per second; 0 turns scrubbing off.
+    pub scrub_rate: u64,
+    pub scrub_pause: Duration,
 }
+
+pub const DEFAULT_REPAIR_CONCURRENCY: usize = 4;
+pub const DEFAULT_REPAIR_BANDWIDTH: u64 = 64 << 20;
+pub const DEFAULT_SCRUB_RATE: u64 = 16 << 20;
+pub const DEFAULT_SCRUB_PAUSE: Duration = Duration::from_secs(3600);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -184,6 +222,10 @@ impl Config {
             heartbeat_interval: DEFAULT_HEARTBEAT_INTERVAL,
             capacity: None,
             max_shard_size: DEFAULT_MAX_SHARD_SIZE,
+            repair_concurrency: DEFAULT_REPAIR_CONCURRENCY,
+            repair_bandwidth: DEFAULT_REPAIR_BANDWIDTH,
+            scrub_rate: DEFAULT_SCRUB_RATE,
+            scrub_pause: DEFAULT_SCRUB_PAUSE,
         }
     }
 
@@ -249,6 +291,16 @@ impl Config {
         if capacity == Some(0) {
             return Err(invalid("capacity", "must be more than 0"));
         }
+        let repair_concurrency = raw.repair_concurrency.unwrap_or(DEFAULT_REPAIR_CONCURRENCY);
+        if !(1..=256).contains(&repair_concurrency) {
+            return Err(invalid("repair_concurrency", "must be between 1 and 256"));
+        }
+        let repair_bandwidth = raw
+            .repair_bandwidth
+            .map_or(DEFAULT_REPAIR_BANDWIDTH, ByteSize::as_u64);
+        if repair_bandwidth < 1 << 20 {
+            return Err(invalid("repair_bandwidth", "must be at least 1MiB"));
+        }
         let listen = match raw.listen {
             Some(l) => l,
             None => DEFAULT_LISTEN
@@ -266,6 +318,10 @@ impl Config {
             heartbeat_interval,
             capacity,
             max_shard_size,
+            repair_concurrency,
+            repair_bandwidth,
+            scrub_rate: raw.scrub_rate.map_or(DEFAULT_SCRUB_RATE, ByteSize::as_u64),
+            scrub_pause: raw.scrub_pause.unwrap_or(DEFAULT_SCRUB_PAUSE),
         })
     }
 }

@@ -420,6 +420,30 @@ impl ShardStore {
     /// verification is quarantined and reported as [`StoreError::Corrupt`].
     #[tracing::instrument(skip_all, fields(shard = %hash))]
     pub async fn get(&self, hash: &ShardHash) -> Result<Bytes, StoreError> {
+        let bytes = self.read_verified(hash).await?;
+        metrics::counter!("shard_get_bytes_total").increment(bytes.len() as u64);
+        Ok(bytes)
+    }
+
+    /// Re-reads and re-hashes the shard, as [`ShardStore::get`] does, for
+    /// the scrubber: `Ok(len)` if it verifies, `Corrupt` (quarantined) or
+    /// `NotFound` otherwise.
+    pub async fn verify(&self, hash: &ShardHash) -> Result<u64, StoreError> {
+        self.read_verified(hash).await.map(|b| b.len() as u64)
+    }
+
+    /// The shards whose names start with byte `prefix`, sorted: one
+    /// fan-out folder of the tree, so a walk of the whole store holds one
+    /// folder's names at a time.
+    pub async fn list_fanout(&self, prefix: u8) -> Result<Vec<ShardHash>, StoreError> {
+        let dir = self.data_dir.clone();
+        tokio::task::spawn_blocking(move || scan::list_fanout(&dir, prefix))
+            .await
+            .map_err(StoreError::join)?
+            .map_err(|e| StoreError::io("listing shards", e))
+    }
+
+    async fn read_verified(&self, hash: &ShardHash) -> Result<Bytes, StoreError> {
         let path = shard_path(&self.data_dir, hash);
         let quarantine = quarantine_dir(&self.data_dir);
         let expected = *hash;
@@ -444,9 +468,6 @@ impl ShardStore {
         .map_err(StoreError::join)?;
         if let Some(len) = quarantined {
             self.account_removed(len);
-        }
-        if let Ok(bytes) = &result {
-            metrics::counter!("shard_get_bytes_total").increment(bytes.len() as u64);
         }
         result
     }

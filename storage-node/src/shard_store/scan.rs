@@ -91,3 +91,28 @@ pub(super) fn scan_usage(data_dir: &Path) -> io::Result<Usage> {
     }
     Ok(usage)
 }
+
+/// The shards in one fan-out folder (`prefix` 0..=255), for a walk that
+/// must not hold the whole tree's names at once.
+pub(super) fn list_fanout(data_dir: &Path, prefix: u8) -> io::Result<Vec<ShardHash>> {
+    let dir = shards_dir(data_dir).join(hex::encode([prefix]));
+    let mut out = Vec::new();
+    let entries = match fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(e),
+    };
+    for file in entries {
+        let file = file?;
+        if let Some(hash) = file
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<ShardHash>().ok())
+            .filter(|h| h.0[0] == prefix)
+        {
+            out.push(hash);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
