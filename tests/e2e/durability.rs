@@ -204,7 +204,7 @@ async fn a_frozen_node_is_hedged_around() {
         "a write waited {slowest:?}"
     );
     let mut latencies = Vec::new();
-    while frozen_at.elapsed() < Duration::from_secs(12) {
+    while frozen_at.elapsed() < Duration::from_secs(30) {
         for (key, data) in &objects {
             let started = Instant::now();
             let back = get(&t.s3, "frozen", key, None).await;
@@ -225,6 +225,10 @@ async fn a_frozen_node_is_hedged_around() {
     // until the 30 s request timeout; the bound leaves room for a loaded
     // machine.
     assert!(worst < Duration::from_secs(5), "a read waited {worst:?}");
+    assert!(
+        p99 < Duration::from_secs(1),
+        "read p99 {p99:?} with a node frozen"
+    );
     t.wait_up_count(8).await;
     verify_all(&t, "frozen", &objects).await;
 }

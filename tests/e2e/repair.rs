@@ -426,3 +426,36 @@ async fn writes_with_fewer_nodes_than_shards_owe_redundancy_until_nodes_return()
         Some("ServiceUnavailable")
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_drained_node_hands_over_its_shards_and_can_be_removed() {
+    let mut t = TestCluster::start_with(Options::quick_repair()).await;
+    let ledger = write_dataset(&t, "drain", 8).await;
+    let meta = t.metadata();
+    let node: NodeId = "node-3".parse().unwrap();
+    let before = meta.cluster_status().await.unwrap();
+    assert!(before.node_files.get(&node).copied().unwrap_or(0) > 0);
+
+    let (ok, out) = t.admin(&["node", "drain", "node-3"]).await;
+    assert!(ok, "{out}");
+    let drained_at = metadata::model::now_unix_ms();
+    // Removing it now would lose what it holds.
+    let (ok, out) = t.admin(&["node", "remove", "node-3"]).await;
+    assert!(!ok, "{out}");
+    let status = wait_full_redundancy(&t, drained_at, Duration::from_secs(60)).await;
+    assert_eq!(status.node_files.get(&node).copied().unwrap_or(0), 0);
+    assert!(status.repair.moved_shards > 0);
+    // New writes stay off it too.
+    let data = pattern(3 * MIB, 77);
+    put(&t.s3, "drain", "after-drain", &data).await;
+    ledger.lock().unwrap().push(("after-drain".into(), data));
+
+    t.cluster.kill_node(2).await;
+    t.wait_up_count(7).await;
+    let (ok, out) = t.admin(&["node", "remove", "node-3"]).await;
+    assert!(ok, "{out}");
+    let nodes = meta.list_nodes().await.unwrap();
+    assert!(nodes.iter().all(|n| n.heartbeat.id != node));
+    assert_stripes_on_distinct_up_nodes(&t, "drain", &ledger).await;
+    verify_all(&t, "drain", &ledger).await;
+}

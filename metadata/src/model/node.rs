@@ -67,17 +67,20 @@ impl NodeStatus {
     /// room for `len` more bytes as of its last heartbeat (the node itself
     /// refuses a write it has no room for; this keeps writers from trying).
     pub fn takes_writes(&self, len: u64) -> bool {
+        let capacity = self.heartbeat.capacity_bytes;
+        let margin = FULL_MARGIN.min(capacity / 20);
         self.is_up()
             && !self.draining
             && self
                 .heartbeat
                 .used_bytes
                 .saturating_add(len)
-                .saturating_add(FULL_MARGIN)
-                <= self.heartbeat.capacity_bytes
+                .saturating_add(margin)
+                <= capacity
     }
 }
 
 /// Room a node keeps free before it counts as full for placement: a few
-/// shards written since its last heartbeat must still fit.
+/// shards written since its last heartbeat must still fit. At most a
+/// twentieth of a small node.
 const FULL_MARGIN: u64 = 16 << 20;
