@@ -3,6 +3,7 @@
 //! S3 command-line clients (`client_compat`).
 
 mod client_compat;
+mod drill;
 mod durability;
 mod garbage_collection;
 mod harness;
