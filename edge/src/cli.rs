@@ -187,9 +187,13 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
         node_args: Vec::new(),
     };
     println!("Starting a local cluster in {} ...", data.display());
+    let started_on_terminal = has_controlling_terminal();
     let mut cluster = LocalCluster::start(spec)
         .await
         .context("starting the local cluster")?;
+    cluster
+        .set_supervisor(std::process::id())
+        .context("writing cluster.json")?;
 
     let endpoint = cluster.s3_endpoint();
     println!();
@@ -204,10 +208,11 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
     println!("  region       us-east-1");
     println!("  data         {}", data.display());
     println!("  logs         {}", data.join("logs").display());
+    println!("  processes    {}", cluster.cluster_file_path().display());
     println!();
     println!("  {:<10} {:>8}  address", "process", "pid");
     println!(
-        "  {:<10} {:>8}  (this supervisor: SIGINT or SIGTERM stops all)",
+        "  {:<10} {:>8}  (this supervisor: SIGINT or SIGTERM stops all, SIGHUP restarts exited ones)",
         "cluster",
         std::process::id()
     );
@@ -229,13 +234,37 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
 
     let shutdown = metadata::lifecycle::shutdown_signal();
     tokio::pin!(shutdown);
+    let mut hangup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+        .context("listening for SIGHUP")?;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     loop {
         tokio::select! {
             () = &mut shutdown => break,
+            _ = hangup.recv() => {
+                if started_on_terminal && !has_controlling_terminal() {
+                    // The terminal was closed: stop as SIGHUP always did,
+                    // quietly (nothing can be printed to a hung-up terminal).
+                    cluster.stop().await;
+                    return Ok(());
+                }
+                for (role, status) in cluster.reap_exited() {
+                    println!("{role} exited ({status})");
+                }
+                match cluster.restart_exited().await {
+                    Ok(started) if started.is_empty() => {
+                        println!("SIGHUP: every process is running; nothing to restart");
+                    }
+                    Ok(started) => println!("SIGHUP: restarted {}", started.join(", ")),
+                    Err(e) => println!("SIGHUP: restarting failed: {e}"),
+                }
+            }
             _ = tick.tick() => {
                 for (role, status) in cluster.reap_exited() {
-                    println!("{role} exited ({status}); the rest of the cluster keeps running");
+                    println!(
+                        "{role} exited ({status}); the rest of the cluster keeps running \
+                         (SIGHUP to pid {} restarts it)",
+                        std::process::id()
+                    );
                 }
             }
         }
@@ -244,4 +273,12 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
     cluster.stop().await;
     println!("Stopped. Start again with the same --data to find your objects.");
     Ok(())
+}
+
+/// Whether this process still has a controlling terminal. SIGHUP means
+/// "restart what exited" to the supervisor, but the kernel also sends it when
+/// the terminal closes; a supervisor that has lost its terminal is being hung
+/// up on and stops, as it did before SIGHUP meant anything else.
+fn has_controlling_terminal() -> bool {
+    std::fs::File::open("/dev/tty").is_ok()
 }

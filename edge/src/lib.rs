@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod cli;
+pub mod cluster_file;
 pub mod config;
 mod cors;
 mod date_header;

@@ -2,7 +2,9 @@
 //! service, `nodes` storage nodes and one edge, all on loopback, with data and
 //! logs under one folder. The quick start runs it from the command line and the
 //! end-to-end tests drive it from Rust (kill, restart), so both exercise the
-//! very same processes an operator would run.
+//! very same processes an operator would run. It describes itself in
+//! `<data>/cluster.json` (see [`crate::cluster_file`]) for tools that signal
+//! its processes, such as the failure drill.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,8 @@ use metadata::lifecycle::EXIT_WITH_PARENT_ENV;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use tokio::process::{Child, Command};
+
+use crate::cluster_file::{CLUSTER_FILE_NAME, ClusterFile, ClusterFileError, ProcessEntry};
 
 /// Everything needed to start a local cluster.
 #[derive(Debug, Clone)]
@@ -69,6 +73,8 @@ pub enum ClusterError {
     Io(#[from] std::io::Error),
     #[error("cluster secret: {0}")]
     Secret(String),
+    #[error(transparent)]
+    ClusterFile(#[from] ClusterFileError),
 }
 
 /// One supervised process.
@@ -91,6 +97,9 @@ pub struct LocalCluster {
     metadata: Proc,
     nodes: Vec<Proc>,
     edge: Proc,
+    /// The process that answers SIGHUP by restarting exited processes, as
+    /// announced in `cluster.json` (the `local-cluster` command).
+    supervisor_pid: Option<u32>,
 }
 
 const READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -115,8 +124,10 @@ impl LocalCluster {
                 role: "edge".into(),
                 child: None,
             },
+            supervisor_pid: None,
             spec,
         };
+        cluster.write_secret_file()?;
         cluster.start_metadata().await?;
         for i in 0..cluster.nodes.len() {
             cluster.spawn_node(i)?;
@@ -125,6 +136,7 @@ impl LocalCluster {
             .wait_nodes_up(cluster.nodes.len(), READY_TIMEOUT)
             .await?;
         cluster.start_edge().await?;
+        cluster.publish()?;
         Ok(cluster)
     }
 
@@ -164,6 +176,90 @@ impl LocalCluster {
             format!("{} (admin {})", self.spec.s3_addr, self.spec.admin_addr),
         ));
         out
+    }
+
+    /// Where `cluster.json` is written.
+    pub fn cluster_file_path(&self) -> PathBuf {
+        self.spec.data_dir.join(CLUSTER_FILE_NAME)
+    }
+
+    /// Announces in `cluster.json` the process that restarts exited ones on
+    /// SIGHUP (see [`LocalCluster::restart_exited`]).
+    pub fn set_supervisor(&mut self, pid: u32) -> Result<(), ClusterError> {
+        self.supervisor_pid = Some(pid);
+        self.publish()
+    }
+
+    /// This cluster as `cluster.json` describes it.
+    pub fn cluster_file(&self) -> ClusterFile {
+        let mut processes = vec![ProcessEntry {
+            role: self.metadata.role.clone(),
+            node_id: None,
+            pid: self.metadata.pid(),
+            addr: self.spec.metadata_addr.to_string(),
+        }];
+        for (i, p) in self.nodes.iter().enumerate() {
+            processes.push(ProcessEntry {
+                role: p.role.clone(),
+                node_id: node_name(i).parse().ok(),
+                pid: p.pid(),
+                addr: self.spec.node_addrs[i].to_string(),
+            });
+        }
+        processes.push(ProcessEntry {
+            role: self.edge.role.clone(),
+            node_id: None,
+            pid: self.edge.pid(),
+            addr: self.spec.s3_addr.to_string(),
+        });
+        ClusterFile {
+            s3_endpoint: self.s3_endpoint(),
+            admin_url: format!("http://{}", self.spec.admin_addr),
+            metadata_url: format!("http://{}", self.spec.metadata_addr),
+            cluster_secret_file: self.secret_file_path(),
+            access_key: Some(self.spec.access_key.clone()),
+            data_shards: Some(self.spec.data_shards),
+            parity_shards: Some(self.spec.parity_shards),
+            supervisor_pid: self.supervisor_pid,
+            processes,
+        }
+    }
+
+    /// Rewrites `cluster.json` with the processes as they are now. A stale
+    /// pid in it could make a tool signal an unrelated process, so every
+    /// change of the process set calls this.
+    fn publish(&self) -> Result<(), ClusterError> {
+        self.cluster_file().write(&self.cluster_file_path())?;
+        Ok(())
+    }
+
+    /// [`Self::publish`] after the cluster has started: a cluster that runs
+    /// matters more than its description, so a failure to write it is only
+    /// logged.
+    fn publish_or_warn(&self) {
+        if let Err(e) = self.publish() {
+            tracing::warn!(error = %e, "could not update cluster.json");
+        }
+    }
+
+    fn secret_file_path(&self) -> PathBuf {
+        self.spec.data_dir.join("cluster-secret")
+    }
+
+    /// `cluster.json` points at a file rather than holding the secret, so the
+    /// secret must be in that file even when the spec came from code (tests).
+    fn write_secret_file(&self) -> Result<(), ClusterError> {
+        let path = self.secret_file_path();
+        if std::fs::read_to_string(&path).is_ok_and(|s| s.trim() == self.spec.cluster_secret) {
+            return Ok(());
+        }
+        std::fs::write(&path, &self.spec.cluster_secret)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+        }
+        Ok(())
     }
 
     fn log_path(&self, role: &str) -> PathBuf {
@@ -283,6 +379,7 @@ impl LocalCluster {
     /// `kill -9` storage node `i`.
     pub async fn kill_node(&mut self, i: usize) {
         hard_kill(&mut self.nodes[i]).await;
+        self.publish_or_warn();
     }
 
     /// Freezes (`SIGSTOP`) or thaws (`SIGCONT`) storage node `i`.
@@ -296,7 +393,9 @@ impl LocalCluster {
     /// Starts storage node `i` again (same identity, same data folder).
     pub async fn restart_node(&mut self, i: usize) -> Result<(), ClusterError> {
         hard_kill(&mut self.nodes[i]).await;
-        self.spawn_node(i)
+        let started = self.spawn_node(i);
+        self.publish_or_warn();
+        started
     }
 
     /// Restarts node `i` with flags added to its usual ones (a capacity
@@ -312,20 +411,26 @@ impl LocalCluster {
 
     pub async fn kill_metadata(&mut self) {
         hard_kill(&mut self.metadata).await;
+        self.publish_or_warn();
     }
 
     pub async fn restart_metadata(&mut self) -> Result<(), ClusterError> {
         hard_kill(&mut self.metadata).await;
-        self.start_metadata().await
+        let started = self.start_metadata().await;
+        self.publish_or_warn();
+        started
     }
 
     pub async fn kill_edge(&mut self) {
         hard_kill(&mut self.edge).await;
+        self.publish_or_warn();
     }
 
     pub async fn restart_edge(&mut self) -> Result<(), ClusterError> {
         hard_kill(&mut self.edge).await;
-        self.start_edge().await
+        let started = self.start_edge().await;
+        self.publish_or_warn();
+        started
     }
 
     /// Restarts every process, as after a power cut: all `kill -9`, then a
@@ -341,7 +446,42 @@ impl LocalCluster {
             self.spawn_node(i)?;
         }
         self.wait_nodes_up(self.nodes.len(), READY_TIMEOUT).await?;
-        self.start_edge().await
+        let started = self.start_edge().await;
+        self.publish_or_warn();
+        started
+    }
+
+    /// Starts again every process that is not running (it exited, or was
+    /// killed through this handle): metadata first, the edge last, storage
+    /// nodes with their old identity and data. Returns the roles started.
+    ///
+    /// Only ever on request (the `local-cluster` command calls this on
+    /// SIGHUP): a cluster that brought its dead back by itself would make
+    /// every failure drill pass without repair having done anything.
+    pub async fn restart_exited(&mut self) -> Result<Vec<String>, ClusterError> {
+        self.reap_exited();
+        let started = self.start_missing().await;
+        self.publish_or_warn();
+        started
+    }
+
+    async fn start_missing(&mut self) -> Result<Vec<String>, ClusterError> {
+        let mut started = Vec::new();
+        if self.metadata.child.is_none() {
+            self.start_metadata().await?;
+            started.push(self.metadata.role.clone());
+        }
+        for i in 0..self.nodes.len() {
+            if self.nodes[i].child.is_none() {
+                self.spawn_node(i)?;
+                started.push(self.nodes[i].role.clone());
+            }
+        }
+        if self.edge.child.is_none() {
+            self.start_edge().await?;
+            started.push(self.edge.role.clone());
+        }
+        Ok(started)
     }
 
     /// Processes that have exited since the last call, with their status.
@@ -358,6 +498,9 @@ impl LocalCluster {
                 p.child = None;
             }
         }
+        if !out.is_empty() {
+            self.publish_or_warn();
+        }
         out
     }
 
@@ -372,6 +515,9 @@ impl LocalCluster {
             graceful_wait(p).await;
         }
         graceful_stop(&mut self.metadata).await;
+        // No pids left in it: a stale one could be reused by anything.
+        self.supervisor_pid = None;
+        self.publish_or_warn();
     }
 }
 

@@ -4,6 +4,7 @@
 
 mod client_compat;
 mod disk_full;
+mod drill;
 mod durability;
 mod garbage_collection;
 mod harness;

@@ -1,5 +1,8 @@
-//! Shared by the end-to-end tests and the load generator: an S3 client set up
-//! the way a user would set up aws-sdk-s3 against this store.
+//! Shared by the end-to-end tests, the load generator and the failure drill:
+//! an S3 client set up the way a user would set up aws-sdk-s3 against this
+//! store, and the drill's parts ([`drill`]).
+
+pub mod drill;
 
 use std::time::Duration;
 
