@@ -5,28 +5,10 @@ use std::time::Duration;
 
 use metadata::model::ObjectData;
 
-use crate::harness::{TestCluster, get, put};
+use crate::harness::{TestCluster, get, put, write_dataset};
 use tests::pattern;
 
 const MIB: usize = 1024 * 1024;
-
-async fn write_dataset(t: &TestCluster, bucket: &str, n: usize) -> Vec<(String, Vec<u8>)> {
-    t.s3.create_bucket().bucket(bucket).send().await.unwrap();
-    let mut objects = Vec::new();
-    for i in 0..n {
-        let size = match i % 4 {
-            0 => 100,
-            1 => MIB + 17,
-            2 => 4 * MIB,
-            _ => 9 * MIB + 3,
-        };
-        let key = format!("obj-{i}");
-        let data = pattern(size, 100 + i as u64);
-        put(&t.s3, bucket, &key, &data).await;
-        objects.push((key, data));
-    }
-    objects
-}
 
 async fn verify_all(t: &TestCluster, bucket: &str, objects: &[(String, Vec<u8>)]) {
     for (key, data) in objects {

@@ -242,3 +242,24 @@ pub async fn get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, range: Option
         .into_bytes()
         .to_vec()
 }
+
+/// Creates `bucket` and writes `n` objects of the shapes failures hit
+/// differently: inline, one stripe and a bit, whole stripes, and several
+/// stripes with a short last one.
+pub async fn write_dataset(t: &TestCluster, bucket: &str, n: usize) -> Vec<(String, Vec<u8>)> {
+    t.s3.create_bucket().bucket(bucket).send().await.unwrap();
+    let mut objects = Vec::new();
+    for i in 0..n {
+        let size = match i % 4 {
+            0 => 100,
+            1 => (1 << 20) + 17,
+            2 => 4 << 20,
+            _ => (9 << 20) + 3,
+        };
+        let key = format!("obj-{i}");
+        let data = tests::pattern(size, 100 + i as u64);
+        put(&t.s3, bucket, &key, &data).await;
+        objects.push((key, data));
+    }
+    objects
+}

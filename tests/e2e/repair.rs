@@ -12,7 +12,7 @@ use metadata::ids::{BucketName, NodeId};
 use metadata::model::ObjectData;
 use metadata::wire::ClusterStatus;
 
-use crate::harness::{Options, TestCluster, get, put};
+use crate::harness::{Options, TestCluster, get, put, write_dataset};
 use tests::pattern;
 
 const MIB: usize = 1024 * 1024;
@@ -20,22 +20,8 @@ const MIB: usize = 1024 * 1024;
 /// Acknowledged writes: what must read back byte for byte.
 type Ledger = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
-async fn write_dataset(t: &TestCluster, bucket: &str, n: usize) -> Ledger {
-    t.s3.create_bucket().bucket(bucket).send().await.unwrap();
-    let mut objects = Vec::new();
-    for i in 0..n {
-        let size = match i % 4 {
-            0 => 100,
-            1 => MIB + 17,
-            2 => 3 * MIB,
-            _ => 5 * MIB + 3,
-        };
-        let key = format!("obj-{i}");
-        let data = pattern(size, 300 + i as u64);
-        put(&t.s3, bucket, &key, &data).await;
-        objects.push((key, data));
-    }
-    Arc::new(Mutex::new(objects))
+async fn write_ledger(t: &TestCluster, bucket: &str, n: usize) -> Ledger {
+    Arc::new(Mutex::new(write_dataset(t, bucket, n).await))
 }
 
 async fn verify_all(t: &TestCluster, bucket: &str, ledger: &Ledger) {
@@ -218,7 +204,7 @@ async fn assert_stripes_on_distinct_up_nodes(t: &TestCluster, bucket: &str, ledg
 #[tokio::test(flavor = "multi_thread")]
 async fn two_killed_nodes_are_repaired_under_load_then_two_more_can_fail() {
     let mut t = TestCluster::start_with(Options::quick_repair()).await;
-    let ledger = write_dataset(&t, "heal", 16).await;
+    let ledger = write_ledger(&t, "heal", 16).await;
     let load = Load::start(&t, "heal", &ledger);
     tokio::time::sleep(Duration::from_secs(1)).await;
 
@@ -326,7 +312,7 @@ async fn corrupt_and_missing_shards_are_found_by_reads_and_by_scrub() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_wiped_node_is_refilled_while_reads_go_on() {
     let mut t = TestCluster::start_with(Options::quick_repair()).await;
-    let ledger = write_dataset(&t, "wipe", 12).await;
+    let ledger = write_ledger(&t, "wipe", 12).await;
     t.cluster.kill_node(3).await;
     let data_dir = t.cluster.node_data_dir(3);
     std::fs::remove_dir_all(&data_dir).unwrap();
@@ -356,7 +342,7 @@ async fn a_second_node_lost_during_repair_loses_nothing() {
         .map(String::from)
         .to_vec();
     let mut t = TestCluster::start_with(opts).await;
-    let ledger = write_dataset(&t, "twice", 16).await;
+    let ledger = write_ledger(&t, "twice", 16).await;
     let killed_at = metadata::model::now_unix_ms();
     t.cluster.kill_node(0).await;
     let meta = t.metadata();
@@ -430,7 +416,7 @@ async fn writes_with_fewer_nodes_than_shards_owe_redundancy_until_nodes_return()
 #[tokio::test(flavor = "multi_thread")]
 async fn a_drained_node_hands_over_its_shards_and_can_be_removed() {
     let mut t = TestCluster::start_with(Options::quick_repair()).await;
-    let ledger = write_dataset(&t, "drain", 8).await;
+    let ledger = write_ledger(&t, "drain", 8).await;
     let meta = t.metadata();
     let node: NodeId = "node-3".parse().unwrap();
     let before = meta.cluster_status().await.unwrap();

@@ -529,28 +529,10 @@ impl MetaStore for RedbStore {
         limit: usize,
     ) -> Result<Vec<ShardHash>, StoreError> {
         let prefix = node_prefix(node);
-        let start = match after {
-            Some(hash) => Bound::Excluded(shard_file_key(node, &hash)),
-            None => Bound::Included(prefix.clone()),
-        };
+        let start = after.map(|hash| shard_file_key(node, &hash));
         self.read(move |txn| {
             let refs = txn.open_table(SHARD_REFS)?;
-            let range = (start.as_ref().map(Vec::as_slice), Bound::Unbounded);
-            let mut out = Vec::new();
-            for item in refs.range::<&[u8]>(range)? {
-                if out.len() == limit {
-                    break;
-                }
-                let (k, _) = item?;
-                let key = k.value();
-                if !key.starts_with(&prefix) {
-                    break;
-                }
-                if let Some(hash) = hash_of_shard_file_key(key) {
-                    out.push(hash);
-                }
-            }
-            Ok(out)
+            node_hashes(&refs, &prefix, start.as_deref(), limit)
         })
         .await
     }
@@ -801,18 +783,7 @@ impl MetaStore for RedbStore {
         let prefix = node_prefix(node);
         self.read(move |txn| {
             let deletions = txn.open_table(SHARD_DELETIONS)?;
-            let mut out = Vec::new();
-            for item in deletions.range::<&[u8]>(prefix.as_slice()..)?.take(limit) {
-                let (k, _) = item?;
-                let key = k.value();
-                if !key.starts_with(&prefix) {
-                    break;
-                }
-                if let Some(hash) = hash_of_shard_file_key(key) {
-                    out.push(hash);
-                }
-            }
-            Ok(out)
+            node_hashes(&deletions, &prefix, None, limit)
         })
         .await
     }
@@ -857,6 +828,35 @@ impl MetaStore for RedbStore {
         .await
         .map(drop)
     }
+}
+
+/// Up to `limit` hashes of one node's keys (`prefix` is the node's) in a
+/// table keyed by `node \0 hash`, after `after` (a whole key) if given.
+fn node_hashes<V: redb::Value + 'static>(
+    table: &impl ReadableTable<&'static [u8], V>,
+    prefix: &[u8],
+    after: Option<&[u8]>,
+    limit: usize,
+) -> Result<Vec<ShardHash>, StoreError> {
+    let start = match after {
+        Some(key) => Bound::Excluded(key),
+        None => Bound::Included(prefix),
+    };
+    let mut out = Vec::new();
+    for item in table.range::<&[u8]>((start, Bound::Unbounded))? {
+        if out.len() == limit {
+            break;
+        }
+        let (k, _) = item?;
+        let key = k.value();
+        if !key.starts_with(prefix) {
+            break;
+        }
+        if let Some(hash) = hash_of_shard_file_key(key) {
+            out.push(hash);
+        }
+    }
+    Ok(out)
 }
 
 macro_rules! backend_error {
