@@ -37,6 +37,23 @@ struct Args {
     /// Label printed with the results (e.g. the system under test).
     #[arg(long, default_value = "tessera")]
     label: String,
+    /// Give every PUT its own bytes. By default all PUTs send the same
+    /// body, which a content-addressed store keeps once per node: fine for
+    /// request rates, wrong for filling disks (a rebuild would find most
+    /// shards already in place).
+    #[arg(long)]
+    unique_bodies: bool,
+}
+
+/// `body` with the operation number stamped every 64 KiB, so no two
+/// operations (and no two shards of at least 64 KiB) share bytes.
+fn stamped(body: &Bytes, op: u64) -> Bytes {
+    let mut out = body.to_vec();
+    for chunk in out.chunks_mut(64 << 10) {
+        let n = chunk.len().min(8);
+        chunk[..n].copy_from_slice(&op.to_le_bytes()[..n]);
+    }
+    Bytes::from(out)
 }
 
 fn parse_size(s: &str) -> anyhow::Result<usize> {
@@ -118,19 +135,28 @@ async fn main() -> anyhow::Result<()> {
         let bucket = args.bucket.clone();
         let counter = Arc::clone(&counter);
         let max_ops = args.max_ops;
+        let unique = args.unique_bodies;
         workers.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut keys = Vec::new();
             let mut errors = 0;
-            while started.elapsed() < deadline && counter.fetch_add(1, Ordering::Relaxed) < max_ops
-            {
+            loop {
+                let op = counter.fetch_add(1, Ordering::Relaxed);
+                if started.elapsed() >= deadline || op >= max_ops {
+                    break;
+                }
                 let key = format!("{w}/{}", keys.len() + errors as usize);
+                let payload = if unique {
+                    stamped(&body, op)
+                } else {
+                    body.clone()
+                };
                 let t0 = Instant::now();
                 let r = s3
                     .put_object()
                     .bucket(&bucket)
                     .key(&key)
-                    .body(ByteStream::from(body.clone()))
+                    .body(ByteStream::from(payload))
                     .send()
                     .await;
                 match r {
