@@ -304,6 +304,7 @@ impl Repairer {
             return;
         }
         let now = Instant::now();
+        metrics::counter!("metadata_suspect_shards_total").increment(suspects.len() as u64);
         {
             let mut state = self.state();
             for s in suspects {
@@ -311,7 +312,6 @@ impl Repairer {
                 state.suspects.insert(s, now);
             }
         }
-        metrics::counter!("metadata_suspect_shards_total").increment(1);
         self.wake.notify_one();
     }
 

@@ -370,8 +370,9 @@ pub(crate) async fn scans_are_ordered_and_bounded(s: &dyn MetaStore) {
     assert!(scan("", Bound::Unbounded, 0).await.is_empty());
 }
 
-pub(crate) async fn nodes_persist(s: &dyn MetaStore) {
-    let hb = |id: &str, addr: &str| NodeHeartbeat {
+/// A heartbeat of node `id`, reachable at `addr`.
+fn heartbeat(id: &str, addr: &str) -> NodeHeartbeat {
+    NodeHeartbeat {
         id: id.parse().unwrap(),
         addr: addr.into(),
         zone: Some("z1".into()),
@@ -381,7 +382,11 @@ pub(crate) async fn nodes_persist(s: &dyn MetaStore) {
         deleted: Vec::new(),
         latency: None,
         scrub: None,
-    };
+    }
+}
+
+pub(crate) async fn nodes_persist(s: &dyn MetaStore) {
+    let hb = heartbeat;
     s.put_node(hb("n2", "h:2"), 5).await.unwrap();
     s.put_node(hb("n1", "h:1"), 6).await.unwrap();
     s.put_node(hb("n2", "h:3"), 7).await.unwrap();
@@ -654,17 +659,7 @@ pub(crate) async fn shard_moves(s: &dyn MetaStore) {
 /// names a file on it.
 pub(crate) async fn draining_and_removing_nodes(s: &dyn MetaStore) {
     let n1: NodeId = "node-1".parse().unwrap();
-    let hb = NodeHeartbeat {
-        id: n1.clone(),
-        addr: "h:1".into(),
-        zone: None,
-        capacity_bytes: 10,
-        used_bytes: 1,
-        shard_count: 2,
-        deleted: Vec::new(),
-        latency: None,
-        scrub: None,
-    };
+    let hb = heartbeat("node-1", "h:1");
     assert_eq!(
         s.set_node_draining(&n1, true).await,
         Err(StoreError::NoSuchNode)
