@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Parser;
+use gateway::config::{CacheConfig, EvictionPolicy};
 use gateway::{Credential, GatewayConfig};
 use metadata::byte_size::ByteSize;
 use metadata::cluster_auth::ClusterSecret;
@@ -67,6 +68,24 @@ pub struct ServeArgs {
     /// for several. Path style always works.
     #[arg(long = "virtual-host-domain")]
     pub virtual_host_domains: Vec<String>,
+    /// Memory for cached shards, e.g. 4GiB; 0 turns the cache off
+    /// [default: a quarter of the machine's memory].
+    #[arg(long)]
+    pub cache_size: Option<ByteSize>,
+    /// Eviction policy of the shard cache: lru or tinylfu [default: lru].
+    #[arg(long)]
+    pub cache_policy: Option<EvictionPolicy>,
+    /// Memory for cached object manifests [default: 64MiB].
+    #[arg(long)]
+    pub manifest_cache_size: Option<ByteSize>,
+    /// How long a cached object may still be served while metadata is
+    /// unreachable, e.g. 5m; 0s: never [default: 5m].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub stale_if_error: Option<Duration>,
+    /// Stripes read ahead into the cache when an object is read in
+    /// consecutive ranges; 0: never [default: 1].
+    #[arg(long)]
+    pub prefetch_stripes: Option<usize>,
 }
 
 /// The config file, as written.
@@ -110,6 +129,17 @@ pub struct RawEdgeConfig {
     pub rate_limit_per_key: Option<String>,
     /// Requests per second per client address, "RATE" or "RATE/BURST" (default: none).
     pub rate_limit_per_address: Option<String>,
+    /// Memory for cached shards (default: a quarter of the machine's memory; 0: off).
+    pub cache_size: Option<ByteSize>,
+    /// "lru" or "tinylfu" (default lru).
+    pub cache_policy: Option<String>,
+    /// Memory for cached object manifests (default 64MiB).
+    pub manifest_cache_size: Option<ByteSize>,
+    /// Serve cached objects this long while metadata is unreachable (default 5m).
+    #[serde(default, with = "humantime_serde")]
+    pub stale_if_error: Option<Duration>,
+    /// Stripes read ahead for consecutive ranged reads (default 1; 0: off).
+    pub prefetch_stripes: Option<usize>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -298,6 +328,30 @@ impl EdgeConfig {
                 "inline_threshold must be at most 1MiB: inline objects live in metadata".into(),
             ));
         }
+        let cache_defaults = CacheConfig::default();
+        let cache = CacheConfig {
+            shard_bytes: args
+                .cache_size
+                .or(raw.cache_size)
+                .map_or_else(crate::memory::default_cache_size, |b| b.0),
+            policy: match (args.cache_policy, raw.cache_policy) {
+                (Some(p), _) => p,
+                (None, Some(p)) => p.parse().map_err(ConfigError::Invalid)?,
+                (None, None) => cache_defaults.policy,
+            },
+            manifest_bytes: args
+                .manifest_cache_size
+                .or(raw.manifest_cache_size)
+                .map_or(cache_defaults.manifest_bytes, |b| b.0),
+            stale_if_error: args
+                .stale_if_error
+                .or(raw.stale_if_error)
+                .unwrap_or(cache_defaults.stale_if_error),
+            prefetch_stripes: args
+                .prefetch_stripes
+                .or(raw.prefetch_stripes)
+                .unwrap_or(cache_defaults.prefetch_stripes),
+        };
         let gateway = GatewayConfig {
             code,
             shard_size,
@@ -319,6 +373,7 @@ impl EdgeConfig {
             } else {
                 args.virtual_host_domains
             },
+            cache,
         };
         gateway::virtual_host::VirtualHostDomains::new(&gateway.virtual_host_domains)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;

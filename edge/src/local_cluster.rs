@@ -331,14 +331,50 @@ impl LocalCluster {
     }
 
     async fn start_edge(&mut self) -> Result<(), ClusterError> {
-        let mut cmd = self.command("edge")?;
+        let cmd = self.edge_command("edge", self.spec.s3_addr, self.spec.admin_addr)?;
+        self.edge.child = Some(self.spawn("edge", cmd)?);
+        let url = format!("http://{}/health", self.spec.admin_addr);
+        let log = self.log_path("edge");
+        wait_http_ok(&url, &mut self.edge, &log).await
+    }
+
+    /// Starts one more edge on this cluster (`role` names its log), with
+    /// `extra` flags, and waits until it answers. The caller owns the
+    /// process; it is killed when dropped.
+    pub async fn start_extra_edge(
+        &self,
+        role: &str,
+        s3_addr: SocketAddr,
+        admin_addr: SocketAddr,
+        extra: &[String],
+    ) -> Result<Child, ClusterError> {
+        let mut cmd = self.edge_command(role, s3_addr, admin_addr)?;
+        cmd.args(extra);
+        let mut proc = Proc {
+            role: role.to_owned(),
+            child: Some(self.spawn(role, cmd)?),
+        };
+        let url = format!("http://{admin_addr}/health");
+        wait_http_ok(&url, &mut proc, &self.log_path(role)).await?;
+        proc.child
+            .take()
+            .ok_or_else(|| ClusterError::Io(std::io::Error::other(format!("{role} is gone"))))
+    }
+
+    fn edge_command(
+        &self,
+        role: &str,
+        s3_addr: SocketAddr,
+        admin_addr: SocketAddr,
+    ) -> Result<Command, ClusterError> {
+        let mut cmd = self.command(role)?;
         cmd.env("TESSERA_ACCESS_KEY", &self.spec.access_key)
             .env("TESSERA_SECRET_KEY", &self.spec.secret_key)
             .arg("serve")
             .arg("--listen")
-            .arg(self.spec.s3_addr.to_string())
+            .arg(s3_addr.to_string())
             .arg("--admin-listen")
-            .arg(self.spec.admin_addr.to_string())
+            .arg(admin_addr.to_string())
             .arg("--metadata-url")
             .arg(format!("http://{}", self.spec.metadata_addr))
             .arg("--data-shards")
@@ -346,10 +382,7 @@ impl LocalCluster {
             .arg("--parity-shards")
             .arg(self.spec.parity_shards.to_string())
             .args(&self.spec.edge_args);
-        self.edge.child = Some(self.spawn("edge", cmd)?);
-        let url = format!("http://{}/health", self.spec.admin_addr);
-        let log = self.log_path("edge");
-        wait_http_ok(&url, &mut self.edge, &log).await
+        Ok(cmd)
     }
 
     /// Waits until metadata reports at least `n` of this cluster's nodes up.

@@ -31,12 +31,30 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
+/// Bucket bounds of the shard fetch histogram, in seconds: loopback
+/// fetches take a millisecond, a degraded disk tens.
+const FETCH_SECONDS_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0,
+];
+
 /// Installs the process-wide Prometheus recorder once; later calls reuse it.
 pub fn prometheus_handle() -> PrometheusHandle {
     static HANDLE: std::sync::OnceLock<PrometheusHandle> = std::sync::OnceLock::new();
     HANDLE
         .get_or_init(|| {
-            let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+            // Shard fetch latency as a real histogram (buckets aggregate
+            // across edges; quantiles do not).
+            let builder = metrics_exporter_prometheus::PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full(
+                        "cache_storage_fetch_seconds".into(),
+                    ),
+                    &FETCH_SECONDS_BUCKETS,
+                );
+            let recorder = match builder {
+                Ok(b) => b.build_recorder(),
+                Err(_) => metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder(),
+            };
             let handle = recorder.handle();
             // Another recorder may already be installed (in-process tests);
             // then this handle renders only what it sees, which is harmless.
@@ -68,6 +86,7 @@ pub async fn serve(
         buckets: gateway.buckets,
         hosts: gateway.hosts,
     });
+    let caches = gateway.caches;
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     tokio::spawn(async move {
@@ -75,14 +94,26 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     });
 
+    let purge = crate::purge::PurgeState {
+        caches: caches.clone(),
+        secret: config.cluster_secret.clone(),
+    };
     let admin = Router::new()
         .route("/health", get(|| async { "ok\n" }))
         .route(
             "/metrics",
             get(move || {
                 let metrics = metrics.clone();
-                async move { metrics.render() }
+                let caches = caches.clone();
+                async move {
+                    caches.record_usage().await;
+                    metrics.render()
+                }
             }),
+        )
+        .route(
+            "/cache/purge",
+            axum::routing::post(crate::purge::purge).with_state(purge),
         );
     let mut admin_stop = stop_rx.clone();
     let admin_task = tokio::spawn(async move {

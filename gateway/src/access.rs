@@ -108,6 +108,18 @@ impl Tessera {
         // even whether it exists.
         let info = match self.bucket_info(name).await {
             Ok(info) => info,
+            // Metadata unreachable: a bucket record seen recently enough
+            // lets kept objects be served stale. (Writes never get here:
+            // they fail, as they need metadata.)
+            Err(e) if *e.code() == S3ErrorCode::ServiceUnavailable => {
+                match parse_bucket(name).ok().and_then(|b| {
+                    self.buckets
+                        .get_within(&b, self.io.config.cache.stale_if_error)
+                }) {
+                    Some(info) => info,
+                    None => return Err(e),
+                }
+            }
             Err(e) if signed_by.is_none() && *e.code() == S3ErrorCode::NoSuchBucket => {
                 return Err(access_denied());
             }

@@ -34,6 +34,16 @@ impl BucketCache {
             .map(|(info, _)| info.clone())
     }
 
+    /// An entry however old, up to `max_age`: what a read may go on with
+    /// while metadata cannot be reached.
+    pub fn get_within(&self, name: &BucketName, max_age: Duration) -> Option<BucketInfo> {
+        let entries = self.entries.lock().ok()?;
+        entries
+            .get(name)
+            .filter(|(_, at)| at.elapsed() <= max_age)
+            .map(|(info, _)| info.clone())
+    }
+
     pub fn insert(&self, info: BucketInfo) {
         if let Ok(mut entries) = self.entries.lock() {
             if entries.len() >= MAX_ENTRIES {

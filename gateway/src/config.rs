@@ -52,6 +52,60 @@ pub struct GatewayConfig {
     /// Domains for virtual-hosted-style requests (`bucket.<domain>`);
     /// empty: path style only.
     pub virtual_host_domains: Vec<String>,
+    /// What the edge keeps in memory in front of storage nodes.
+    pub cache: CacheConfig,
+}
+
+/// How shards are chosen for eviction when the cache is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvictionPolicy {
+    /// Least recently used: a shard read once is always admitted, so a video
+    /// published a moment ago is cached from its first viewer on.
+    Lru,
+    /// moka's TinyLFU: admits a new shard only if it is likely to be read
+    /// more often than the one it would evict. Resists one-off scans, but can
+    /// refuse a freshly published video when the cache is full.
+    TinyLfu,
+}
+
+impl std::str::FromStr for EvictionPolicy {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "lru" => Ok(EvictionPolicy::Lru),
+            "tinylfu" | "tiny-lfu" => Ok(EvictionPolicy::TinyLfu),
+            other => Err(format!("unknown cache policy {other:?} (lru or tinylfu)")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct CacheConfig {
+    /// Bytes of shard data kept in memory; 0 turns the shard cache off.
+    pub shard_bytes: u64,
+    pub policy: EvictionPolicy,
+    /// Bytes of object manifests kept (each is checked against metadata on
+    /// every read); 0 turns the manifest cache off.
+    pub manifest_bytes: u64,
+    /// How long a known manifest may still be served while metadata is
+    /// unreachable (`x-cache: stale`); zero: never.
+    pub stale_if_error: Duration,
+    /// Stripes read ahead into the cache after a ranged read that continues
+    /// where the previous one on the same object ended; 0: never.
+    pub prefetch_stripes: usize,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            shard_bytes: 256 * 1024 * 1024,
+            policy: EvictionPolicy::Lru,
+            manifest_bytes: 64 * 1024 * 1024,
+            stale_if_error: Duration::from_secs(300),
+            prefetch_stripes: 1,
+        }
+    }
 }
 
 impl Default for GatewayConfig {
@@ -67,6 +121,7 @@ impl Default for GatewayConfig {
             credentials: Vec::new(),
             region: "us-east-1".to_owned(),
             virtual_host_domains: Vec::new(),
+            cache: CacheConfig::default(),
         }
     }
 }

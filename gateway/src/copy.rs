@@ -75,8 +75,9 @@ impl Tessera {
 
         let body = self
             .io
-            .read_object(data, 0..src.size)
+            .read_object(data.into(), 0..src.size)
             .await?
+            .body
             .map(|chunk| chunk.map_err(|e| Box::new(e) as s3s::StdError));
         let version = VersionId::new();
         let written = self
@@ -209,8 +210,9 @@ impl Tessera {
         let len = span.end - span.start;
         let body = self
             .io
-            .read_object(data, span)
+            .read_object(data.into(), span)
             .await?
+            .body
             .map(|chunk| chunk.map_err(|e| Box::new(e) as s3s::StdError));
         let version = VersionId::new();
         let written = self

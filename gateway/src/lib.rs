@@ -16,6 +16,8 @@ pub mod body_error;
 mod bucket;
 mod bucket_cache;
 mod bucket_settings;
+pub mod cache_control;
+pub mod cache_status;
 pub mod checksum;
 mod conditions;
 pub mod config;
@@ -24,17 +26,21 @@ pub mod cors;
 mod crc_combine;
 mod digest_pipe;
 pub mod error;
+mod head_queue;
 pub mod layout;
 mod list;
+pub mod manifest_cache;
 pub mod metric_catalog;
 mod multipart;
 mod multipart_checksum;
 mod object;
 pub mod object_io;
+mod prefetch;
 pub mod range;
 mod reader;
 pub mod response_body;
 mod service;
+pub mod shard_cache;
 mod time_format;
 pub mod topology;
 mod upload_body;
@@ -74,6 +80,8 @@ pub struct Gateway {
     pub s3: S3Service,
     pub buckets: BucketSettings,
     pub hosts: VirtualHostDomains,
+    /// The edge's caches, for the admin endpoint.
+    pub caches: cache_control::CacheControl,
 }
 
 /// Bucket settings, read through the gateway's short-lived bucket cache.
@@ -102,12 +110,20 @@ pub async fn gateway(
     let keys = Arc::new(auth::KeyDirectory::new(&config.credentials, meta.clone()));
     let io = Arc::new(ObjectIo {
         bad_shards: bad_shards::BadShardReports::new(meta.clone()),
+        shards: shard_cache::ShardCache::new(&config.cache),
+        manifests: manifest_cache::ManifestCache::new(
+            meta.clone(),
+            config.cache.manifest_bytes,
+            config.cache.stale_if_error,
+        ),
+        prefetch: prefetch::Prefetcher::new(config.cache.prefetch_stripes),
         meta,
         storage,
         topology,
         codec,
         config,
     });
+    let caches = cache_control::CacheControl(Arc::clone(&io));
     let tessera = Tessera::new(io);
     let mut builder = S3ServiceBuilder::new(tessera.clone());
     builder.set_auth(SharedKeys(keys.clone()));
@@ -117,5 +133,6 @@ pub async fn gateway(
         s3: builder.build(),
         buckets: BucketSettings(tessera),
         hosts,
+        caches,
     })
 }

@@ -10,7 +10,9 @@ use metadata::model::{ObjectData, ObjectHeaders, ObjectMeta, WriteCondition, now
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
+use crate::cache_status::{CacheStatus, X_CACHE};
 use crate::error::GatewayError;
+use crate::manifest_cache::ObjectBody;
 use crate::service::Tessera;
 use crate::time_format::timestamp;
 use crate::upload_body::{IncomingBody, ReceivedBody, declared_checksums};
@@ -101,12 +103,13 @@ impl Tessera {
     ) -> S3Result<S3Response<GetObjectOutput>> {
         let bucket = self.readable_bucket(&req, &req.input.bucket).await?;
         let input = req.input;
-        let (meta, data) = self
+        let found = self
             .io
-            .meta
-            .get_object(&bucket.name, &input.key)
+            .manifests
+            .get(&bucket.name, &input.key)
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
+        let meta = found.meta;
         crate::conditions::ReadConditions {
             if_match: input.if_match.as_ref(),
             if_none_match: input.if_none_match.as_ref(),
@@ -120,10 +123,29 @@ impl Tessera {
         };
         let span = range.clone().unwrap_or(0..meta.size);
         let sums = checksums_for(&meta, input.checksum_mode.as_ref(), range.is_none());
-        let body = self.io.read_object(data, span.clone()).await?;
+        let read = self
+            .io
+            .read_object(found.body.clone(), span.clone())
+            .await?;
+        if read.misplaced {
+            self.io
+                .manifests
+                .refresh_placement(&bucket.name, &input.key)
+                .await;
+        }
+        if let ObjectBody::Striped(manifest) = &found.body {
+            self.io
+                .prefetch
+                .after_read(&self.io, meta.version, manifest, &span, meta.size);
+        }
+        let cache = if found.stale {
+            CacheStatus::Stale
+        } else {
+            read.cache
+        };
         let h = &meta.headers;
         let output = GetObjectOutput {
-            body: Some(StreamingBlob::wrap(body)),
+            body: Some(StreamingBlob::wrap(read.body)),
             content_length: Some(i64::try_from(span.end - span.start).unwrap_or(i64::MAX)),
             content_range: range.map(|r| crate::range::content_range(&r, meta.size)),
             accept_ranges: Some("bytes".into()),
@@ -148,7 +170,7 @@ impl Tessera {
             checksum_sha256: sums.as_ref().and_then(|c| c.checksum_sha256.clone()),
             ..Default::default()
         };
-        Ok(S3Response::new(output))
+        Ok(with_cache_status(S3Response::new(output), cache))
     }
 
     pub(crate) async fn handle_head_object(
@@ -156,10 +178,10 @@ impl Tessera {
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
         let bucket = self.readable_bucket(&req, &req.input.bucket).await?;
-        let meta = self
+        let (meta, stale) = self
             .io
-            .meta
-            .head_object(&bucket.name, &req.input.key)
+            .manifests
+            .head(&bucket.name, &req.input.key)
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
         crate::conditions::ReadConditions {
@@ -179,7 +201,14 @@ impl Tessera {
             req.input.part_number.is_none(),
         );
         let h = &meta.headers;
-        Ok(S3Response::new(HeadObjectOutput {
+        // A HEAD reads no shards: only a manifest served unconfirmed is not
+        // a hit.
+        let cache = if stale {
+            CacheStatus::Stale
+        } else {
+            CacheStatus::Hit
+        };
+        let output = HeadObjectOutput {
             content_length: Some(i64::try_from(span.end - span.start).unwrap_or(i64::MAX)),
             content_range: req
                 .input
@@ -207,7 +236,8 @@ impl Tessera {
             cache_control: h.cache_control.clone(),
             metadata: user_metadata(&meta),
             ..Default::default()
-        }))
+        };
+        Ok(with_cache_status(S3Response::new(output), cache))
     }
 
     pub(crate) async fn handle_delete_object(
@@ -339,6 +369,16 @@ pub(crate) fn write_condition(
         if_match,
         shards_written_since_unix_ms: None,
     })
+}
+
+/// Says in the response what the caches did, and counts it.
+fn with_cache_status<T>(mut response: S3Response<T>, status: CacheStatus) -> S3Response<T> {
+    metrics::counter!("cache_responses_total", "x_cache" => status.as_str()).increment(1);
+    response.headers.insert(
+        http::HeaderName::from_static(X_CACHE),
+        http::HeaderValue::from_static(status.as_str()),
+    );
+    response
 }
 
 /// `x-amz-meta-*` as stored: names lowercased.

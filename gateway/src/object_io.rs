@@ -8,6 +8,9 @@ use storage_node::client::StorageClient;
 use storage_node::codec::Codec;
 
 use crate::config::GatewayConfig;
+use crate::manifest_cache::ManifestCache;
+use crate::prefetch::Prefetcher;
+use crate::shard_cache::ShardCache;
 use crate::topology::Topology;
 
 pub struct ObjectIo {
@@ -18,6 +21,12 @@ pub struct ObjectIo {
     pub topology: Arc<Topology>,
     pub codec: Codec,
     pub config: GatewayConfig,
+    /// Data shards in memory, by hash.
+    pub shards: ShardCache,
+    /// Object manifests, checked against metadata on every read.
+    pub manifests: ManifestCache,
+    /// Read-ahead for objects read in consecutive ranges.
+    pub prefetch: Prefetcher,
 }
 
 impl ObjectIo {

@@ -3,23 +3,50 @@
 //! node is known down, fails, is slower than its hedge deadline, or returns
 //! bytes that do not match their hash), the reader fetches other shards of
 //! the stripe, decodes from the first `data` that arrive, and goes on.
+//!
+//! Data shards go through the edge's shard cache: a cached shard is never
+//! fetched, concurrent misses on one shard make one fetch, and data shards
+//! rebuilt from parity are kept too, so a dead node costs each stripe one
+//! decode, not one per reader.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::ops::Range;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
-use metadata::model::{Manifest, ObjectData, Stripe};
+use metadata::ids::ShardHash;
+use metadata::model::{Manifest, Stripe};
 use storage_node::client::ShardError;
 use tokio::sync::mpsc;
 
+use crate::cache_status::{CacheStatus, CacheTally};
 use crate::error::GatewayError;
 use crate::layout::{StripeRead, plan_read};
+use crate::manifest_cache::ObjectBody;
 use crate::object_io::ObjectIo;
 use crate::response_body::ChannelBody;
+
+/// A response body, and what serving it took.
+pub struct ObjectRead {
+    pub body: ChannelBody,
+    /// What the caches did for the response (decided with its first stripe,
+    /// as it goes out with the headers).
+    pub cache: CacheStatus,
+    /// A shard was not where the manifest said (its node failed or did not
+    /// have it): a kept manifest's placement should be refreshed.
+    pub misplaced: bool,
+}
+
+/// Shared by the tasks that read the stripes of one response.
+#[derive(Default)]
+struct ReadTally {
+    cache: CacheTally,
+    misplaced: AtomicBool,
+}
 
 impl ObjectIo {
     /// Streams `range` of an object. The first stripe is read before this
@@ -27,20 +54,24 @@ impl ObjectIo {
     /// response cut short after its headers.
     pub async fn read_object(
         self: &Arc<Self>,
-        data: ObjectData,
+        body: ObjectBody,
         range: Range<u64>,
-    ) -> Result<ChannelBody, GatewayError> {
-        match data {
-            ObjectData::Inline(bytes) => {
+    ) -> Result<ObjectRead, GatewayError> {
+        match body {
+            ObjectBody::Inline(bytes) => {
                 let lo = usize::try_from(range.start)
                     .unwrap_or(usize::MAX)
                     .min(bytes.len());
                 let hi = usize::try_from(range.end)
                     .unwrap_or(usize::MAX)
                     .min(bytes.len());
-                Ok(ChannelBody::once(bytes.slice(lo..hi)))
+                Ok(ObjectRead {
+                    body: ChannelBody::once(bytes.slice(lo..hi)),
+                    cache: CacheStatus::Hit,
+                    misplaced: false,
+                })
             }
-            ObjectData::Striped(manifest) => self.read_striped(Arc::new(manifest), range).await,
+            ObjectBody::Striped(manifest) => self.read_striped(manifest, range).await,
         }
     }
 
@@ -48,7 +79,7 @@ impl ObjectIo {
         self: &Arc<Self>,
         manifest: Arc<Manifest>,
         range: Range<u64>,
-    ) -> Result<ChannelBody, GatewayError> {
+    ) -> Result<ObjectRead, GatewayError> {
         let plan = plan_read(&manifest, range);
         // A stripe with fewer than `data` shards on nodes known to be up
         // cannot be read: say so now, with an S3 error, rather than after
@@ -58,21 +89,40 @@ impl ObjectIo {
             self.topology.refresh_if_stale().await;
             self.check_reachable(&manifest, &plan).map_err(|_| e)?;
         }
+        let tally = Arc::new(ReadTally::default());
+        // Shards of later stripes not in memory now will be fetched.
+        let later_miss = plan
+            .iter()
+            .skip(1)
+            .any(|read| !self.cached_stripe(&manifest, read));
         let read_ahead = self.config.read_ahead_stripes.max(1);
         let io = Arc::clone(self);
+        let shared_tally = Arc::clone(&tally);
         let mut stripes = futures::stream::iter(plan)
             .map(move |read| {
                 let io = Arc::clone(&io);
                 let manifest = Arc::clone(&manifest);
-                async move { io.read_stripe(&manifest, &read).await }
+                let tally = Arc::clone(&shared_tally);
+                async move { io.read_stripe(&manifest, &read, &tally).await }
             })
             .buffered(read_ahead);
 
         let first = match stripes.next().await {
             Some(Ok(pieces)) => pieces,
             Some(Err(err)) => return Err(err),
-            None => return Ok(ChannelBody::empty()),
+            None => {
+                return Ok(ObjectRead {
+                    body: ChannelBody::empty(),
+                    cache: CacheStatus::Hit,
+                    misplaced: false,
+                });
+            }
         };
+        let mut cache = tally.cache.status();
+        if later_miss {
+            cache = cache.max(CacheStatus::Miss);
+        }
+        let misplaced = tally.misplaced.load(Ordering::Relaxed);
         let (tx, body) = ChannelBody::channel(read_ahead * 4);
         tokio::spawn(async move {
             if !send_all(&tx, first).await {
@@ -93,7 +143,44 @@ impl ObjectIo {
                 }
             }
         });
-        Ok(body)
+        Ok(ObjectRead {
+            body,
+            cache,
+            misplaced,
+        })
+    }
+
+    /// Whether every shard `read` needs is in memory now.
+    fn cached_stripe(&self, manifest: &Manifest, read: &StripeRead) -> bool {
+        manifest.stripes.get(read.stripe).is_some_and(|stripe| {
+            read.slices.iter().all(|slice| {
+                stripe
+                    .shards
+                    .get(slice.shard)
+                    .is_some_and(|s| self.shards.contains(&s.hash))
+            })
+        })
+    }
+
+    /// Reads the stripes of `range` into the shard cache (read-ahead for a
+    /// client that reads an object in consecutive ranges). Best effort: a
+    /// failure here is a later request's miss, not an error.
+    pub async fn prefetch(self: &Arc<Self>, manifest: &Manifest, range: Range<u64>) {
+        let tally = ReadTally::default();
+        for read in plan_read(manifest, range) {
+            if self.cached_stripe(manifest, &read) {
+                continue;
+            }
+            match self.read_stripe(manifest, &read, &tally).await {
+                Ok(_) => {
+                    metrics::counter!("cache_prefetched_stripes_total").increment(1);
+                }
+                Err(err) => {
+                    tracing::debug!(error = %err, "prefetch failed");
+                    return;
+                }
+            }
+        }
     }
 
     /// `Unreadable` for the first stripe of `plan` with fewer than `data`
@@ -105,6 +192,9 @@ impl ObjectIo {
     ) -> Result<(), GatewayError> {
         let data_shards = usize::from(manifest.code.data);
         for read in plan {
+            if self.cached_stripe(manifest, read) {
+                continue;
+            }
             if let Some(stripe) = manifest.stripes.get(read.stripe) {
                 let reachable = self
                     .topology
@@ -127,6 +217,7 @@ impl ObjectIo {
         &self,
         manifest: &Manifest,
         read: &StripeRead,
+        tally: &ReadTally,
     ) -> Result<Vec<Bytes>, GatewayError> {
         let stripe = manifest
             .stripes
@@ -137,7 +228,7 @@ impl ObjectIo {
         needed.dedup();
 
         let mut have = self
-            .gather(stripe, read.stripe, &needed, data_shards)
+            .gather(stripe, read.stripe, &needed, data_shards, tally)
             .await?;
         if needed.iter().any(|i| !have.contains_key(i)) {
             self.decode(stripe, data_shards, &mut have).await?;
@@ -168,21 +259,37 @@ impl ObjectIo {
         index: usize,
         needed: &[usize],
         data_shards: usize,
+        tally: &ReadTally,
     ) -> Result<BTreeMap<usize, Bytes>, GatewayError> {
         let total = stripe.shards.len();
+        // Needed shards in memory need no fetch. (Other data shards in
+        // memory are found when a decode asks for them.)
+        let mut have: BTreeMap<usize, Bytes> = BTreeMap::new();
+        for &i in needed {
+            if let Some(bytes) = self.shards.get(&stripe.shards[i].hash).await {
+                have.insert(i, bytes);
+            }
+        }
+        if needed.iter().all(|i| have.contains_key(i)) {
+            return Ok(have);
+        }
         let readable = |i: &usize| self.shard_expected_readable(stripe, *i);
+        let wanted = |i: &usize| !have.contains_key(i);
         // Asked in this order: needed shards, then the stripe's other shards
         // on nodes expected to answer, then the rest (our view may be stale).
-        let mut queue: VecDeque<usize> = needed.iter().copied().filter(readable).collect();
-        queue.extend((0..total).filter(|i| !needed.contains(i) && readable(i)));
-        queue.extend((0..total).filter(|i| !readable(i)));
+        let mut queue: VecDeque<usize> = needed
+            .iter()
+            .copied()
+            .filter(|i| wanted(i) && readable(i))
+            .collect();
+        queue.extend((0..total).filter(|i| !needed.contains(i) && wanted(i) && readable(i)));
+        queue.extend((0..total).filter(|i| wanted(i) && !readable(i)));
 
-        let mut have: BTreeMap<usize, Bytes> = BTreeMap::new();
         let mut in_flight = FuturesUnordered::new();
         // In-flight shards still counted on, with their hedge deadlines.
         let mut counted: BTreeMap<usize, Instant> = BTreeMap::new();
         // A needed shard failed or is late: only decoding can finish now.
-        let mut decoding = needed.iter().any(|i| !readable(i));
+        let mut decoding = needed.iter().any(|i| wanted(i) && !readable(i));
         loop {
             let direct_done = needed.iter().all(|i| have.contains_key(i));
             if direct_done || have.len() >= data_shards {
@@ -200,7 +307,11 @@ impl ObjectIo {
                 counted.insert(i, Instant::now() + self.topology.hedge_after(node));
                 in_flight.push(async move {
                     let started = Instant::now();
-                    (i, started, self.fetch_shard(stripe, i).await)
+                    (
+                        i,
+                        started,
+                        self.fetch_through_cache(stripe, i, data_shards).await,
+                    )
                 });
             }
             if in_flight.is_empty() {
@@ -216,12 +327,18 @@ impl ObjectIo {
                     counted.remove(&i);
                     let node = &stripe.shards[i].node;
                     match result {
-                        Ok(bytes) => {
-                            self.topology.record_latency(node, started.elapsed());
+                        Ok((bytes, status)) => {
+                            if status == CacheStatus::Miss {
+                                self.topology.record_latency(node, started.elapsed());
+                            }
+                            tally.cache.note(status);
                             have.insert(i, bytes);
                         }
                         Err(err) => {
                             decoding |= needed.contains(&i);
+                            if err == ShardError::NotFound {
+                                tally.misplaced.store(true, Ordering::Relaxed);
+                            }
                             self.note_failure(stripe, i, &err);
                         }
                     }
@@ -265,8 +382,17 @@ impl ObjectIo {
         .await
         .map_err(|e| GatewayError::Internal(format!("decode task: {e}")))??;
         for (i, shard) in shards.into_iter().enumerate().take(data_shards) {
-            if let Some(bytes) = shard {
-                have.entry(i).or_insert_with(|| Bytes::from(bytes));
+            if let Some(bytes) = shard
+                && !have.contains_key(&i)
+            {
+                let bytes = Bytes::from(bytes);
+                // Kept only if it is the shard the manifest names: a decode
+                // from a bad survivor must not outlive this read.
+                let hash = stripe.shards[i].hash;
+                if ShardHash::of(&bytes) == hash {
+                    self.shards.insert(hash, bytes.clone()).await;
+                }
+                have.insert(i, bytes);
             }
         }
         metrics::counter!("gateway_degraded_stripe_reads_total").increment(1);
@@ -294,6 +420,26 @@ impl ObjectIo {
                 self.topology.report_failure(node);
                 tracing::warn!(node = %node, error = %err, "shard read failed; reading from parity");
             }
+        }
+    }
+
+    /// A data shard through the cache (one fetch for concurrent readers);
+    /// a parity shard straight from its node, as only a decode needs it.
+    async fn fetch_through_cache(
+        &self,
+        stripe: &Stripe,
+        i: usize,
+        data_shards: usize,
+    ) -> Result<(Bytes, CacheStatus), ShardError> {
+        if i < data_shards {
+            self.shards
+                .get_or_fetch(&stripe.shards[i].hash, self.fetch_shard(stripe, i))
+                .await
+        } else {
+            let bytes = self.fetch_shard(stripe, i).await?;
+            metrics::counter!("cache_bytes_total", "source" => "storage")
+                .increment(bytes.len() as u64);
+            Ok((bytes, CacheStatus::Miss))
         }
     }
 

@@ -2,7 +2,11 @@
 //! registered at zero when it starts, so `/metrics` shows them before the
 //! first event.
 
-const COUNTERS: [(&str, &str); 3] = [
+const COUNTERS: [(&str, &str); 4] = [
+    (
+        "shard_gets_total",
+        "Shards read and served (verified) from this node's disk.",
+    ),
     (
         "shard_corrupt_total",
         "Stored shards that failed their hash when read and were quarantined.",

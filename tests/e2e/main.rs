@@ -6,6 +6,7 @@ mod client_compat;
 mod disk_full;
 mod drill;
 mod durability;
+mod edge_cache;
 mod garbage_collection;
 mod harness;
 mod raw_chunked;

@@ -421,6 +421,7 @@ impl ShardStore {
     #[tracing::instrument(skip_all, fields(shard = %hash))]
     pub async fn get(&self, hash: &ShardHash) -> Result<Bytes, StoreError> {
         let bytes = self.read_verified(hash).await?;
+        metrics::counter!("shard_gets_total").increment(1);
         metrics::counter!("shard_get_bytes_total").increment(bytes.len() as u64);
         Ok(bytes)
     }
