@@ -58,7 +58,9 @@ aws s3 cp --quiet "$WORK/256m" s3://media/big.mp4
 # --- the peers, with the edge as their origin.
 NGINX_CONF="$WORK/nginx.conf"
 mkdir -p "$WORK/nginx-cache"
+# Workers run as the invoking user, so they can use the temp folder.
 cat >"$NGINX_CONF" <<EOF
+user $(id -un);
 worker_processes auto;
 pid $WORK/nginx.pid;
 error_log $WORK/nginx-error.log;
