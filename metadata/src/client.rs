@@ -32,10 +32,10 @@ use crate::model::{
 };
 use crate::wire::{
     ClusterStatus, CommitObjectRequest, CommitPartRequest, CreateBucketRequest, DrainingRequest,
-    GetObjectResponse, GetPartRequest, GetPartResponse, HeartbeatReply, ListAccessKeysResponse,
-    ListBucketsResponse, ListNodesResponse, ListPartsRequest, ListUsersResponse, NodeFilesPage,
-    ObjectKeyRequest, RepairTasks, ReplacedPartResponse, ReplacedResponse, RetireRequest,
-    SuspectsRequest, UploadRequest,
+    GetObjectResponse, GetPartRequest, GetPartResponse, HeartbeatReply, LeaderStatus,
+    ListAccessKeysResponse, ListBucketsResponse, ListNodesResponse, ListPartsRequest,
+    ListUsersResponse, NodeFilesPage, ObjectKeyRequest, RepairTasks, ReplacedPartResponse,
+    ReplacedResponse, RetireRequest, SuspectsRequest, UploadRequest,
 };
 
 /// A dead metadata service must surface quickly as `Unavailable`, not as a
@@ -492,6 +492,13 @@ impl MetadataClient {
     /// `NodeHoldsShards`, `NoSuchNode`.
     pub async fn remove_node(&self, node: &NodeId) -> Result<(), MetadataError> {
         self.call_no_content::<()>(Method::DELETE, &format!("/v1/nodes/{node}"), None)
+            .await
+    }
+
+    /// Which replica leads repair and garbage collection, as the replica
+    /// this client talks to sees it.
+    pub async fn leader_status(&self) -> Result<LeaderStatus, MetadataError> {
+        self.call::<(), _>(Method::GET, "/v1/admin/leader", None)
             .await
     }
 

@@ -23,6 +23,7 @@ pub mod client;
 pub mod cluster_auth;
 pub mod collector;
 pub mod config;
+pub mod copy_command;
 pub mod error;
 pub mod ids;
 pub mod leader;

@@ -8,6 +8,7 @@ mod drill;
 mod durability;
 mod garbage_collection;
 mod harness;
+mod metadata_replicas;
 mod raw_chunked;
 mod raw_sigv4;
 mod repair;

@@ -35,6 +35,7 @@
 mod codec;
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod copy_to_postgres;
 pub(crate) mod keys;
 pub mod postgres;
 mod redb_store;

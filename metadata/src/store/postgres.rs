@@ -149,7 +149,7 @@ impl PgStore {
         &self.target
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Client, StoreError> {
         self.pool.get().await.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => pg_error(e),
             e => StoreError::Backend(format!("postgres connection: {e}")),

@@ -75,7 +75,14 @@ impl TestDatabase {
     /// A fresh, empty database. `Ok(None)` when PostgreSQL is not installed
     /// and not required (a message says the caller skips).
     pub async fn create() -> Result<Option<TestDatabase>, TestPostgresError> {
-        let server = match shared_server().await {
+        Self::create_with(Durability::Throwaway).await
+    }
+
+    /// [`TestDatabase::create`] on a server with `durability`.
+    pub async fn create_with(
+        durability: Durability,
+    ) -> Result<Option<TestDatabase>, TestPostgresError> {
+        let server = match shared_server(durability).await {
             Ok(s) => s,
             Err(TestPostgresError::NotInstalled) if !required() => {
                 eprintln!(
@@ -120,16 +127,31 @@ fn required() -> bool {
     std::env::var(REQUIRE_ENV).is_ok_and(|v| v == "1")
 }
 
-/// The running server of this process, or a new one.
-async fn shared_server() -> Result<Arc<Server>, TestPostgresError> {
-    static SHARED: Mutex<Weak<Server>> = Mutex::new(Weak::new());
+/// How a test server treats commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// No fsync: tests, where the data dies with the server anyway.
+    Throwaway,
+    /// PostgreSQL's defaults (fsync, synchronous commit): benchmarks that
+    /// compare with the embedded store's durable commits.
+    Durable,
+}
+
+/// The running server of this process with that durability, or a new one.
+async fn shared_server(durability: Durability) -> Result<Arc<Server>, TestPostgresError> {
+    static THROWAWAY: Mutex<Weak<Server>> = Mutex::new(Weak::new());
+    static DURABLE: Mutex<Weak<Server>> = Mutex::new(Weak::new());
     // Starting is blocking work (initdb); one at a time, off the runtime.
-    tokio::task::spawn_blocking(|| {
-        let mut shared = SHARED.lock().unwrap_or_else(|p| p.into_inner());
+    tokio::task::spawn_blocking(move || {
+        let slot = match durability {
+            Durability::Throwaway => &THROWAWAY,
+            Durability::Durable => &DURABLE,
+        };
+        let mut shared = slot.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(server) = shared.upgrade() {
             return Ok(server);
         }
-        let server = Arc::new(Server::start()?);
+        let server = Arc::new(Server::start(durability)?);
         *shared = Arc::downgrade(&server);
         Ok(server)
     })
@@ -155,7 +177,7 @@ impl Server {
         )
     }
 
-    fn start() -> Result<Server, TestPostgresError> {
+    fn start(durability: Durability) -> Result<Server, TestPostgresError> {
         let bin = bin_dir()?;
         let run_as = run_as()?;
         let dir = tempfile::Builder::new().prefix("tessera-pg").tempdir()?;
@@ -182,7 +204,7 @@ impl Server {
         let mut last = String::new();
         for _ in 0..5 {
             let addr = free_loopback_port()?;
-            match spawn_postgres(&bin, &data, dir.path(), addr, run_as.as_ref())? {
+            match spawn_postgres(&bin, &data, dir.path(), addr, durability, run_as.as_ref())? {
                 Ok(child) => {
                     return Ok(Server {
                         child: Mutex::new(child),
@@ -226,6 +248,7 @@ fn spawn_postgres(
     data: &Path,
     dir: &Path,
     addr: SocketAddr,
+    durability: Durability,
     run_as: Option<&User>,
 ) -> Result<Result<Child, String>, TestPostgresError> {
     let log_path = dir.join(format!("postgres-{}.log", addr.port()));
@@ -233,17 +256,23 @@ fn spawn_postgres(
     if let Some(user) = run_as {
         chown(&log_path, Some(user.uid.as_raw()), Some(user.gid.as_raw()))?;
     }
-    let mut child = as_user(Command::new(bin.join("postgres")), run_as)
-        .arg("-D")
+    let mut cmd = as_user(Command::new(bin.join("postgres")), run_as);
+    cmd.arg("-D")
         .arg(data)
         .arg("-p")
         .arg(addr.port().to_string())
         .args(["-c", "listen_addresses=127.0.0.1"])
         .args(["-c", "unix_socket_directories="])
-        .args(["-c", "max_connections=300"])
+        .args(["-c", "max_connections=300"]);
+    if durability == Durability::Throwaway {
         // Throwaway data: durability would only slow the tests down.
-        .args(["-c", "fsync=off", "-c", "full_page_writes=off"])
-        .args(["-c", "synchronous_commit=off"])
+        cmd.args(["-c", "fsync=off", "-c", "full_page_writes=off"])
+            .args(["-c", "synchronous_commit=off"]);
+    } else {
+        // Room for bulk loads without checkpoints every few seconds.
+        cmd.args(["-c", "max_wal_size=4GB", "-c", "shared_buffers=512MB"]);
+    }
+    let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
