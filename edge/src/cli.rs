@@ -36,6 +36,9 @@ pub enum Role {
     StorageNode(storage_node::config::Args),
     /// Manage users and access keys on a running cluster.
     Admin(crate::admin::AdminArgs),
+    /// Copy all metadata from the embedded store into an empty PostgreSQL
+    /// database (with the metadata service stopped).
+    CopyMetadataToPostgres(metadata::copy_command::CopyArgs),
 }
 
 #[derive(Debug, Clone, Parser)]
@@ -110,6 +113,11 @@ pub fn main() -> anyhow::Result<()> {
             Role::Metadata(args) => metadata::run(args).await.map_err(Into::into),
             Role::StorageNode(args) => storage_node::run(args).await.map_err(Into::into),
             Role::Admin(args) => crate::admin::run(args).await,
+            Role::CopyMetadataToPostgres(args) => {
+                let report = metadata::copy_command::run(args).await?;
+                println!("{}", serde_json::to_string_pretty(&report)?);
+                Ok(())
+            }
         }
     })
 }
@@ -185,6 +193,7 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
             humantime::format_duration(args.repair_after).to_string(),
         ],
         node_args: Vec::new(),
+        metadata_replicas: Vec::new(),
     };
     println!("Starting a local cluster in {} ...", data.display());
     let started_on_terminal = has_controlling_terminal();

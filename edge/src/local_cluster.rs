@@ -48,6 +48,21 @@ pub struct ClusterSpec {
     pub metadata_args: Vec<String>,
     /// Extra arguments for every `edge storage-node` (e.g. `--scrub-rate`).
     pub node_args: Vec<String>,
+    /// Further metadata replicas sharing this cluster's PostgreSQL store,
+    /// started by the caller: storage nodes and the edge are given every
+    /// replica's address and fail over between them.
+    pub metadata_replicas: Vec<SocketAddr>,
+}
+
+impl ClusterSpec {
+    /// The `--metadata-url` clients get: every replica, comma-separated.
+    pub fn metadata_url(&self) -> String {
+        std::iter::once(&self.metadata_addr)
+            .chain(&self.metadata_replicas)
+            .map(|a| format!("http://{a}"))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -215,7 +230,7 @@ impl LocalCluster {
         ClusterFile {
             s3_endpoint: self.s3_endpoint(),
             admin_url: format!("http://{}", self.spec.admin_addr),
-            metadata_url: format!("http://{}", self.spec.metadata_addr),
+            metadata_url: self.spec.metadata_url(),
             cluster_secret_file: self.secret_file_path(),
             access_key: Some(self.spec.access_key.clone()),
             data_shards: Some(self.spec.data_shards),
@@ -323,7 +338,7 @@ impl LocalCluster {
             .arg("--node-id")
             .arg(&role)
             .arg("--metadata-url")
-            .arg(format!("http://{}", self.spec.metadata_addr))
+            .arg(self.spec.metadata_url())
             .args(&self.spec.node_args)
             .args(extra);
         self.nodes[i].child = Some(self.spawn(&role, cmd)?);
@@ -376,7 +391,7 @@ impl LocalCluster {
             .arg("--admin-listen")
             .arg(admin_addr.to_string())
             .arg("--metadata-url")
-            .arg(format!("http://{}", self.spec.metadata_addr))
+            .arg(self.spec.metadata_url())
             .arg("--data-shards")
             .arg(self.spec.data_shards.to_string())
             .arg("--parity-shards")
@@ -389,7 +404,7 @@ impl LocalCluster {
     pub async fn wait_nodes_up(&self, n: usize, timeout: Duration) -> Result<(), ClusterError> {
         let secret = ClusterSecret::new(self.spec.cluster_secret.clone())
             .map_err(|e| ClusterError::Secret(e.to_string()))?;
-        let client = MetadataClient::new(&format!("http://{}", self.spec.metadata_addr), secret)
+        let client = MetadataClient::new(&self.spec.metadata_url(), secret)
             .map_err(|e| ClusterError::Secret(e.to_string()))?;
         let deadline = Instant::now() + timeout;
         loop {

@@ -4,7 +4,17 @@
 //! It does not retry by itself: whether a retry is safe depends on the caller's
 //! operation (a commit after a timeout may already have happened), so callers
 //! decide with [`MetadataError::is_retryable`].
+//!
+//! Fail-over: given several replicas' addresses (`http://a:9100,http://b:9100`)
+//! it talks to one and moves to the next when that one fails. A request that
+//! certainly did nothing (the connection was refused or never made, or the
+//! replica answered that it does not lead the work asked for) is sent to the
+//! next replica at once, so a dead replica costs a caller one failed connect;
+//! any other failure is returned as usual, and the next call starts at the
+//! next replica.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -22,10 +32,10 @@ use crate::model::{
 };
 use crate::wire::{
     ClusterStatus, CommitObjectRequest, CommitPartRequest, CreateBucketRequest, DrainingRequest,
-    GetObjectResponse, GetPartRequest, GetPartResponse, HeartbeatReply, ListAccessKeysResponse,
-    ListBucketsResponse, ListNodesResponse, ListPartsRequest, ListUsersResponse, NodeFilesPage,
-    ObjectKeyRequest, RepairTasks, ReplacedPartResponse, ReplacedResponse, RetireRequest,
-    SuspectsRequest, UploadRequest,
+    GetObjectResponse, GetPartRequest, GetPartResponse, HeartbeatReply, LeaderStatus,
+    ListAccessKeysResponse, ListBucketsResponse, ListNodesResponse, ListPartsRequest,
+    ListUsersResponse, NodeFilesPage, ObjectKeyRequest, RepairTasks, ReplacedPartResponse,
+    ReplacedResponse, RetireRequest, SuspectsRequest, UploadRequest,
 };
 
 /// A dead metadata service must surface quickly as `Unavailable`, not as a
@@ -34,30 +44,51 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Generous upper bound for one call (a large listing page on a busy disk).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Cheap to clone: clones share one connection pool.
+/// Cheap to clone: clones share one connection pool and the choice of
+/// replica.
 #[derive(Clone)]
 pub struct MetadataClient {
     http: reqwest::Client,
-    base: String,
+    /// Every replica's base URL, in the order given.
+    bases: Arc<[String]>,
+    /// Index into `bases` of the replica tried first.
+    current: Arc<AtomicUsize>,
     secret: ClusterSecret,
 }
 
 impl std::fmt::Debug for MetadataClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetadataClient")
-            .field("base", &self.base)
+            .field("bases", &self.bases)
             .finish_non_exhaustive()
     }
 }
 
+/// How one attempt at one replica ended.
+enum Attempt {
+    Answered(reqwest::Response),
+    /// Nothing happened there: try the next replica.
+    NotDone(MetadataError),
+    Failed(MetadataError),
+}
+
 impl MetadataClient {
-    /// `base_url` like `http://127.0.0.1:9100` (a trailing `/` is ignored).
+    /// `base_url` like `http://127.0.0.1:9100` (a trailing `/` is ignored),
+    /// or several replicas' URLs separated by commas.
     pub fn new(base_url: &str, secret: ClusterSecret) -> Result<Self, MetadataError> {
-        let base = base_url.trim_end_matches('/').to_owned();
-        let parsed = reqwest::Url::parse(&base).map_err(|e| {
-            MetadataError::InvalidRequest(format!("metadata url {base_url:?}: {e}"))
-        })?;
-        if parsed.scheme() != "http" || parsed.host().is_none() {
+        let mut bases = Vec::new();
+        for one in base_url.split(',').map(str::trim).filter(|u| !u.is_empty()) {
+            let base = one.trim_end_matches('/').to_owned();
+            let parsed = reqwest::Url::parse(&base)
+                .map_err(|e| MetadataError::InvalidRequest(format!("metadata url {one:?}: {e}")))?;
+            if parsed.scheme() != "http" || parsed.host().is_none() {
+                return Err(MetadataError::InvalidRequest(format!(
+                    "metadata url {one:?}: expected http://host:port"
+                )));
+            }
+            bases.push(base);
+        }
+        if bases.is_empty() {
             return Err(MetadataError::InvalidRequest(format!(
                 "metadata url {base_url:?}: expected http://host:port"
             )));
@@ -72,12 +103,23 @@ impl MetadataClient {
             .no_proxy()
             .build()
             .map_err(|e| MetadataError::Internal(format!("building HTTP client: {e}")))?;
-        Ok(MetadataClient { http, base, secret })
+        Ok(MetadataClient {
+            http,
+            bases: bases.into(),
+            current: Arc::new(AtomicUsize::new(0)),
+            secret,
+        })
     }
 
-    /// The base URL this client talks to.
+    /// The base URL of the replica this client tries first.
     pub fn base_url(&self) -> &str {
-        &self.base
+        let i = self.current.load(Ordering::Relaxed) % self.bases.len();
+        &self.bases[i]
+    }
+
+    /// Every replica's base URL, in the order given.
+    pub fn base_urls(&self) -> &[String] {
+        &self.bases
     }
 
     /// Creates a bucket. `BucketAlreadyOwnedByYou` if `owner` already owns it,
@@ -453,6 +495,13 @@ impl MetadataClient {
             .await
     }
 
+    /// Which replica leads repair and garbage collection, as the replica
+    /// this client talks to sees it.
+    pub async fn leader_status(&self) -> Result<LeaderStatus, MetadataError> {
+        self.call::<(), _>(Method::GET, "/v1/admin/leader", None)
+            .await
+    }
+
     /// Every known node with its up/down state, sorted by id.
     pub async fn list_nodes(&self) -> Result<Vec<NodeStatus>, MetadataError> {
         let r: ListNodesResponse = self.call::<(), _>(Method::GET, "/v1/nodes", None).await?;
@@ -484,7 +533,8 @@ impl MetadataClient {
         self.send(method, path, body).await.map(drop)
     }
 
-    /// Sends one request; any non-2xx answer becomes the error it encodes.
+    /// Sends one request, to each replica in turn while they certainly did
+    /// nothing with it; any non-2xx answer becomes the error it encodes.
     #[tracing::instrument(level = "debug", skip_all, fields(%method, path))]
     async fn send<B: Serialize>(
         &self,
@@ -492,19 +542,68 @@ impl MetadataClient {
         path: &str,
         body: Option<&B>,
     ) -> Result<reqwest::Response, MetadataError> {
+        let n = self.bases.len();
+        let first = self.current.load(Ordering::Relaxed) % n;
+        let mut last = None;
+        for step in 0..n {
+            let i = (first + step) % n;
+            match self
+                .send_to(&self.bases[i], method.clone(), path, body)
+                .await
+            {
+                Attempt::Answered(resp) => {
+                    if step > 0 {
+                        self.current.store(i, Ordering::Relaxed);
+                    }
+                    return Ok(resp);
+                }
+                Attempt::NotDone(e) => {
+                    tracing::debug!(replica = %self.bases[i], error = %e, "trying the next replica");
+                    last = Some(e);
+                }
+                Attempt::Failed(e) => {
+                    // Start the next call elsewhere if this replica is sick.
+                    if e.is_retryable() && n > 1 {
+                        self.current.store((i + 1) % n, Ordering::Relaxed);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        if n > 1 {
+            self.current.store((first + 1) % n, Ordering::Relaxed);
+        }
+        Err(last.unwrap_or_else(|| MetadataError::Unavailable(format!("{path}: no replica"))))
+    }
+
+    async fn send_to<B: Serialize>(
+        &self,
+        base: &str,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Attempt {
         let mut req = self
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(method, format!("{base}{path}"))
             .header(reqwest::header::AUTHORIZATION, self.secret.header_value());
         if let Some(b) = body {
             req = req.json(b);
         }
-        let resp = req.send().await.map_err(|e| transport_error(path, &e))?;
+        let resp = match req.send().await {
+            Ok(resp) => resp,
+            // Never connected: the request reached no one.
+            Err(e) if e.is_connect() => return Attempt::NotDone(transport_error(path, &e)),
+            Err(e) => return Attempt::Failed(transport_error(path, &e)),
+        };
         let status = resp.status();
         if status.is_success() {
-            return Ok(resp);
+            return Attempt::Answered(resp);
         }
-        Err(error_from_response(status, resp).await)
+        match error_from_response(status, resp).await {
+            e @ MetadataError::NotLeader(_) => Attempt::NotDone(e),
+            e => Attempt::Failed(e),
+        }
     }
 }
 

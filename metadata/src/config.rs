@@ -9,7 +9,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use crate::cluster_auth::{ClusterSecret, ClusterSecretError};
+use crate::leader::DEFAULT_LEASE_TTL;
 use crate::registry::DEFAULT_HEARTBEAT_TIMEOUT;
+use crate::store::PgOptions;
+use crate::store::postgres::DEFAULT_POOL_SIZE;
 
 /// Where the service listens unless told otherwise.
 pub use crate::repair::RepairConfig;
@@ -30,10 +33,35 @@ pub struct Args {
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
 
-    /// Folder of the metadata database (`metadata.redb`). Required here or in
-    /// the config file.
+    /// Folder of the embedded metadata database (`metadata.redb`). Required
+    /// here or in the config file unless a PostgreSQL URL is given.
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// Keep the metadata in PostgreSQL instead of the embedded file, e.g.
+    /// `postgres://tessera:secret@db:5432/tessera`. Several replicas may
+    /// share one database.
+    #[arg(long, env = "TESSERA_POSTGRES_URL", hide_env_values = true)]
+    pub postgres_url: Option<String>,
+
+    /// File holding the PostgreSQL URL (keeps its password out of `ps`).
+    #[arg(long, value_name = "FILE")]
+    pub postgres_url_file: Option<PathBuf>,
+
+    /// Most PostgreSQL connections this replica holds [default: 16].
+    #[arg(long, value_name = "N")]
+    pub postgres_pool_size: Option<usize>,
+
+    /// How long the replica leading repair and garbage collection holds its
+    /// lease without renewing it; a killed leader is replaced after about
+    /// this long [default: 5s].
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub leader_lease: Option<Duration>,
+
+    /// The address other processes reach this replica at, if not `--listen`
+    /// (shown to operators as the leader's address).
+    #[arg(long, value_name = "ADDR")]
+    pub advertise: Option<String>,
 
     /// Shared secret of the cluster (at least 16 characters).
     #[arg(long, env = "TESSERA_CLUSTER_SECRET", hide_env_values = true)]
@@ -71,8 +99,20 @@ pub struct Args {
 pub struct RawConfig {
     /// Address to listen on, e.g. `"0.0.0.0:9100"`.
     pub listen: Option<SocketAddr>,
-    /// Folder of the metadata database.
+    /// Folder of the embedded metadata database.
     pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL; selects the PostgreSQL backend. Prefer
+    /// `postgres_url_file` when the URL carries a password.
+    pub postgres_url: Option<String>,
+    /// File holding the PostgreSQL URL.
+    pub postgres_url_file: Option<PathBuf>,
+    /// Most PostgreSQL connections this replica holds.
+    pub postgres_pool_size: Option<usize>,
+    /// Lease of the replica leading maintenance, e.g. `"5s"`.
+    #[serde(default, with = "humantime_serde")]
+    pub leader_lease: Option<Duration>,
+    /// The address other processes reach this replica at.
+    pub advertise: Option<String>,
     /// The cluster secret itself. Prefer `cluster_secret_file`.
     pub cluster_secret: Option<String>,
     /// File holding the cluster secret.
@@ -91,11 +131,23 @@ pub struct RawConfig {
     pub repair_scan_every: Option<Duration>,
 }
 
+/// Where the metadata is kept.
+#[derive(Debug, Clone)]
+pub enum StoreConfig {
+    /// The embedded store: `<data_dir>/metadata.redb`, one process.
+    Embedded { data_dir: PathBuf },
+    /// PostgreSQL, shared by any number of replicas.
+    Postgres(PgOptions),
+}
+
 /// The validated configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
-    pub data_dir: PathBuf,
+    pub store: StoreConfig,
+    /// How this replica is named to others (its lease holder address).
+    pub advertise: String,
+    pub leader_lease: Duration,
     pub cluster_secret: ClusterSecret,
     pub heartbeat_timeout: Duration,
     pub gc_grace: Duration,
@@ -117,8 +169,13 @@ pub enum ConfigError {
         path: PathBuf,
         source: Box<toml::de::Error>,
     },
-    #[error("no data folder: pass --data-dir or set data_dir in the config file")]
+    #[error(
+        "no metadata store: pass --data-dir (embedded) or --postgres-url, or set \
+         data_dir or postgres_url in the config file"
+    )]
     MissingDataDir,
+    #[error("the leader lease must be at least 300ms")]
+    ShortLease,
     #[error(
         "no cluster secret: pass --cluster-secret, TESSERA_CLUSTER_SECRET or \
          --cluster-secret-file, or set cluster_secret(_file) in the config file"
@@ -135,7 +192,11 @@ impl Config {
     pub fn new(data_dir: impl Into<PathBuf>, cluster_secret: ClusterSecret) -> Self {
         Config {
             listen: default_listen(),
-            data_dir: data_dir.into(),
+            store: StoreConfig::Embedded {
+                data_dir: data_dir.into(),
+            },
+            advertise: default_listen().to_string(),
+            leader_lease: DEFAULT_LEASE_TTL,
             cluster_secret,
             heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
             gc_grace: DEFAULT_GC_GRACE,
@@ -154,10 +215,45 @@ impl Config {
 
     /// Merges flags over a parsed file and validates the result.
     pub fn from_raw(args: Args, raw: RawConfig) -> Result<Config, ConfigError> {
-        let data_dir = args
-            .data_dir
-            .or(raw.data_dir)
-            .ok_or(ConfigError::MissingDataDir)?;
+        // A URL (or its file) named on the command line wins over the
+        // config file's; a URL selects PostgreSQL whatever data folder is
+        // also set (the local cluster always passes one).
+        let postgres_url = match (
+            args.postgres_url,
+            args.postgres_url_file,
+            raw.postgres_url,
+            raw.postgres_url_file,
+        ) {
+            (Some(u), ..) => Some(u),
+            (None, Some(f), ..) => Some(read_secret(&f)?),
+            (None, None, Some(u), _) => Some(u),
+            (None, None, None, Some(f)) => Some(read_secret(&f)?),
+            (None, None, None, None) => None,
+        };
+        let store = match postgres_url {
+            Some(url) => StoreConfig::Postgres(PgOptions {
+                url,
+                pool_size: args
+                    .postgres_pool_size
+                    .or(raw.postgres_pool_size)
+                    .unwrap_or(DEFAULT_POOL_SIZE)
+                    .max(1),
+            }),
+            None => StoreConfig::Embedded {
+                data_dir: args
+                    .data_dir
+                    .or(raw.data_dir)
+                    .ok_or(ConfigError::MissingDataDir)?,
+            },
+        };
+        let leader_lease = args
+            .leader_lease
+            .or(raw.leader_lease)
+            .unwrap_or(DEFAULT_LEASE_TTL);
+        if leader_lease < Duration::from_millis(300) {
+            return Err(ConfigError::ShortLease);
+        }
+        let listen = args.listen.or(raw.listen).unwrap_or_else(default_listen);
         // A secret given on the command line (or env) wins over a file named
         // on the command line, which wins over the config file's choices.
         let secret = match (
@@ -180,8 +276,13 @@ impl Config {
             return Err(ConfigError::ZeroHeartbeatTimeout);
         }
         Ok(Config {
-            listen: args.listen.or(raw.listen).unwrap_or_else(default_listen),
-            data_dir,
+            listen,
+            store,
+            advertise: args
+                .advertise
+                .or(raw.advertise)
+                .unwrap_or_else(|| listen.to_string()),
+            leader_lease,
             cluster_secret: ClusterSecret::new(secret)?,
             heartbeat_timeout,
             gc_grace: args.gc_grace.or(raw.gc_grace).unwrap_or(DEFAULT_GC_GRACE),
@@ -261,7 +362,10 @@ mod tests {
         .unwrap();
         let c = Config::from_args(args).unwrap();
         assert_eq!(c.listen, "0.0.0.0:7000".parse().unwrap());
-        assert_eq!(c.data_dir, PathBuf::from("/from/flag"));
+        assert!(matches!(
+            &c.store,
+            StoreConfig::Embedded { data_dir } if data_dir.as_path() == Path::new("/from/flag")
+        ));
         assert_eq!(c.heartbeat_timeout, Duration::from_millis(1500));
     }
 
@@ -307,6 +411,43 @@ mod tests {
         assert!(matches!(
             Config::from_args(short),
             Err(ConfigError::Secret(_))
+        ));
+    }
+
+    #[test]
+    fn a_postgres_url_selects_postgres() {
+        let url_file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(url_file.path(), "postgres://u:p@db/tessera\n").unwrap();
+        let args = Args::try_parse_from([
+            "metadata",
+            "--cluster-secret",
+            SECRET,
+            "--data-dir",
+            "/ignored",
+            "--postgres-url-file",
+            url_file.path().to_str().unwrap(),
+            "--postgres-pool-size",
+            "4",
+        ])
+        .unwrap();
+        let c = Config::from_args(args).unwrap();
+        match c.store {
+            StoreConfig::Postgres(o) => {
+                assert_eq!(o.url, "postgres://u:p@db/tessera");
+                assert_eq!(o.pool_size, 4);
+            }
+            other => panic!("expected PostgreSQL, got {other:?}"),
+        }
+        let raw: RawConfig =
+            toml::from_str("postgres_url = \"postgres://db/x\"\nleader_lease = \"100ms\"\n")
+                .unwrap();
+        let args = Args {
+            cluster_secret: Some(SECRET.into()),
+            ..Args::default()
+        };
+        assert!(matches!(
+            Config::from_raw(args, raw),
+            Err(ConfigError::ShortLease)
         ));
     }
 

@@ -63,6 +63,11 @@ pub enum MetadataError {
     /// timeouts, overload). Worth retrying.
     #[error("metadata service unavailable: {0}")]
     Unavailable(String),
+    /// The replica asked does not lead the single-owner work (repair
+    /// planning) this request needs; it did nothing. Another replica does:
+    /// the client tries the next address.
+    #[error("this metadata replica does not lead repair: {0}")]
+    NotLeader(String),
     /// A bug or a broken store on the metadata side.
     #[error("internal metadata error: {0}")]
     Internal(String),
@@ -72,7 +77,10 @@ impl MetadataError {
     /// Whether the same request may succeed if sent again later: only
     /// transport trouble and overload are. Everything else is an answer.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, MetadataError::Unavailable(_))
+        matches!(
+            self,
+            MetadataError::Unavailable(_) | MetadataError::NotLeader(_)
+        )
     }
 
     /// The stable name used in the JSON error body.
@@ -97,6 +105,7 @@ impl MetadataError {
             MetadataError::NodeHoldsShards(_) => "NodeHoldsShards",
             MetadataError::InvalidRequest(_) => "InvalidRequest",
             MetadataError::Unavailable(_) => "Unavailable",
+            MetadataError::NotLeader(_) => "NotLeader",
             MetadataError::Internal(_) => "Internal",
         }
     }
@@ -122,7 +131,9 @@ impl MetadataError {
             | MetadataError::InvalidPartOrder
             | MetadataError::EntityTooSmall => StatusCode::BAD_REQUEST,
             MetadataError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            MetadataError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            MetadataError::Unavailable(_) | MetadataError::NotLeader(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             MetadataError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -151,6 +162,7 @@ impl MetadataError {
             Some("NodeHoldsShards") => MetadataError::NodeHoldsShards(message),
             Some("InvalidRequest") => MetadataError::InvalidRequest(message),
             Some("Unavailable") => MetadataError::Unavailable(message),
+            Some("NotLeader") => MetadataError::NotLeader(message),
             Some("Internal") => MetadataError::Internal(message),
             _ => match status {
                 // Our cluster secret was refused: a misconfiguration on our
@@ -214,12 +226,19 @@ mod tests {
             MetadataError::NodeHoldsShards("x".into()),
             MetadataError::InvalidRequest("x".into()),
             MetadataError::Unavailable("x".into()),
+            MetadataError::NotLeader("x".into()),
             MetadataError::Internal("x".into()),
         ];
         for e in all {
             let back = MetadataError::from_wire(e.status(), Some(e.code()), "x".into());
             assert_eq!(back, e);
-            assert_eq!(e.is_retryable(), matches!(e, MetadataError::Unavailable(_)));
+            assert_eq!(
+                e.is_retryable(),
+                matches!(
+                    e,
+                    MetadataError::Unavailable(_) | MetadataError::NotLeader(_)
+                )
+            );
         }
     }
 

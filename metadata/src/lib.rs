@@ -23,8 +23,10 @@ pub mod client;
 pub mod cluster_auth;
 pub mod collector;
 pub mod config;
+pub mod copy_command;
 pub mod error;
 pub mod ids;
+pub mod leader;
 pub mod lifecycle;
 pub mod listing;
 pub mod metric_catalog;
@@ -34,4 +36,6 @@ pub mod registry;
 pub mod repair;
 pub mod server;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod wire;

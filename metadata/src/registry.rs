@@ -8,6 +8,20 @@
 //! is reached (address or zone). After a restart the persisted nodes count as
 //! seen at load time: they stay up for one timeout and drop to down unless
 //! they heartbeat, so a metadata restart does not mark the cluster dead.
+//!
+//! Several replicas on one shared store (PostgreSQL) each receive only the
+//! heartbeats of the nodes that happen to call them, yet every replica
+//! places writes and the leader decides what is down. So with a shared
+//! store every heartbeat is persisted (one small row update per node per
+//! interval, a trivial load for PostgreSQL), and each replica merges the
+//! stored heartbeats into its view every [`REFRESH_EVERY`]: all replicas
+//! agree on liveness within that period, and a new leader starts from the
+//! true last-seen times instead of assuming everyone is up. Why not have
+//! nodes heartbeat every replica: a node that reaches only some replicas
+//! would look up to some and down to others, and the leader's view would
+//! depend on network paths rather than on one record. The cost is that
+//! replicas compare a heartbeat's wall-clock time with their own clock, so
+//! their clocks must agree to well within the heartbeat timeout (NTP does).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -30,6 +44,8 @@ pub enum RemoveNodeError {
 
 /// The default for `--heartbeat-timeout`.
 pub const DEFAULT_HEARTBEAT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a replica on a shared store merges the stored heartbeats.
+pub const REFRESH_EVERY: Duration = Duration::from_secs(1);
 
 struct Entry {
     heartbeat: NodeHeartbeat,
@@ -44,6 +60,9 @@ pub struct Registry {
     store: Arc<dyn MetaStore>,
     timeout: Duration,
     nodes: RwLock<BTreeMap<NodeId, Entry>>,
+    /// Other replicas share the store: persist every heartbeat and merge
+    /// theirs (see the module doc).
+    shared: bool,
 }
 
 impl std::fmt::Debug for Registry {
@@ -55,19 +74,29 @@ impl std::fmt::Debug for Registry {
 }
 
 impl Registry {
-    /// Loads the persisted nodes, all considered seen now.
+    /// Loads the persisted nodes, all considered seen now; on a shared
+    /// store, seen when their stored heartbeat says.
     pub async fn load(store: Arc<dyn MetaStore>, timeout: Duration) -> Result<Self, StoreError> {
         let now = Instant::now();
         let now_ms = now_unix_ms();
+        let shared = store.is_shared();
         let nodes = store
             .list_nodes()
             .await?
             .into_iter()
             .map(|r| {
+                let (last_seen, last_seen_unix_ms) = if shared {
+                    (
+                        instant_of(r.last_seen_unix_ms, now, now_ms),
+                        r.last_seen_unix_ms,
+                    )
+                } else {
+                    (now, now_ms)
+                };
                 let entry = Entry {
                     heartbeat: r.heartbeat,
-                    last_seen: now,
-                    last_seen_unix_ms: now_ms,
+                    last_seen,
+                    last_seen_unix_ms,
                     draining: r.draining,
                 };
                 (entry.heartbeat.id.clone(), entry)
@@ -77,7 +106,61 @@ impl Registry {
             store,
             timeout,
             nodes: RwLock::new(nodes),
+            shared,
         })
+    }
+
+    /// Merges the stored records into this replica's view: heartbeats other
+    /// replicas received, draining flags they set, nodes they removed. Only
+    /// for a shared store; a no-op otherwise.
+    pub async fn refresh(&self) -> Result<(), StoreError> {
+        if !self.shared {
+            return Ok(());
+        }
+        let records = self.store.list_nodes().await?;
+        let now = Instant::now();
+        let now_ms = now_unix_ms();
+        let mut nodes = self.nodes.write().unwrap_or_else(|p| p.into_inner());
+        let stored: std::collections::BTreeSet<NodeId> =
+            records.iter().map(|r| r.heartbeat.id.clone()).collect();
+        nodes.retain(|id, _| stored.contains(id));
+        for r in records {
+            let seen = instant_of(r.last_seen_unix_ms, now, now_ms);
+            match nodes.get_mut(&r.heartbeat.id) {
+                Some(e) => {
+                    e.draining = r.draining;
+                    if r.last_seen_unix_ms > e.last_seen_unix_ms {
+                        e.heartbeat = r.heartbeat;
+                        e.last_seen = e.last_seen.max(seen);
+                        e.last_seen_unix_ms = r.last_seen_unix_ms;
+                    }
+                }
+                None => {
+                    nodes.insert(
+                        r.heartbeat.id.clone(),
+                        Entry {
+                            heartbeat: r.heartbeat,
+                            last_seen: seen,
+                            last_seen_unix_ms: r.last_seen_unix_ms,
+                            draining: r.draining,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Refreshes every [`REFRESH_EVERY`] until the task is dropped.
+    pub async fn run_refresh(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(REFRESH_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = self.refresh().await {
+                tracing::warn!(error = %e, "refreshing node liveness failed");
+            }
+        }
     }
 
     pub fn heartbeat_timeout(&self) -> Duration {
@@ -94,8 +177,10 @@ impl Registry {
                 .get(&hb.id)
                 .is_some_and(|e| e.heartbeat.addr == hb.addr && e.heartbeat.zone == hb.zone)
         };
-        if !known {
+        if !known || self.shared {
             self.store.put_node(hb.clone(), now_ms).await?;
+        }
+        if !known {
             tracing::info!(node = %hb.id, addr = %hb.addr, zone = ?hb.zone, "node registered");
         }
         let mut nodes = self.nodes.write().unwrap_or_else(|p| p.into_inner());
@@ -180,6 +265,14 @@ impl Registry {
         nodes.retain(NodeStatus::is_up);
         nodes
     }
+}
+
+/// The monotonic instant of a wall-clock time in the past: `now` if the time
+/// is in the future (a clock slightly ahead of ours), and also, for lack of
+/// a representable instant, if it is older than this machine's uptime.
+fn instant_of(unix_ms: i64, now: Instant, now_ms: i64) -> Instant {
+    let age = Duration::from_millis(now_ms.saturating_sub(unix_ms).max(0).unsigned_abs());
+    now.checked_sub(age).unwrap_or(now)
 }
 
 #[cfg(test)]

@@ -10,11 +10,13 @@ use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
+use tokio::sync::watch;
+
 use crate::api::{AppState, router};
-use crate::config::{Args, Config, ConfigError};
+use crate::config::{Args, Config, ConfigError, StoreConfig};
 use crate::registry::Registry;
 use crate::repair::Repairer;
-use crate::store::{MetaStore, RedbStore, StoreError};
+use crate::store::{LeaseHolder, MetaStore, PgStore, RedbStore, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
@@ -63,34 +65,75 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// Opens the configured store: the embedded file, or a PostgreSQL
+/// database (migrated to this release's schema first).
+pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn MetaStore>, StoreError> {
+    match config {
+        StoreConfig::Embedded { data_dir } => {
+            let data_dir = data_dir.clone();
+            let store = tokio::task::spawn_blocking(move || RedbStore::open(&data_dir))
+                .await
+                .map_err(|e| StoreError::Backend(format!("opening the store: {e}")))??;
+            tracing::info!(path = %store.path().display(), "metadata store open");
+            Ok(Arc::new(store))
+        }
+        StoreConfig::Postgres(options) => {
+            let store = PgStore::connect(options).await?;
+            tracing::info!(target = store.target(), "metadata store on PostgreSQL");
+            Ok(Arc::new(store))
+        }
+    }
+}
+
 /// Serves the metadata API on `listener` until `shutdown` resolves, then
 /// finishes in-flight requests and closes the store (every acknowledged write
 /// is already durable).
+///
+/// Every replica serves the whole API. Work that must have one owner
+/// (repair planning and dispatch, garbage collection) runs only while this
+/// replica leads (see [`crate::leader`]); with the embedded store that is
+/// always.
 pub async fn serve(
     config: Config,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let data_dir = config.data_dir.clone();
-    let store = tokio::task::spawn_blocking(move || RedbStore::open(&data_dir))
-        .await
-        .map_err(|e| StoreError::Backend(format!("opening the store: {e}")))??;
-    tracing::info!(path = %store.path().display(), "metadata store open");
-    let store: Arc<dyn MetaStore> = Arc::new(store);
+    let store = open_store(&config.store).await?;
     let registry = Arc::new(Registry::load(store.clone(), config.heartbeat_timeout).await?);
-    let collector = tokio::spawn(crate::collector::run(store.clone(), config.gc_grace));
+    let refresh = store
+        .is_shared()
+        .then(|| tokio::spawn(registry.clone().run_refresh()));
     let repairer = Arc::new(Repairer::new(
         store.clone(),
         registry.clone(),
         config.repair,
     ));
-    let repair = tokio::spawn(repairer.clone().run());
+    let me = LeaseHolder {
+        id: uuid::Uuid::new_v4().to_string(),
+        addr: config.advertise.clone(),
+    };
+    let (stop_campaign, campaign_stopped) = watch::channel(false);
+    let (leadership, campaign) =
+        crate::leader::spawn(store.clone(), me, config.leader_lease, campaign_stopped);
+    let maintenance = {
+        let (store, repairer, grace) = (store.clone(), repairer.clone(), config.gc_grace);
+        tokio::spawn(crate::leader::while_leading(
+            leadership.subscribe(),
+            move || {
+                vec![
+                    tokio::spawn(crate::collector::run(store.clone(), grace)),
+                    tokio::spawn(repairer.clone().run()),
+                ]
+            },
+        ))
+    };
     let metrics = metrics_handle();
     crate::metric_catalog::register();
     let state = AppState {
         store,
         registry,
         repairer,
+        leadership,
         secret: config.cluster_secret.clone(),
         metrics,
     };
@@ -107,8 +150,15 @@ pub async fn serve(
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
-    collector.abort();
-    repair.abort();
+    maintenance.abort();
+    if let Some(refresh) = refresh {
+        refresh.abort();
+    }
+    // Hand the lease over now rather than after it expires.
+    stop_campaign.send_replace(true);
+    if let Err(e) = campaign.await {
+        tracing::warn!(error = %e, "the leader campaign ended badly");
+    }
     served?;
     tracing::info!("metadata service stopped");
     Ok(())

@@ -141,6 +141,17 @@ pub struct HeartbeatReply {
     pub delete: Vec<crate::ids::ShardHash>,
 }
 
+/// `GET /v1/admin/leader`: which replica leads repair and garbage
+/// collection, as the replica asked sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LeaderStatus {
+    /// The replica that answered.
+    pub me: crate::store::LeaseHolder,
+    pub is_leader: bool,
+    /// `None` between a leader's loss and its successor's election.
+    pub leader: Option<crate::store::LeaseHolder>,
+}
+
 /// `GET /v1/admin/status`: the operator view.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClusterStatus {

@@ -27,7 +27,7 @@ const PORTS: std::ops::Range<u32> = 20_000..32_000;
 
 /// A port nothing listens on right now, never handed out twice by this
 /// process (tests run in parallel threads).
-fn free_addr() -> SocketAddr {
+pub fn free_addr() -> SocketAddr {
     use std::sync::atomic::{AtomicU32, Ordering};
     static NEXT: AtomicU32 = AtomicU32::new(0);
     let span = PORTS.end - PORTS.start;
@@ -50,6 +50,8 @@ pub struct Options {
     pub gc_grace: Option<Duration>,
     pub metadata_args: Vec<String>,
     pub node_args: Vec<String>,
+    /// Further metadata replicas the test started (on PostgreSQL).
+    pub metadata_replicas: Vec<SocketAddr>,
 }
 
 impl Default for Options {
@@ -61,6 +63,7 @@ impl Default for Options {
             gc_grace: None,
             metadata_args: Vec::new(),
             node_args: Vec::new(),
+            metadata_replicas: Vec::new(),
         }
     }
 }
@@ -118,6 +121,7 @@ impl TestCluster {
             edge_args: opts.edge_args.clone(),
             metadata_args: opts.metadata_args.clone(),
             node_args: opts.node_args.clone(),
+            metadata_replicas: opts.metadata_replicas.clone(),
         };
         let cluster = match LocalCluster::start(spec).await {
             Ok(c) => c,
@@ -138,9 +142,10 @@ impl TestCluster {
         tests::s3_client(&self.cluster.s3_endpoint(), access, secret)
     }
 
+    /// A client of every metadata replica, failing over between them.
     pub fn metadata(&self) -> MetadataClient {
         MetadataClient::new(
-            &format!("http://{}", self.cluster.spec().metadata_addr),
+            &self.cluster.spec().metadata_url(),
             ClusterSecret::new(CLUSTER_SECRET).expect("secret"),
         )
         .expect("metadata client")
@@ -166,7 +171,7 @@ impl TestCluster {
             tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
                 .arg("admin")
                 .arg("--metadata-url")
-                .arg(format!("http://{}", self.cluster.spec().metadata_addr))
+                .arg(self.cluster.spec().metadata_url())
                 .arg("--json")
                 .args(args)
                 .env("TESSERA_CLUSTER_SECRET", CLUSTER_SECRET)

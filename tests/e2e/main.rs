@@ -9,6 +9,7 @@ mod durability;
 mod edge_cache;
 mod garbage_collection;
 mod harness;
+mod metadata_replicas;
 mod raw_chunked;
 mod raw_sigv4;
 mod repair;

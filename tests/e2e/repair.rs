@@ -18,13 +18,13 @@ use tests::pattern;
 const MIB: usize = 1024 * 1024;
 
 /// Acknowledged writes: what must read back byte for byte.
-type Ledger = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+pub(crate) type Ledger = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
-async fn write_ledger(t: &TestCluster, bucket: &str, n: usize) -> Ledger {
+pub(crate) async fn write_ledger(t: &TestCluster, bucket: &str, n: usize) -> Ledger {
     Arc::new(Mutex::new(write_dataset(t, bucket, n).await))
 }
 
-async fn verify_all(t: &TestCluster, bucket: &str, ledger: &Ledger) {
+pub(crate) async fn verify_all(t: &TestCluster, bucket: &str, ledger: &Ledger) {
     let objects = ledger.lock().unwrap().clone();
     for (key, data) in &objects {
         let back = get(&t.s3, bucket, key, None).await;
@@ -34,7 +34,7 @@ async fn verify_all(t: &TestCluster, bucket: &str, ledger: &Ledger) {
 
 /// Readers and writers that run until stopped, keeping the ledger and
 /// counting what went wrong.
-struct Load {
+pub(crate) struct Load {
     stop: Arc<AtomicBool>,
     failed_reads: Arc<AtomicU64>,
     reads: Arc<AtomicU64>,
@@ -43,7 +43,7 @@ struct Load {
 }
 
 impl Load {
-    fn start(t: &TestCluster, bucket: &str, ledger: &Ledger) -> Load {
+    pub(crate) fn start(t: &TestCluster, bucket: &str, ledger: &Ledger) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let failed_reads = Arc::new(AtomicU64::new(0));
         let reads = Arc::new(AtomicU64::new(0));
@@ -109,7 +109,7 @@ impl Load {
     }
 
     /// Stops the load; returns (reads, failed reads, acknowledged writes).
-    async fn stop(self) -> (u64, u64, u64) {
+    pub(crate) async fn stop(self) -> (u64, u64, u64) {
         self.stop.store(true, Ordering::Relaxed);
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(90), t).await;
@@ -124,7 +124,7 @@ impl Load {
 
 /// Waits until a walk after `since` found every stripe at full redundancy
 /// with nothing left to do. Returns that status.
-async fn wait_full_redundancy(
+pub(crate) async fn wait_full_redundancy(
     t: &TestCluster,
     since_unix_ms: i64,
     limit: Duration,
@@ -153,7 +153,11 @@ async fn wait_full_redundancy(
 
 /// Proves from the manifests that every stripe of every object in the
 /// ledger has all its shards on distinct nodes that are up.
-async fn assert_stripes_on_distinct_up_nodes(t: &TestCluster, bucket: &str, ledger: &Ledger) {
+pub(crate) async fn assert_stripes_on_distinct_up_nodes(
+    t: &TestCluster,
+    bucket: &str,
+    ledger: &Ledger,
+) {
     let meta = t.metadata();
     let up: HashSet<NodeId> = meta
         .list_nodes()

@@ -29,6 +29,7 @@ use axum::routing::{delete, get, post, put};
 use metrics_exporter_prometheus::PrometheusHandle;
 
 use crate::cluster_auth::{ClusterSecret, require_cluster_secret};
+use crate::leader::Leadership;
 use crate::registry::Registry;
 use crate::repair::Repairer;
 use crate::store::MetaStore;
@@ -45,6 +46,8 @@ pub struct AppState {
     pub store: Arc<dyn MetaStore>,
     pub registry: Arc<Registry>,
     pub repairer: Arc<Repairer>,
+    /// Who leads repair: only the leader hands out repair tasks.
+    pub leadership: Leadership,
     pub secret: ClusterSecret,
     /// Renders `/metrics`; `None` when another recorder owns the process.
     pub metrics: Option<PrometheusHandle>,
@@ -93,6 +96,7 @@ pub fn router(state: AppState) -> Router {
         .route("/nodes/{node}/draining", put(repair::handle_set_draining))
         .route("/repair/claim", post(repair::handle_claim))
         .route("/repair/suspects", post(repair::handle_suspects))
+        .route("/admin/leader", get(repair::handle_leader))
         .route_layer(from_fn_with_state(
             state.secret.clone(),
             require_cluster_secret,

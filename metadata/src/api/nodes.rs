@@ -58,6 +58,8 @@ pub(super) async fn handle_list_nodes(
 pub(super) async fn handle_status(
     State(state): State<AppState>,
 ) -> Result<Json<ClusterStatus>, ApiError> {
+    // Repair's progress is the leader's to report.
+    super::repair::require_leader(&state)?;
     let walk = state.repairer.walk().await?;
     let nodes = state.registry.list();
     let node_files = state.store.files_per_node().await?.into_iter().collect();

@@ -14,17 +14,40 @@ use crate::error::MetadataError;
 use crate::ids::{NodeId, ShardHash};
 use crate::model::RepairClaim;
 use crate::registry::RemoveNodeError;
-use crate::wire::{DrainingRequest, NodeFilesPage, RepairTasks, SuspectsRequest};
+use crate::wire::{DrainingRequest, LeaderStatus, NodeFilesPage, RepairTasks, SuspectsRequest};
 
 /// Most suspects taken in one report.
 const MAX_SUSPECTS: usize = 10_000;
 /// Most hashes in one page of a node's files.
 const MAX_FILES_PAGE: usize = 10_000;
 
+/// Refuses work that only the leader can do (its repair queue lives in its
+/// memory), so the client asks the next replica.
+pub(super) fn require_leader(state: &AppState) -> Result<(), ApiError> {
+    if state.leadership.is_leader() {
+        return Ok(());
+    }
+    let leader = state
+        .leadership
+        .leader()
+        .map_or_else(|| "none yet".to_owned(), |l| l.addr);
+    Err(MetadataError::NotLeader(format!("the leader is {leader}")).into())
+}
+
+/// Who leads, as this replica sees it.
+pub(super) async fn handle_leader(State(state): State<AppState>) -> Json<LeaderStatus> {
+    Json(LeaderStatus {
+        me: state.leadership.me().clone(),
+        is_leader: state.leadership.is_leader(),
+        leader: state.leadership.leader(),
+    })
+}
+
 pub(super) async fn handle_claim(
     State(state): State<AppState>,
     ApiJson(claim): ApiJson<RepairClaim>,
 ) -> Result<Json<RepairTasks>, ApiError> {
+    require_leader(&state)?;
     let tasks = state.repairer.claim(claim).await?;
     Ok(Json(RepairTasks { tasks }))
 }
@@ -33,6 +56,7 @@ pub(super) async fn handle_suspects(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<SuspectsRequest>,
 ) -> Result<StatusCode, ApiError> {
+    require_leader(&state)?;
     if req.shards.len() > MAX_SUSPECTS {
         return Err(MetadataError::InvalidRequest(format!(
             "at most {MAX_SUSPECTS} suspects per report"

@@ -35,11 +35,15 @@
 mod codec;
 #[cfg(test)]
 pub(crate) mod conformance;
+pub mod copy_to_postgres;
 pub(crate) mod keys;
+pub mod postgres;
 mod redb_store;
 mod redb_writer;
+mod rules;
 
 use std::ops::Bound;
+use std::time::Duration;
 
 use async_trait::async_trait;
 
@@ -51,6 +55,7 @@ use crate::model::{
 };
 
 pub use keys::{common_prefix_len, prefix_successor};
+pub use postgres::{PgOptions, PgStore};
 pub use redb_store::{RedbOptions, RedbStore};
 
 /// Why a store operation failed. The first three are answers about the data;
@@ -153,6 +158,14 @@ pub struct GarbageEntry {
     /// this before deleting shards: a GET that resolved the old manifest just
     /// before the overwrite may still be streaming it.
     pub since_unix_ms: i64,
+}
+
+/// Who holds a lease (see [`MetaStore::acquire_lease`]): a metadata
+/// replica's id and the address it serves its API on.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LeaseHolder {
+    pub id: String,
+    pub addr: String,
 }
 
 /// The metadata service's durable state. Every method is one atomic step:
@@ -439,6 +452,35 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Forgets confirmed deletions older than `before_unix_ms` (far older
     /// than any write in flight).
     async fn prune_deleted(&self, before_unix_ms: i64) -> Result<(), StoreError>;
+
+    /// Takes the lease `name` for `holder` for `ttl`, or renews it if
+    /// `holder` has it already; returns who holds it now (`None`: nobody,
+    /// an expired lease another replica is about to take). Work that must
+    /// have one owner among replicas sharing a store runs only while its
+    /// lease is held. The default suits a store only one process can open:
+    /// that process always holds every lease.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &LeaseHolder,
+        ttl: Duration,
+    ) -> Result<Option<LeaseHolder>, StoreError> {
+        let _ = (name, ttl);
+        Ok(Some(holder.clone()))
+    }
+
+    /// Gives a lease up (at shutdown), so another replica need not wait for
+    /// it to expire. Releasing a lease one does not hold does nothing.
+    async fn release_lease(&self, name: &str, holder: &LeaseHolder) -> Result<(), StoreError> {
+        let _ = (name, holder);
+        Ok(())
+    }
+
+    /// Whether several processes may share this store at once (and so
+    /// must share node liveness through it and elect a leader).
+    fn is_shared(&self) -> bool {
+        false
+    }
 }
 
 /// The backend-neutral [`MetaStore::scan_rolled_up`]: scan in chunks; keys

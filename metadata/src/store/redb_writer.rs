@@ -24,8 +24,6 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use redb::{Database, Durability, ReadableTable, Table, WriteTransaction};
-use serde::Deserialize;
-use serde::de::IgnoredAny;
 use tokio::sync::{mpsc, oneshot};
 
 use super::codec::decode;
@@ -34,6 +32,7 @@ use super::redb_store::{
     ACCESS_KEYS, BUCKETS, DATA, GARBAGE, NODES, OBJECTS, PARTS, SHARD_DELETIONS, SHARD_REFS,
     SHARDS_DELETED, UPLOADS, USERS,
 };
+use super::rules::{check_condition, is_striped};
 use super::{NodeRecord, StoreError};
 use crate::ids::{AccessKeyId, BucketName, NodeId, UploadId, UserName, VersionId};
 use crate::model::{
@@ -475,7 +474,7 @@ fn retire(
     raw: &[u8],
     now_ms: i64,
 ) -> Result<(), StoreError> {
-    if matches!(decode::<DataKind>("data", raw)?, DataKind::Striped(_)) {
+    if is_striped(raw)? {
         // The GarbageEntry JSON, spliced around the stored data so a large
         // manifest is moved without being decoded and encoded again.
         let mut entry = Vec::with_capacity(raw.len() + 64);
@@ -495,34 +494,4 @@ fn starts_any(table: &BytesTable<'_>, prefix: &[u8]) -> Result<bool, StoreError>
         Some(first) => Ok(first?.0.value().starts_with(prefix)),
         None => Ok(false),
     }
-}
-
-/// Which kind of `ObjectData` a record holds, read without building it.
-#[derive(Deserialize)]
-#[serde(rename_all = "snake_case")]
-enum DataKind {
-    #[allow(dead_code)]
-    Inline(IgnoredAny),
-    #[allow(dead_code)]
-    Striped(IgnoredAny),
-}
-
-/// Whether a conditional write may replace `current` (see
-/// [`crate::store::MetaStore::commit_object_if`]).
-pub(super) fn check_condition(
-    condition: &WriteCondition,
-    current: Option<&ObjectMeta>,
-) -> Result<(), StoreError> {
-    if condition.if_none_match_any && current.is_some() {
-        return Err(StoreError::PreconditionFailed);
-    }
-    if let Some(etag) = &condition.if_match {
-        let wanted = etag.trim_matches('"');
-        match current {
-            None => return Err(StoreError::NoSuchKey),
-            Some(c) if c.etag != wanted => return Err(StoreError::PreconditionFailed),
-            Some(_) => {}
-        }
-    }
-    Ok(())
 }

@@ -625,3 +625,14 @@ mod redb {
         assert_eq!(txn.open_table(UPLOADS).unwrap().len().unwrap(), 0);
     }
 }
+
+mod postgres {
+    use crate::store::conformance::postgres::{open, pg_tests};
+
+    pg_tests!(
+        by_ref: parts_commit_replace_and_list, complete_builds_the_object,
+            complete_refusals_change_nothing, abort_and_bucket_deletion,
+            uploads_are_listed_in_order;
+        shared:
+    );
+}

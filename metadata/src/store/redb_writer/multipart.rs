@@ -122,7 +122,7 @@ impl Tables<'_> {
                 Some(c) => Some(decode::<ObjectMeta>("object", c.value())?),
                 None => None,
             };
-            if let Err(e) = super::check_condition(&req.condition, current.as_ref()) {
+            if let Err(e) = crate::store::rules::check_condition(&req.condition, current.as_ref()) {
                 return Ok(Err(e));
             }
         }

@@ -1,0 +1,336 @@
+//! Buckets, object versions and their data in the PostgreSQL backend. Each
+//! write checks every precondition before it writes anything, like the
+//! embedded store's writer, and runs in one serializable transaction.
+
+use std::ops::Bound;
+
+use deadpool_postgres::Transaction;
+use uuid::Uuid;
+
+use super::shard_refs::{admit, drop_refs};
+use super::sql::{all, exec, limit, one, opt};
+use super::txn::{TxError, TxResult};
+use crate::ids::{BucketName, VersionId};
+use crate::model::{BucketInfo, ObjectMeta, WriteCondition};
+use crate::store::StoreError;
+use crate::store::codec::decode;
+use crate::store::keys::{common_prefix_len, object_key, prefix_successor};
+use crate::store::rules::{check_condition, is_striped};
+
+/// Keys of a bucket span `bucket \0 ..` up to (excluding) `bucket \x01`.
+pub(super) fn bucket_range(bucket: &BucketName) -> (Vec<u8>, Vec<u8>) {
+    let lo = object_key(bucket, b"");
+    let mut hi = lo.clone();
+    if let Some(last) = hi.last_mut() {
+        *last = 1;
+    }
+    (lo, hi)
+}
+
+pub(super) async fn bucket_exists(
+    t: &Transaction<'_>,
+    bucket: &BucketName,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(opt(
+        t,
+        "SELECT 1 FROM buckets WHERE name = $1",
+        &[&bucket.as_str()],
+    )
+    .await?
+    .is_some())
+}
+
+pub(super) async fn create_bucket(
+    t: &Transaction<'_>,
+    name: &BucketName,
+    value: &[u8],
+) -> TxResult<()> {
+    if let Some(row) = opt(
+        t,
+        "SELECT info FROM buckets WHERE name = $1",
+        &[&name.as_str()],
+    )
+    .await?
+    {
+        let info: BucketInfo = decode("bucket", row.get(0))?;
+        return Ok(Err(StoreError::BucketAlreadyExists { owner: info.owner }));
+    }
+    exec(
+        t,
+        "INSERT INTO buckets (name, info) VALUES ($1, $2)",
+        &[&name.as_str(), &value],
+    )
+    .await?;
+    Ok(Ok(()))
+}
+
+pub(super) async fn delete_bucket(t: &Transaction<'_>, name: &BucketName) -> TxResult<()> {
+    if !bucket_exists(t, name).await? {
+        return Ok(Err(StoreError::NoSuchBucket));
+    }
+    // Refused while uploads are in progress, as the embedded store does:
+    // the client aborts them first and learns what it throws away.
+    let (lo, hi) = bucket_range(name);
+    let busy: bool = one(
+        t,
+        "SELECT EXISTS (SELECT 1 FROM objects WHERE okey >= $1 AND okey < $2) \
+             OR EXISTS (SELECT 1 FROM uploads WHERE ukey >= $1 AND ukey < $2)",
+        &[&lo, &hi],
+    )
+    .await?
+    .get(0);
+    if busy {
+        return Ok(Err(StoreError::BucketNotEmpty));
+    }
+    exec(t, "DELETE FROM buckets WHERE name = $1", &[&name.as_str()]).await?;
+    Ok(Ok(()))
+}
+
+/// Whether `version` names live or retired data: a new write may not take it.
+pub(super) async fn version_taken(
+    t: &Transaction<'_>,
+    version: VersionId,
+) -> Result<bool, tokio_postgres::Error> {
+    Ok(one(
+        t,
+        "SELECT EXISTS (SELECT 1 FROM data WHERE version = $1) \
+             OR EXISTS (SELECT 1 FROM garbage WHERE version = $1)",
+        &[&version.0],
+    )
+    .await?
+    .get(0))
+}
+
+/// Moves a version's data out of `data`: striped data to `garbage` for the
+/// collector, inline data simply dropped (it has no shards to collect).
+pub(super) async fn discard_data(
+    t: &Transaction<'_>,
+    version: VersionId,
+    now_ms: i64,
+) -> Result<(), TxError> {
+    let Some(row) = opt(
+        t,
+        "DELETE FROM data WHERE version = $1 RETURNING data",
+        &[&version.0],
+    )
+    .await?
+    else {
+        tracing::warn!(%version, "replaced version had no data record");
+        return Ok(());
+    };
+    retire(t, version, row.get(0), now_ms).await
+}
+
+/// Writes a garbage row for `raw` (an encoded `ObjectData`) if it names
+/// shards.
+pub(super) async fn retire(
+    t: &Transaction<'_>,
+    version: VersionId,
+    raw: &[u8],
+    now_ms: i64,
+) -> Result<(), TxError> {
+    if is_striped(raw)? {
+        exec(
+            t,
+            "INSERT INTO garbage (version, since_unix_ms, data) VALUES ($1, $2, $3)",
+            &[&version.0, &now_ms, &raw],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The pre-encoded parts of a commit.
+pub(super) struct Commit<'a> {
+    pub bucket: &'a BucketName,
+    pub key: &'a str,
+    pub version: VersionId,
+    pub meta: &'a [u8],
+    pub data: &'a [u8],
+    pub files: &'a [Vec<u8>],
+    pub condition: &'a WriteCondition,
+}
+
+pub(super) async fn commit_object(
+    t: &Transaction<'_>,
+    c: &Commit<'_>,
+    now_ms: i64,
+) -> TxResult<Option<ObjectMeta>> {
+    let okey = object_key(c.bucket, c.key.as_bytes());
+    // The bucket, the key's current version and whether the new version id
+    // is taken, in one round trip.
+    let row = one(
+        t,
+        "SELECT EXISTS (SELECT 1 FROM buckets WHERE name = $1), \
+                (SELECT meta FROM objects WHERE okey = $2), \
+                EXISTS (SELECT 1 FROM data WHERE version = $3) \
+                    OR EXISTS (SELECT 1 FROM garbage WHERE version = $3)",
+        &[&c.bucket.as_str(), &okey, &c.version.0],
+    )
+    .await?;
+    if !row.get::<_, bool>(0) {
+        return Ok(Err(StoreError::NoSuchBucket));
+    }
+    let old: Option<ObjectMeta> = match row.get::<_, Option<&[u8]>>(1) {
+        Some(raw) => Some(decode("object", raw)?),
+        None => None,
+    };
+    let taken: bool = row.get(2);
+    let retry = old.as_ref().is_some_and(|o| o.version == c.version);
+    if !retry {
+        if let Err(e) = check_condition(c.condition, old.as_ref()) {
+            return Ok(Err(e));
+        }
+        // A version id names one write; reusing it would let the collector
+        // delete shards a live manifest still names.
+        if taken {
+            return Ok(Err(StoreError::VersionInUse));
+        }
+        if let Err(e) = admit(t, c.files, c.condition.shards_written_since_unix_ms).await? {
+            return Ok(Err(e));
+        }
+    }
+    exec(
+        t,
+        "INSERT INTO objects (okey, version, meta) VALUES ($1, $2, $3) \
+         ON CONFLICT (okey) DO UPDATE SET version = EXCLUDED.version, meta = EXCLUDED.meta",
+        &[&okey, &c.version.0, &c.meta],
+    )
+    .await?;
+    exec(
+        t,
+        "INSERT INTO data (version, data) VALUES ($1, $2) \
+         ON CONFLICT (version) DO UPDATE SET data = EXCLUDED.data",
+        &[&c.version.0, &c.data],
+    )
+    .await?;
+    match old {
+        // A retried commit of the same version rewrote its data in place.
+        Some(_) if retry => Ok(Ok(None)),
+        Some(old) => {
+            discard_data(t, old.version, now_ms).await?;
+            Ok(Ok(Some(old)))
+        }
+        None => Ok(Ok(None)),
+    }
+}
+
+pub(super) async fn delete_object(
+    t: &Transaction<'_>,
+    bucket: &BucketName,
+    key: &str,
+    now_ms: i64,
+) -> TxResult<Option<ObjectMeta>> {
+    if !bucket_exists(t, bucket).await? {
+        return Ok(Err(StoreError::NoSuchBucket));
+    }
+    let okey = object_key(bucket, key.as_bytes());
+    let Some(row) = opt(
+        t,
+        "DELETE FROM objects WHERE okey = $1 RETURNING meta",
+        &[&okey],
+    )
+    .await?
+    else {
+        return Ok(Ok(None));
+    };
+    let old: ObjectMeta = decode("object", row.get(0))?;
+    discard_data(t, old.version, now_ms).await?;
+    Ok(Ok(Some(old)))
+}
+
+/// Forgets garbage rows and drops their references.
+pub(super) async fn remove_garbage(
+    t: &Transaction<'_>,
+    versions: &[Uuid],
+    now_ms: i64,
+) -> TxResult<()> {
+    let rows = all(
+        t,
+        "DELETE FROM garbage WHERE version = ANY($1) RETURNING data",
+        &[&versions],
+    )
+    .await?;
+    let mut files = Vec::new();
+    for row in rows {
+        let data = decode("garbage", row.get(0))?;
+        files.extend(crate::store::redb_writer::shard_refs::file_keys(&data));
+    }
+    drop_refs(t, &files, now_ms).await?;
+    Ok(Ok(()))
+}
+
+/// A listing scan (see [`crate::store::MetaStore::scan_objects`] and
+/// `scan_rolled_up`) inside one read snapshot. Without a delimiter it is one
+/// index range query. With one, a key that opens a common prefix is returned
+/// and the next query starts at the prefix's successor: an index seek, so
+/// the keys under it are never read. Queries after a seek fetch a few rows
+/// and grow while no prefix interrupts them.
+pub(super) async fn scan(
+    t: &Transaction<'_>,
+    bucket: &BucketName,
+    prefix: &str,
+    delimiter: Option<&str>,
+    from: Bound<&[u8]>,
+    max: usize,
+) -> Result<Vec<ObjectMeta>, TxError> {
+    const AFTER_SEEK: usize = 16;
+    if !bucket_exists(t, bucket).await? {
+        return Err(StoreError::NoSuchBucket.into());
+    }
+    let head_len = bucket.as_str().len() + 1;
+    let start = object_key(bucket, prefix.as_bytes());
+    let prefix_len = start.len();
+    // Never None: a bucket name has no 0xff byte to carry over.
+    let end = prefix_successor(&start)
+        .ok_or_else(|| StoreError::Backend("no upper bound for the scan".into()))?;
+    // The tighter of "starts with prefix" and the caller's bound, as
+    // (key, inclusive).
+    let (mut lower, mut inclusive) = match from {
+        Bound::Included(f) if f > prefix.as_bytes() => (object_key(bucket, f), true),
+        Bound::Excluded(f) if f >= prefix.as_bytes() => (object_key(bucket, f), false),
+        _ => (start, true),
+    };
+    let delimiter = delimiter.filter(|d| !d.is_empty()).map(str::as_bytes);
+    let mut out = Vec::with_capacity(max.min(1024));
+    let mut batch = if delimiter.is_some() { AFTER_SEEK } else { max };
+    'seek: while out.len() < max && lower < end {
+        let want = if delimiter.is_some() {
+            batch
+        } else {
+            max - out.len()
+        };
+        let sql = if inclusive {
+            "SELECT okey, meta FROM objects WHERE okey >= $1 AND okey < $2 ORDER BY okey LIMIT $3"
+        } else {
+            "SELECT okey, meta FROM objects WHERE okey > $1 AND okey < $2 ORDER BY okey LIMIT $3"
+        };
+        let rows = all(t, sql, &[&lower, &end, &limit(want)]).await?;
+        let exhausted = rows.len() < want;
+        let mut last = None;
+        for row in &rows {
+            let k: &[u8] = row.get(0);
+            out.push(decode("object", row.get(1))?);
+            let rolled = delimiter
+                .and_then(|d| common_prefix_len(&k[head_len..], &k[head_len..prefix_len], d));
+            if let Some(cp_end) = rolled {
+                match prefix_successor(&k[..head_len + cp_end]) {
+                    Some(next) => (lower, inclusive) = (next, true),
+                    None => break 'seek,
+                }
+                batch = AFTER_SEEK;
+                continue 'seek;
+            }
+            if out.len() == max {
+                break 'seek;
+            }
+            last = Some(k);
+        }
+        match last {
+            Some(k) if !exhausted => (lower, inclusive) = (k.to_vec(), false),
+            _ => break,
+        }
+        batch = (batch * 2).min(1024);
+    }
+    Ok(out)
+}

@@ -1,0 +1,95 @@
+//! Shard references, as in the embedded store (see its `shard_refs`): per
+//! shard file (`node \0 hash`), how many rows of `data` and `garbage` name
+//! it; at zero it is queued for deletion on its node. Each helper is one
+//! statement over an array of files, so a manifest of a thousand shards
+//! costs one round trip, not a thousand.
+
+use deadpool_postgres::Transaction;
+
+use super::sql::{exec, one};
+use super::txn::TxResult;
+use crate::store::StoreError;
+
+/// Whether data naming `files` must be refused because one of them is being
+/// deleted, or was deleted after the writes began.
+pub(super) async fn collected(
+    t: &Transaction<'_>,
+    files: &[Vec<u8>],
+    written_since: Option<i64>,
+) -> Result<bool, tokio_postgres::Error> {
+    if files.is_empty() {
+        return Ok(false);
+    }
+    let row = one(
+        t,
+        "SELECT EXISTS (SELECT 1 FROM shard_deletions WHERE file = ANY($1)) \
+             OR EXISTS (SELECT 1 FROM shards_deleted WHERE file = ANY($1) AND at_unix_ms >= $2)",
+        &[&files, &written_since],
+    )
+    .await?;
+    Ok(row.get(0))
+}
+
+/// Admits new data naming `files`: refused if one was collected meanwhile,
+/// else counted.
+pub(super) async fn admit(
+    t: &Transaction<'_>,
+    files: &[Vec<u8>],
+    written_since: Option<i64>,
+) -> TxResult<()> {
+    if collected(t, files, written_since).await? {
+        return Ok(Err(StoreError::ShardsCollected));
+    }
+    add_refs(t, files).await?;
+    Ok(Ok(()))
+}
+
+pub(super) async fn add_refs(
+    t: &Transaction<'_>,
+    files: &[Vec<u8>],
+) -> Result<(), tokio_postgres::Error> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    exec(
+        t,
+        "INSERT INTO shard_refs (file, refs) \
+         SELECT f, count(*) FROM unnest($1::bytea[]) AS f GROUP BY f \
+         ON CONFLICT (file) DO UPDATE SET refs = shard_refs.refs + EXCLUDED.refs",
+        &[&files],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Drops one reference per mention; a file left with none is queued for
+/// deletion. A file with no count is left alone: never delete the unknown.
+pub(super) async fn drop_refs(
+    t: &Transaction<'_>,
+    files: &[Vec<u8>],
+    now_ms: i64,
+) -> Result<(), tokio_postgres::Error> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    // Files losing their last references first, then the rest: the other
+    // order would count a decremented file twice.
+    exec(
+        t,
+        "WITH d AS (SELECT f, count(*) AS c FROM unnest($1::bytea[]) AS f GROUP BY f), \
+              gone AS (DELETE FROM shard_refs r USING d \
+                       WHERE r.file = d.f AND r.refs <= d.c RETURNING r.file) \
+         INSERT INTO shard_deletions (file, since_unix_ms) SELECT file, $2 FROM gone \
+         ON CONFLICT (file) DO UPDATE SET since_unix_ms = EXCLUDED.since_unix_ms",
+        &[&files, &now_ms],
+    )
+    .await?;
+    exec(
+        t,
+        "WITH d AS (SELECT f, count(*) AS c FROM unnest($1::bytea[]) AS f GROUP BY f) \
+         UPDATE shard_refs r SET refs = r.refs - d.c FROM d WHERE r.file = d.f",
+        &[&files],
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Rules every backend applies the same way, written once: whether a
+//! conditional write may replace the current version, what a stored data
+//! record is, and how a completion's parts become one manifest.
+
+use serde::Deserialize;
+use serde::de::IgnoredAny;
+
+use super::StoreError;
+use super::codec::decode;
+use crate::model::{
+    CompleteRequest, ErasureCode, Manifest, ObjectData, ObjectMeta, PartRecord, WriteCondition,
+};
+
+/// Whether a conditional write may replace `current` (see
+/// [`crate::store::MetaStore::commit_object_if`]).
+pub(crate) fn check_condition(
+    condition: &WriteCondition,
+    current: Option<&ObjectMeta>,
+) -> Result<(), StoreError> {
+    if condition.if_none_match_any && current.is_some() {
+        return Err(StoreError::PreconditionFailed);
+    }
+    if let Some(etag) = &condition.if_match {
+        let wanted = etag.trim_matches('"');
+        match current {
+            None => return Err(StoreError::NoSuchKey),
+            Some(c) if c.etag != wanted => return Err(StoreError::PreconditionFailed),
+            Some(_) => {}
+        }
+    }
+    Ok(())
+}
+
+/// Which kind of `ObjectData` a record holds, read without building it.
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum DataKind {
+    #[allow(dead_code)]
+    Inline(IgnoredAny),
+    #[allow(dead_code)]
+    Striped(IgnoredAny),
+}
+
+/// Whether an encoded `ObjectData` names shards (and so must pass through
+/// garbage when it is discarded). Inline data has nothing to collect.
+pub(crate) fn is_striped(raw: &[u8]) -> Result<bool, StoreError> {
+    Ok(matches!(
+        decode::<DataKind>("data", raw)?,
+        DataKind::Striped(_)
+    ))
+}
+
+/// A completion's part list against the stored parts (`stored` finds one by
+/// number): order, ETags, minimum sizes and total size. The listed parts
+/// in order, or the refusal.
+pub(crate) fn check_listed_parts(
+    req: &CompleteRequest,
+    stored: impl Fn(u32) -> Option<PartRecord>,
+) -> Result<Vec<PartRecord>, StoreError> {
+    let ascending = req.parts.windows(2).all(|w| w[0].0 < w[1].0);
+    if req.parts.is_empty() || !ascending {
+        return Err(StoreError::InvalidPartOrder);
+    }
+    let mut listed = Vec::with_capacity(req.parts.len());
+    for (number, etag) in &req.parts {
+        let Some(part) = stored(*number) else {
+            return Err(StoreError::InvalidPart(format!(
+                "part {number} was not uploaded"
+            )));
+        };
+        // Clients echo ETags with or without their quotes.
+        if part.etag.trim_matches('"') != etag.trim_matches('"') {
+            return Err(StoreError::InvalidPart(format!(
+                "part {number} has ETag {}, not {etag}",
+                part.etag
+            )));
+        }
+        listed.push(part);
+    }
+    if let Some((_, all_but_last)) = listed.split_last()
+        && let Some(small) = all_but_last.iter().find(|p| p.size < req.min_part_size)
+    {
+        return Err(StoreError::EntityTooSmall {
+            part_number: small.part_number,
+            size: small.size,
+            min: req.min_part_size,
+        });
+    }
+    let total = listed
+        .iter()
+        .try_fold(0u64, |sum, p| sum.checked_add(p.size));
+    if total != Some(req.object.size) {
+        return Err(StoreError::Invalid(format!(
+            "the object size {} is not the sum of its parts' sizes",
+            req.object.size
+        )));
+    }
+    Ok(listed)
+}
+
+/// The object's manifest: the listed parts' stripes in order. The shards
+/// stay where the parts put them; nothing is rewritten. `Invalid` for an
+/// inline part or parts of different erasure codes.
+pub(crate) fn concatenate(
+    parts: impl IntoIterator<Item = (u32, ObjectData)>,
+) -> Result<Manifest, StoreError> {
+    // The code of the first part with stripes; an empty part has none, so
+    // its code constrains nothing.
+    let mut code: Option<ErasureCode> = None;
+    let mut first_code = None;
+    let mut stripes = Vec::new();
+    for (number, data) in parts {
+        let manifest = match data {
+            ObjectData::Striped(m) => m,
+            ObjectData::Inline(_) => {
+                return Err(StoreError::Invalid(format!(
+                    "part {number} is stored inline; only striped parts can be assembled"
+                )));
+            }
+        };
+        first_code.get_or_insert(manifest.code);
+        if manifest.stripes.is_empty() {
+            continue;
+        }
+        match code {
+            None => code = Some(manifest.code),
+            Some(c) if c != manifest.code => {
+                return Err(StoreError::Invalid(format!(
+                    "part {number} uses erasure code {}+{}, earlier parts {}+{}",
+                    manifest.code.data, manifest.code.parity, c.data, c.parity
+                )));
+            }
+            Some(_) => {}
+        }
+        stripes.extend(manifest.stripes);
+    }
+    let Some(code) = code.or(first_code) else {
+        return Err(StoreError::InvalidPartOrder);
+    };
+    Ok(Manifest { code, stripes })
+}
+
+/// The common prefix `key` rolls up into (ListMultipartUploads): through the
+/// first `delimiter` after `prefix`.
+pub(crate) fn rolled_up<'a>(key: &'a str, prefix: &str, delimiter: &str) -> Option<&'a str> {
+    let rest = key.get(prefix.len()..)?;
+    let at = rest.find(delimiter)?;
+    Some(&key[..prefix.len() + at + delimiter.len()])
+}
