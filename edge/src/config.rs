@@ -14,6 +14,7 @@ use metadata::model::ErasureCode;
 use serde::Deserialize;
 
 use crate::rate_limit::Limit;
+use crate::tls::TlsFiles;
 
 /// Flags of `edge serve`.
 #[derive(Debug, Clone, Parser)]
@@ -67,6 +68,12 @@ pub struct ServeArgs {
     /// for several. Path style always works.
     #[arg(long = "virtual-host-domain")]
     pub virtual_host_domains: Vec<String>,
+    /// PEM certificate chain: the S3 endpoint speaks HTTPS (and HTTP/2).
+    #[arg(long, env = "TESSERA_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TESSERA_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The config file, as written.
@@ -110,6 +117,11 @@ pub struct RawEdgeConfig {
     pub rate_limit_per_key: Option<String>,
     /// Requests per second per client address, "RATE" or "RATE/BURST" (default: none).
     pub rate_limit_per_address: Option<String>,
+    /// PEM certificate chain, leaf first: with `tls_key`, the S3 endpoint
+    /// speaks HTTPS and HTTP/2 instead of plain HTTP (reloaded on SIGHUP).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -136,6 +148,8 @@ pub struct EdgeConfig {
     /// Over these, requests get `503 SlowDown`.
     pub rate_limit_per_key: Option<Limit>,
     pub rate_limit_per_address: Option<Limit>,
+    /// HTTPS on the S3 endpoint; `None` is plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -322,6 +336,15 @@ impl EdgeConfig {
         };
         gateway::virtual_host::VirtualHostDomains::new(&gateway.virtual_host_domains)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let tls = match (args.tls_cert.or(raw.tls_cert), args.tls_key.or(raw.tls_key)) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "tls_cert and tls_key go together".into(),
+                ));
+            }
+        };
         Ok(EdgeConfig {
             listen: args
                 .listen
@@ -339,6 +362,7 @@ impl EdgeConfig {
             gateway,
             rate_limit_per_key,
             rate_limit_per_address,
+            tls,
         })
     }
 }

@@ -18,4 +18,5 @@ mod presign_limits;
 pub mod rate_limit;
 mod request_span;
 pub mod server;
+pub mod tls;
 mod xml_guard;
