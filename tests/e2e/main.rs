@@ -2,6 +2,8 @@
 //! raw HTTP where the SDK would not send what we need, and by the mainstream
 //! S3 command-line clients (`client_compat`).
 
+mod browser_video;
+mod chromium;
 mod client_compat;
 mod disk_full;
 mod drill;
