@@ -13,6 +13,7 @@ mod cors;
 mod date_header;
 mod expect_continue;
 mod final_chunk;
+mod if_range;
 pub mod local_cluster;
 mod presign_limits;
 pub mod rate_limit;

@@ -11,6 +11,7 @@ mod durability;
 mod edge_tls;
 mod garbage_collection;
 mod harness;
+mod http_semantics;
 mod raw_chunked;
 mod raw_sigv4;
 mod repair;
