@@ -69,10 +69,10 @@ pub struct ServeArgs {
     #[arg(long = "virtual-host-domain")]
     pub virtual_host_domains: Vec<String>,
     /// PEM certificate chain: the S3 endpoint speaks HTTPS (and HTTP/2).
-    #[arg(long, env = "TESSERA_TLS_CERT", requires = "tls_key")]
+    #[arg(long, env = "TESSERA_TLS_CERT")]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of --tls-cert.
-    #[arg(long, env = "TESSERA_TLS_KEY", requires = "tls_cert")]
+    #[arg(long, env = "TESSERA_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
 }
 
@@ -378,5 +378,35 @@ mod tests {
         let raw: RawEdgeConfig = toml::from_str(text).expect("deploy/config/edge.toml");
         assert_eq!(raw.virtual_host_domains, ["s3.example.com"]);
         assert_eq!(raw.credentials[0].user.as_deref(), Some("media"));
+    }
+
+    fn args(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["serve", "--cluster-secret", "a-cluster-secret-0123"];
+        argv.extend_from_slice(extra);
+        ServeArgs::parse_from(argv)
+    }
+
+    /// The certificate and key may come from the file, the flags or one
+    /// each; one without the other is refused.
+    #[test]
+    fn tls_needs_both_files_from_wherever() {
+        let plain = EdgeConfig::from_raw(RawEdgeConfig::default(), args(&[])).expect("valid");
+        assert_eq!(plain.tls, None);
+
+        let raw = RawEdgeConfig {
+            tls_cert: Some("/etc/tls/cert.pem".into()),
+            ..RawEdgeConfig::default()
+        };
+        let mixed = EdgeConfig::from_raw(raw, args(&["--tls-key", "/run/key.pem"])).expect("valid");
+        assert_eq!(
+            mixed.tls,
+            Some(TlsFiles {
+                cert: "/etc/tls/cert.pem".into(),
+                key: "/run/key.pem".into(),
+            })
+        );
+
+        let half = EdgeConfig::from_raw(RawEdgeConfig::default(), args(&["--tls-cert", "/c.pem"]));
+        assert!(matches!(half, Err(ConfigError::Invalid(_))));
     }
 }
