@@ -15,6 +15,7 @@ use metadata::model::ErasureCode;
 use serde::Deserialize;
 
 use crate::rate_limit::Limit;
+use crate::tls::TlsFiles;
 
 /// Flags of `edge serve`.
 #[derive(Debug, Clone, Parser)]
@@ -86,6 +87,12 @@ pub struct ServeArgs {
     /// consecutive ranges; 0: never [default: 1].
     #[arg(long)]
     pub prefetch_stripes: Option<usize>,
+    /// PEM certificate chain: the S3 endpoint speaks HTTPS (and HTTP/2).
+    #[arg(long, env = "TESSERA_TLS_CERT")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "TESSERA_TLS_KEY")]
+    pub tls_key: Option<PathBuf>,
 }
 
 /// The config file, as written.
@@ -140,6 +147,11 @@ pub struct RawEdgeConfig {
     pub stale_if_error: Option<Duration>,
     /// Stripes read ahead for consecutive ranged reads (default 1; 0: off).
     pub prefetch_stripes: Option<usize>,
+    /// PEM certificate chain, leaf first: with `tls_key`, the S3 endpoint
+    /// speaks HTTPS and HTTP/2 instead of plain HTTP (reloaded on SIGHUP).
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `tls_cert`.
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -166,6 +178,8 @@ pub struct EdgeConfig {
     /// Over these, requests get `503 SlowDown`.
     pub rate_limit_per_key: Option<Limit>,
     pub rate_limit_per_address: Option<Limit>,
+    /// HTTPS on the S3 endpoint; `None` is plain HTTP.
+    pub tls: Option<TlsFiles>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -377,6 +391,15 @@ impl EdgeConfig {
         };
         gateway::virtual_host::VirtualHostDomains::new(&gateway.virtual_host_domains)
             .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let tls = match (args.tls_cert.or(raw.tls_cert), args.tls_key.or(raw.tls_key)) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Invalid(
+                    "tls_cert and tls_key go together".into(),
+                ));
+            }
+        };
         Ok(EdgeConfig {
             listen: args
                 .listen
@@ -394,6 +417,7 @@ impl EdgeConfig {
             gateway,
             rate_limit_per_key,
             rate_limit_per_address,
+            tls,
         })
     }
 }
@@ -409,5 +433,35 @@ mod tests {
         let raw: RawEdgeConfig = toml::from_str(text).expect("deploy/config/edge.toml");
         assert_eq!(raw.virtual_host_domains, ["s3.example.com"]);
         assert_eq!(raw.credentials[0].user.as_deref(), Some("media"));
+    }
+
+    fn args(extra: &[&str]) -> ServeArgs {
+        let mut argv = vec!["serve", "--cluster-secret", "a-cluster-secret-0123"];
+        argv.extend_from_slice(extra);
+        ServeArgs::parse_from(argv)
+    }
+
+    /// The certificate and key may come from the file, the flags or one
+    /// each; one without the other is refused.
+    #[test]
+    fn tls_needs_both_files_from_wherever() {
+        let plain = EdgeConfig::from_raw(RawEdgeConfig::default(), args(&[])).expect("valid");
+        assert_eq!(plain.tls, None);
+
+        let raw = RawEdgeConfig {
+            tls_cert: Some("/etc/tls/cert.pem".into()),
+            ..RawEdgeConfig::default()
+        };
+        let mixed = EdgeConfig::from_raw(raw, args(&["--tls-key", "/run/key.pem"])).expect("valid");
+        assert_eq!(
+            mixed.tls,
+            Some(TlsFiles {
+                cert: "/etc/tls/cert.pem".into(),
+                key: "/run/key.pem".into(),
+            })
+        );
+
+        let half = EdgeConfig::from_raw(RawEdgeConfig::default(), args(&["--tls-cert", "/c.pem"]));
+        assert!(matches!(half, Err(ConfigError::Invalid(_))));
     }
 }

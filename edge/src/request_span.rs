@@ -75,7 +75,11 @@ pub async fn handle(
                 .await
         }
         None => match crate::xml_guard::screen(&front.hosts, req).await {
-            Ok(req) => front.s3.call(req).instrument(span.clone()).await?,
+            Ok(req) => {
+                crate::if_range::call(&front.s3, req)
+                    .instrument(span.clone())
+                    .await?
+            }
             Err(e) => e
                 .to_http_response()
                 .map_err(|e| HttpError::new(Box::new(e)))?,

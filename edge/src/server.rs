@@ -29,6 +29,8 @@ pub enum ServeError {
     Gateway(#[from] gateway::GatewayError),
     #[error("io: {0}")]
     Io(#[from] std::io::Error),
+    #[error("tls: {0}")]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Bucket bounds of the shard fetch histogram, in seconds: loopback
@@ -72,6 +74,11 @@ pub async fn serve(
     admin_listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
+    // Certificate errors stop the start, before anything listens for clients.
+    let tls = config.tls.clone().map(crate::tls::Tls::new).transpose()?;
+    if let Some(tls) = &tls {
+        tls.reload_on_sighup()?;
+    }
     let metrics = prometheus_handle();
     gateway::metric_catalog::register();
     let meta = MetadataClient::new(&config.metadata_url, config.cluster_secret.clone())?;
@@ -124,7 +131,7 @@ pub async fn serve(
             .await
     });
 
-    tracing::info!(addr = %s3_listener.local_addr()?, "S3 endpoint listening");
+    tracing::info!(addr = %s3_listener.local_addr()?, tls = tls.is_some(), "S3 endpoint listening");
     let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
     let graceful = GracefulShutdown::new();
     let mut stop = stop_rx;
@@ -146,10 +153,28 @@ pub async fn serve(
                 let service = hyper::service::service_fn(move |req| {
                     crate::request_span::handle(Arc::clone(&front), peer.ip(), req)
                 });
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn.into_owned());
+                let builder = Arc::clone(&builder);
+                let watcher = graceful.watcher();
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    if let Err(err) = conn.await {
+                    let served = match tls {
+                        None => {
+                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                            watcher.watch(conn.into_owned()).await
+                        }
+                        // The handshake runs here, off the accept loop.
+                        Some(tls) => match tls.accept(stream).await {
+                            Ok(stream) => {
+                                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                                watcher.watch(conn.into_owned()).await
+                            }
+                            Err(err) => {
+                                tracing::debug!(%peer, error = %err, "TLS handshake failed");
+                                return;
+                            }
+                        },
+                    };
+                    if let Err(err) = served {
                         tracing::debug!(%peer, error = %err, "connection ended with an error");
                     }
                 });

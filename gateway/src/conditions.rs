@@ -19,7 +19,13 @@ pub struct ReadConditions<'a> {
 fn etag_matches(condition: &ETagCondition, meta: &ObjectMeta) -> bool {
     match condition.as_etag() {
         None => true, // `*`: any current representation
-        Some(etag) => etag.value().trim_matches('"') == meta.etag,
+        // A list (`"a", W/"b"`, as browsers and caches send) reaches us as
+        // one value with its inner quotes: any member may match.
+        Some(etag) => etag.value().split(',').any(|member| {
+            let member = member.trim();
+            let member = member.strip_prefix("W/").unwrap_or(member);
+            member.trim_matches('"') == meta.etag
+        }),
     }
 }
 
@@ -159,5 +165,24 @@ mod tests {
         // If-Match overrides If-Unmodified-Since; If-None-Match overrides If-Modified-Since.
         assert!(c(Some(&same), None, None, Some(&before)).check(&m).is_ok());
         assert!(c(None, Some(&other), Some(&at), None).check(&m).is_ok());
+    }
+
+    #[test]
+    fn entity_tag_lists_match_any_member() {
+        let m = meta();
+        let list: ETagCondition = "\"zzz\", W/\"abc\"".parse().expect("a list parses");
+        let c = ReadConditions {
+            if_match: None,
+            if_none_match: Some(&list),
+            if_modified_since: None,
+            if_unmodified_since: None,
+        };
+        assert_eq!(code(c.check(&m)), Some(S3ErrorCode::NotModified));
+        let others: ETagCondition = "\"zzz\", \"yyy\"".parse().expect("a list parses");
+        let c = ReadConditions {
+            if_none_match: Some(&others),
+            ..c
+        };
+        assert!(c.check(&m).is_ok());
     }
 }

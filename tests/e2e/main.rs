@@ -2,13 +2,17 @@
 //! raw HTTP where the SDK would not send what we need, and by the mainstream
 //! S3 command-line clients (`client_compat`).
 
+mod browser_video;
+mod chromium;
 mod client_compat;
 mod disk_full;
 mod drill;
 mod durability;
 mod edge_cache;
+mod edge_tls;
 mod garbage_collection;
 mod harness;
+mod http_semantics;
 mod metadata_replicas;
 mod raw_chunked;
 mod raw_sigv4;
@@ -23,3 +27,4 @@ mod s3_listing;
 mod s3_multipart;
 mod s3_objects;
 mod s3_raw_streaming;
+mod self_signed;
