@@ -13,7 +13,7 @@ use crate::registry::DEFAULT_HEARTBEAT_TIMEOUT;
 
 /// Where the service listens unless told otherwise.
 pub use crate::repair::RepairConfig;
-use crate::repair::{DEFAULT_REPAIR_AFTER, DEFAULT_SCAN_EVERY};
+use crate::repair::{DEFAULT_REBALANCE_MOVES, DEFAULT_REPAIR_AFTER, DEFAULT_SCAN_EVERY};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9100";
 
@@ -62,6 +62,11 @@ pub struct Args {
     /// nothing else prompts a walk [default: 5m].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub repair_scan_every: Option<Duration>,
+
+    /// Most rebalance moves in flight across the cluster (shards moving to
+    /// a node that joined); 0 turns rebalance off [default: 8].
+    #[arg(long, value_name = "COUNT")]
+    pub rebalance_moves: Option<usize>,
 }
 
 /// The TOML config file, as written by an operator. Every field is optional
@@ -89,6 +94,8 @@ pub struct RawConfig {
     /// Period of the walk that proves full redundancy, e.g. `"5m"`.
     #[serde(default, with = "humantime_serde")]
     pub repair_scan_every: Option<Duration>,
+    /// Most rebalance moves in flight; 0 turns rebalance off.
+    pub rebalance_moves: Option<usize>,
 }
 
 /// The validated configuration.
@@ -195,6 +202,10 @@ impl Config {
                     .or(raw.repair_scan_every)
                     .unwrap_or(DEFAULT_SCAN_EVERY)
                     .max(Duration::from_millis(100)),
+                rebalance_moves: args
+                    .rebalance_moves
+                    .or(raw.rebalance_moves)
+                    .unwrap_or(DEFAULT_REBALANCE_MOVES),
             },
         })
     }

@@ -78,6 +78,11 @@ impl Rebuilder {
                 "shard {index} of a {total}-shard stripe"
             )));
         }
+        if let Some(fetched) = self.copy_from_holder(task).await? {
+            return Ok(RepairOutcome::Rebuilt {
+                fetched_bytes: fetched,
+            });
+        }
         let (shards, fetched) = self.fetch_survivors(task, total, needed).await?;
         let mut shards = shards;
         let rebuilt = tokio::task::spawn_blocking(move || {
@@ -101,6 +106,40 @@ impl Rebuilder {
         Ok(RepairOutcome::Rebuilt {
             fetched_bytes: fetched,
         })
+    }
+
+    /// A shard that moves off a node still holding it (rebalance,
+    /// draining, a doubled-up stripe) is copied, not rebuilt: one shard
+    /// read instead of `k`. The copy is verified against the manifest's
+    /// hash like a rebuild; `None` if the holder cannot give a good copy,
+    /// and the shard is rebuilt from the stripe instead.
+    async fn copy_from_holder(&self, task: &RepairTask) -> Result<Option<u64>, RebuildError> {
+        if !task.is_move() {
+            return Ok(None);
+        }
+        let Some(holder) = task
+            .sources
+            .iter()
+            .find(|s| s.index == task.slot.index && s.node == task.from && s.hash == task.hash)
+        else {
+            return Ok(None);
+        };
+        let bytes = match self.fetch(holder, task.shard_len).await {
+            (_, Ok(bytes)) if ShardHash::of(&bytes) == task.hash => bytes,
+            (_, Ok(_)) => {
+                tracing::warn!(node = %holder.node, "the moving shard's copy is bad; rebuilding it");
+                return Ok(None);
+            }
+            (_, Err(e)) => {
+                tracing::debug!(node = %holder.node, error = %e, "the moving shard's holder did not answer; rebuilding it");
+                return Ok(None);
+            }
+        };
+        let len = bytes.len() as u64;
+        self.store.put_bytes(&task.hash, bytes).await?;
+        metrics::counter!("repair_copied_shards_total").increment(1);
+        metrics::counter!("repair_fetched_bytes_total").increment(len);
+        Ok(Some(len))
     }
 
     /// Reads survivors until `needed` arrived: `needed` at once, one more

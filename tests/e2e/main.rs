@@ -10,6 +10,7 @@ mod garbage_collection;
 mod harness;
 mod raw_chunked;
 mod raw_sigv4;
+mod rebalance;
 mod repair;
 mod s3_access;
 mod s3_bad_input;

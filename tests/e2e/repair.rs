@@ -18,13 +18,13 @@ use tests::pattern;
 const MIB: usize = 1024 * 1024;
 
 /// Acknowledged writes: what must read back byte for byte.
-type Ledger = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
+pub(crate) type Ledger = Arc<Mutex<Vec<(String, Vec<u8>)>>>;
 
-async fn write_ledger(t: &TestCluster, bucket: &str, n: usize) -> Ledger {
+pub(crate) async fn write_ledger(t: &TestCluster, bucket: &str, n: usize) -> Ledger {
     Arc::new(Mutex::new(write_dataset(t, bucket, n).await))
 }
 
-async fn verify_all(t: &TestCluster, bucket: &str, ledger: &Ledger) {
+pub(crate) async fn verify_all(t: &TestCluster, bucket: &str, ledger: &Ledger) {
     let objects = ledger.lock().unwrap().clone();
     for (key, data) in &objects {
         let back = get(&t.s3, bucket, key, None).await;
@@ -123,8 +123,10 @@ impl Load {
 }
 
 /// Waits until a walk after `since` found every stripe at full redundancy
-/// with nothing left to do. Returns that status.
-async fn wait_full_redundancy(
+/// with nothing left to do, rebalance included (a node back after the
+/// grace period gets its share again; the manifests must be still when a
+/// test reads them). Returns that status.
+pub(crate) async fn wait_full_redundancy(
     t: &TestCluster,
     since_unix_ms: i64,
     limit: Duration,
@@ -136,6 +138,9 @@ async fn wait_full_redundancy(
             && status.redundancy.is_full()
             && status.repair.queued == 0
             && status.repair.in_flight == 0
+            && status.repair.rebalance.queued == 0
+            && status.repair.rebalance.in_flight == 0
+            && status.repair.rebalance.remaining_shards == 0
             && status
                 .repair
                 .verified_full_unix_ms
@@ -153,7 +158,11 @@ async fn wait_full_redundancy(
 
 /// Proves from the manifests that every stripe of every object in the
 /// ledger has all its shards on distinct nodes that are up.
-async fn assert_stripes_on_distinct_up_nodes(t: &TestCluster, bucket: &str, ledger: &Ledger) {
+pub(crate) async fn assert_stripes_on_distinct_up_nodes(
+    t: &TestCluster,
+    bucket: &str,
+    ledger: &Ledger,
+) {
     let meta = t.metadata();
     let up: HashSet<NodeId> = meta
         .list_nodes()
