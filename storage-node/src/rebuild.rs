@@ -16,6 +16,7 @@ use metadata::model::{RepairOutcome, RepairSource, RepairTask};
 
 use crate::client::StorageClient;
 use crate::codec::Codec;
+use crate::foreground::Foreground;
 use crate::shard_store::{ShardStore, StoreError};
 use crate::throttle::Throttle;
 
@@ -47,6 +48,11 @@ pub struct Rebuilder {
     pub peers: StorageClient,
     /// Bytes read from peers.
     pub throttle: Arc<Throttle>,
+    pub foreground: Arc<Foreground>,
+    /// Longest one step of a rebuild (a fetch, the decode, the store)
+    /// waits for this node's foreground requests to finish: repair slows
+    /// down under load but never stops.
+    pub step_yield: Duration,
 }
 
 impl Rebuilder {
@@ -85,6 +91,7 @@ impl Rebuilder {
         }
         let (shards, fetched) = self.fetch_survivors(task, total, needed).await?;
         let mut shards = shards;
+        self.foreground.yield_to(self.step_yield).await;
         let rebuilt = tokio::task::spawn_blocking(move || {
             codec.reconstruct(&mut shards)?;
             Ok::<_, RebuildError>(shards.swap_remove(index).unwrap_or_default())
@@ -98,6 +105,7 @@ impl Rebuilder {
                 actual,
             });
         }
+        self.foreground.yield_to(self.step_yield).await;
         self.store
             .put_bytes(&task.hash, Bytes::from(rebuilt))
             .await?;
@@ -136,6 +144,7 @@ impl Rebuilder {
             }
         };
         let len = bytes.len() as u64;
+        self.foreground.yield_to(self.step_yield).await;
         self.store.put_bytes(&task.hash, bytes).await?;
         metrics::counter!("repair_copied_shards_total").increment(1);
         metrics::counter!("repair_fetched_bytes_total").increment(len);
@@ -191,6 +200,7 @@ impl Rebuilder {
     async fn fetch(&self, source: &RepairSource, len: u32) -> (usize, Result<Bytes, String>) {
         let index = usize::from(source.index);
         self.throttle.take(u64::from(len)).await;
+        self.foreground.yield_to(self.step_yield).await;
         let result = if source.node == self.node {
             self.store
                 .get(&source.hash)
@@ -199,7 +209,7 @@ impl Rebuilder {
         } else {
             match tokio::time::timeout(
                 FETCH_TIMEOUT,
-                self.peers.get_shard(&source.addr, &source.hash),
+                self.peers.get_shard_background(&source.addr, &source.hash),
             )
             .await
             {
