@@ -313,6 +313,25 @@ fn print_status(status: &metadata::wire::ClusterStatus) {
             );
         }
     }
+    let b = &p.rebalance;
+    if b.max_in_flight == 0 {
+        println!(
+            "rebalance        off; {} shards are off their preferred node",
+            b.remaining_shards
+        );
+    } else {
+        println!(
+            "rebalance        {} queued, {} in flight (at most {}); moved {} shards ({}); {} shards ({}) still to move, {} waiting for their node",
+            b.queued,
+            b.in_flight,
+            b.max_in_flight,
+            b.moved_shards,
+            ByteSize(b.moved_bytes),
+            b.remaining_shards,
+            ByteSize(b.remaining_bytes),
+            b.blocked_shards
+        );
+    }
     match p.verified_full_unix_ms {
         Some(at) => println!("verified full    {}", timestamp(at)),
         None => println!("verified full    not since the metadata service started"),

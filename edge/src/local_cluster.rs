@@ -424,6 +424,20 @@ impl LocalCluster {
         }
     }
 
+    /// Starts one more storage node (the next `node-N`) listening on
+    /// `addr`, with a fresh data folder; returns its index.
+    pub fn add_node(&mut self, addr: std::net::SocketAddr) -> Result<usize, ClusterError> {
+        let i = self.nodes.len();
+        self.spec.node_addrs.push(addr);
+        self.nodes.push(Proc {
+            role: node_name(i),
+            child: None,
+        });
+        let started = self.spawn_node(i);
+        self.publish_or_warn();
+        started.map(|()| i)
+    }
+
     /// `kill -9` storage node `i`.
     pub async fn kill_node(&mut self, i: usize) {
         hard_kill(&mut self.nodes[i]).await;

@@ -82,7 +82,7 @@ impl Tessera {
         let version = VersionId::new();
         let written = self
             .io
-            .write_object(version, body, Some(src.size), true, None)
+            .write_object(body, Some(src.size), true, None)
             .await?;
         if written.md5 != md5_of(&src) {
             // The source's ETag is its MD5 unless it was a multipart upload;
@@ -217,7 +217,7 @@ impl Tessera {
         let version = VersionId::new();
         let written = self
             .io
-            .write_object(version, body, Some(len), false, declared.hasher())
+            .write_object(body, Some(len), false, declared.hasher())
             .await?;
         let checksums = match declared.verify(written.checksums.as_ref(), None) {
             Ok(checksums) => checksums,

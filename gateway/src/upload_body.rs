@@ -52,13 +52,13 @@ impl Tessera {
         let written = match incoming.body {
             Some(body) => {
                 self.io
-                    .write_object(version, body, expected_len, allow_inline, hasher)
+                    .write_object(body, expected_len, allow_inline, hasher)
                     .await
             }
             None => {
                 let empty = futures::stream::empty();
                 self.io
-                    .write_object(version, empty, expected_len, allow_inline, hasher)
+                    .write_object(empty, expected_len, allow_inline, hasher)
                     .await
             }
         }?;

@@ -17,7 +17,7 @@ use futures::stream::FuturesOrdered;
 use futures::{Stream, StreamExt};
 use metadata::ids::{NodeId, ShardHash, VersionId};
 use metadata::model::{Manifest, ObjectData, ShardRef, Stripe};
-use metadata::placement::{PlacementError, place_stripe, place_stripe_spread};
+use metadata::placement::{PlacementError, place_stripe, place_stripe_spread, stripe_key};
 use storage_node::client::ShardError;
 use tokio::task::JoinHandle;
 
@@ -92,13 +92,12 @@ impl Pipeline {
 }
 
 impl ObjectIo {
-    /// Stores `body` as the data of object version `version`. With
+    /// Stores `body` as the data of an object version or part. With
     /// `expected_len`, a body that ends early or runs long is refused (and what
     /// was written of it is deleted). `allow_inline` lets a small body live in
     /// metadata; multipart parts are always striped so they can be joined.
     pub async fn write_object<S>(
         self: &Arc<Self>,
-        version: VersionId,
         body: S,
         expected_len: Option<u64>,
         allow_inline: bool,
@@ -110,14 +109,7 @@ impl ObjectIo {
         let started_unix_ms = metadata::model::now_unix_ms();
         let mut pipeline = Pipeline::default();
         let result = self
-            .write_stripes(
-                version,
-                body,
-                expected_len,
-                allow_inline,
-                checksums,
-                &mut pipeline,
-            )
+            .write_stripes(body, expected_len, allow_inline, checksums, &mut pipeline)
             .await;
         // Whatever happened, wait for in-flight stripes: nothing may be left
         // writing shards after this returns.
@@ -150,7 +142,6 @@ impl ObjectIo {
     /// (for small objects), the size and the MD5.
     async fn write_stripes<S>(
         self: &Arc<Self>,
-        version: VersionId,
         body: S,
         expected_len: Option<u64>,
         allow_inline: bool,
@@ -191,7 +182,7 @@ impl ObjectIo {
                 if buf.len() == stripe_bytes {
                     let stripe = buf.split().freeze();
                     buf = BytesMut::new();
-                    self.launch_stripe(version, stripe, pipeline);
+                    self.launch_stripe(stripe, pipeline);
                     while pipeline.running.len() >= in_flight {
                         if let Some(Err(err)) = pipeline.collect_one().await {
                             return Err(err);
@@ -219,25 +210,24 @@ impl ObjectIo {
         }
         if !buf.is_empty() {
             let stripe = buf.freeze();
-            self.launch_stripe(version, stripe, pipeline);
+            self.launch_stripe(stripe, pipeline);
         }
         Ok((None, total, digests))
     }
 
-    fn launch_stripe(self: &Arc<Self>, version: VersionId, data: Bytes, pipeline: &mut Pipeline) {
+    fn launch_stripe(self: &Arc<Self>, data: Bytes, pipeline: &mut Pipeline) {
         let io = Arc::clone(self);
         let index = pipeline.launched;
         pipeline.launched += 1;
-        pipeline.running.push_back(tokio::spawn(async move {
-            io.write_stripe(version, index, data).await
-        }));
+        pipeline.running.push_back(tokio::spawn(
+            async move { io.write_stripe(index, data).await },
+        ));
     }
 
     /// Encodes one stripe and writes its shards to distinct nodes in parallel.
     #[tracing::instrument(skip_all, fields(stripe = index, bytes = data.len()))]
     async fn write_stripe(
         self: &Arc<Self>,
-        version: VersionId,
         index: usize,
         data: Bytes,
     ) -> Result<Stripe, GatewayError> {
@@ -252,7 +242,9 @@ impl ObjectIo {
         .await
         .map_err(|e| GatewayError::Internal(format!("encode task: {e}")))??;
 
-        let key = stripe_key(version, index);
+        // Keyed by the shards' hashes, which the manifest records, so the
+        // rebalancer can tell later where this stripe belongs.
+        let key = stripe_key(&hashes);
         let data_shards = usize::from(self.codec.code().data);
         let targets = place_stripe_spread(
             &key,
@@ -267,7 +259,6 @@ impl ObjectIo {
             .enumerate()
             .map(|(i, (bytes, hash))| {
                 let placed = Arc::clone(&placed);
-                let key = key.clone();
                 async move {
                     self.write_shard(&key, index, i, hash, bytes, &placed)
                         .await
@@ -449,12 +440,4 @@ impl ObjectIo {
 /// at 10 MiB/s.
 fn shard_write_deadline(len: usize) -> Duration {
     Duration::from_secs(10) + Duration::from_secs_f64(len as f64 / (10.0 * 1024.0 * 1024.0))
-}
-
-/// The rendezvous-hashing key of a stripe: unique per object version and
-/// stripe, so every stripe lands on its own spread of nodes.
-fn stripe_key(version: VersionId, index: usize) -> Vec<u8> {
-    let mut key = version.0.as_bytes().to_vec();
-    key.extend_from_slice(&(index as u64).to_be_bytes());
-    key
 }

@@ -16,7 +16,7 @@ use crate::store::postgres::DEFAULT_POOL_SIZE;
 
 /// Where the service listens unless told otherwise.
 pub use crate::repair::RepairConfig;
-use crate::repair::{DEFAULT_REPAIR_AFTER, DEFAULT_SCAN_EVERY};
+use crate::repair::{DEFAULT_REBALANCE_MOVES, DEFAULT_REPAIR_AFTER, DEFAULT_SCAN_EVERY};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:9100";
 
@@ -90,6 +90,11 @@ pub struct Args {
     /// nothing else prompts a walk [default: 5m].
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub repair_scan_every: Option<Duration>,
+
+    /// Most rebalance moves in flight across the cluster (shards moving to
+    /// a node that joined); 0 turns rebalance off [default: 8].
+    #[arg(long, value_name = "COUNT")]
+    pub rebalance_moves: Option<usize>,
 }
 
 /// The TOML config file, as written by an operator. Every field is optional
@@ -129,6 +134,8 @@ pub struct RawConfig {
     /// Period of the walk that proves full redundancy, e.g. `"5m"`.
     #[serde(default, with = "humantime_serde")]
     pub repair_scan_every: Option<Duration>,
+    /// Most rebalance moves in flight; 0 turns rebalance off.
+    pub rebalance_moves: Option<usize>,
 }
 
 /// Where the metadata is kept.
@@ -296,6 +303,10 @@ impl Config {
                     .or(raw.repair_scan_every)
                     .unwrap_or(DEFAULT_SCAN_EVERY)
                     .max(Duration::from_millis(100)),
+                rebalance_moves: args
+                    .rebalance_moves
+                    .or(raw.rebalance_moves)
+                    .unwrap_or(DEFAULT_REBALANCE_MOVES),
             },
         })
     }

@@ -5,7 +5,9 @@
 //! It needs no shared ring state, every caller computes the same answer from
 //! the same node list, and adding or removing one node moves only the shards
 //! that node wins or held (about `count / N` of them), so a membership change
-//! never reshuffles the cluster.
+//! never reshuffles the cluster. The key is [`stripe_key`], made from the
+//! shard hashes the manifest records, so the writer, repair and rebalance
+//! all compute the same placement for a stripe.
 //!
 //! With zones (failure domains) the stripe is spread as evenly as possible
 //! over zones before any zone gets a second shard, counting the shards that
@@ -14,13 +16,30 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::ids::NodeId;
+use crate::ids::{NodeId, ShardHash};
 use crate::model::NodeStatus;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlacementError {
     #[error("need {needed} nodes for the stripe but only {available} are eligible")]
     NotEnoughNodes { needed: usize, available: usize },
+}
+
+/// The rendezvous key of a stripe: a hash over its shard hashes, in order.
+///
+/// Derived from what every manifest records, so the planner can compute
+/// the placement a stripe should have long after it was written, for an
+/// object put whole, a multipart part, or a completed multipart object
+/// alike (the writer's object version is not recorded for parts). Two
+/// stripes with equal bytes share a key and so a placement; they share
+/// their shard files too, being content-addressed.
+pub fn stripe_key(shards: &[ShardHash]) -> [u8; 32] {
+    let mut h = blake3::Hasher::new();
+    h.update(b"tessera stripe placement v1");
+    for shard in shards {
+        h.update(&shard.0);
+    }
+    *h.finalize().as_bytes()
 }
 
 /// Chooses `count` distinct nodes for the stripe named `stripe_key`, best
@@ -33,20 +52,58 @@ pub fn place_stripe(
     already_placed: &[NodeId],
     exclude: &[NodeId],
 ) -> Result<Vec<NodeId>, PlacementError> {
-    let mut seen = HashSet::new();
-    let mut candidates: Vec<(u64, &NodeStatus)> = nodes
+    let eligible: Vec<&NodeStatus> = nodes
         .iter()
         .filter(|n| n.is_up())
         .filter(|n| !already_placed.contains(&n.heartbeat.id) && !exclude.contains(&n.heartbeat.id))
+        .collect();
+    if distinct_ids(&eligible) < count {
+        return Err(PlacementError::NotEnoughNodes {
+            needed: count,
+            available: distinct_ids(&eligible),
+        });
+    }
+    Ok(rank(stripe_key, nodes, eligible, count, already_placed))
+}
+
+/// The nodes a stripe of `count` shards belongs on when `members` are the
+/// cluster: the set [`place_stripe`] chooses with every member up and
+/// nothing placed yet, best first (fewer if there are fewer members).
+///
+/// Membership is the caller's judgement, not the nodes' state: rebalance
+/// passes nodes that are down but within the repair grace period too, so
+/// that a node restarting does not make every stripe it holds look
+/// misplaced (and move twice, away and back).
+pub fn preferred_nodes(stripe_key: &[u8], members: &[NodeStatus], count: usize) -> Vec<NodeId> {
+    let all: Vec<&NodeStatus> = members.iter().collect();
+    let count = count.min(distinct_ids(&all));
+    rank(stripe_key, members, all, count, &[])
+}
+
+fn distinct_ids(nodes: &[&NodeStatus]) -> usize {
+    nodes
+        .iter()
+        .map(|n| &n.heartbeat.id)
+        .collect::<HashSet<_>>()
+        .len()
+}
+
+/// The best `count` of `candidates` (at least that many distinct) in
+/// rendezvous order, spread over zones if any candidate has one. `nodes`
+/// gives the zones of `already_placed`.
+fn rank(
+    stripe_key: &[u8],
+    nodes: &[NodeStatus],
+    candidates: Vec<&NodeStatus>,
+    count: usize,
+    already_placed: &[NodeId],
+) -> Vec<NodeId> {
+    let mut seen = HashSet::new();
+    let mut candidates: Vec<(u64, &NodeStatus)> = candidates
+        .into_iter()
         .filter(|n| seen.insert(&n.heartbeat.id))
         .map(|n| (score(stripe_key, &n.heartbeat.id), n))
         .collect();
-    if candidates.len() < count {
-        return Err(PlacementError::NotEnoughNodes {
-            needed: count,
-            available: candidates.len(),
-        });
-    }
     // Highest score first; ties (astronomically rare) broken by id so the
     // order is total and identical everywhere.
     candidates.sort_by(|a, b| {
@@ -56,11 +113,11 @@ pub fn place_stripe(
 
     let zoned = candidates.iter().any(|(_, n)| n.heartbeat.zone.is_some());
     if !zoned {
-        return Ok(candidates
+        return candidates
             .into_iter()
             .take(count)
             .map(|(_, n)| n.heartbeat.id.clone())
-            .collect());
+            .collect();
     }
 
     // Shards per zone, starting with the stripe's shards already placed. A
@@ -105,7 +162,7 @@ pub fn place_stripe(
             chosen.push(n.heartbeat.id.clone());
         }
     }
-    Ok(chosen)
+    chosen
 }
 
 /// Places `count` shards when fewer than `count` nodes are eligible but
@@ -345,6 +402,33 @@ mod tests {
             }
             assert!(per.values().all(|&c| c == 2), "{per:?}");
         }
+    }
+
+    #[test]
+    fn preferred_nodes_are_the_placement_with_every_member_up() {
+        for zoned in [false, true] {
+            let mut nodes: Vec<_> = (0..10)
+                .map(|i| node(i, true, zoned.then_some(i % 3)))
+                .collect();
+            for k in 0..100 {
+                let key = stripe_key(&[ShardHash::of(&[k])]);
+                let placed = place_stripe(&key, &nodes, 6, &[], &[]).unwrap();
+                assert_eq!(preferred_nodes(&key, &nodes, 6), placed);
+                // A member that is down still counts: its stripes stay put.
+                nodes[3].state = NodeState::Down;
+                assert_eq!(preferred_nodes(&key, &nodes, 6), placed);
+                nodes[3].state = NodeState::Up;
+            }
+            assert_eq!(preferred_nodes(b"k", &nodes[..4], 6).len(), 4);
+        }
+    }
+
+    #[test]
+    fn the_stripe_key_depends_on_every_shard_and_its_order() {
+        let (a, b) = (ShardHash::of(b"a"), ShardHash::of(b"b"));
+        assert_ne!(stripe_key(&[a, b]), stripe_key(&[b, a]));
+        assert_ne!(stripe_key(&[a, b]), stripe_key(&[a]));
+        assert_eq!(stripe_key(&[a, b]), stripe_key(&[a, b]));
     }
 
     #[test]

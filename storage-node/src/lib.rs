@@ -7,7 +7,8 @@
 //! ([`heartbeat`]); and the Reed-Solomon erasure codec ([`codec`]), which the
 //! gateway and edge use to cut stripes and rebuild lost shards. For repair it
 //! rebuilds shards the metadata service assigns it from survivors on its
-//! peers ([`rebuild`], [`repair_worker`]), re-hashes what it stores
+//! peers ([`rebuild`], [`repair_worker`]), giving way to the shard requests
+//! clients wait on ([`foreground`]), re-hashes what it stores
 //! ([`scrubber`]) and reports files it should hold but lacks ([`inventory`]).
 //!
 //! It must not know about S3, buckets, objects or manifests: a shard is an
@@ -20,6 +21,7 @@ pub mod api;
 pub mod client;
 pub mod codec;
 pub mod config;
+pub mod foreground;
 pub mod heartbeat;
 pub mod inventory;
 pub mod latency;

@@ -16,6 +16,7 @@ use metadata::model::{RepairOutcome, RepairSource, RepairTask};
 
 use crate::client::StorageClient;
 use crate::codec::Codec;
+use crate::foreground::Foreground;
 use crate::shard_store::{ShardStore, StoreError};
 use crate::throttle::Throttle;
 
@@ -47,6 +48,11 @@ pub struct Rebuilder {
     pub peers: StorageClient,
     /// Bytes read from peers.
     pub throttle: Arc<Throttle>,
+    pub foreground: Arc<Foreground>,
+    /// Longest one step of a rebuild (a fetch, the decode, the store)
+    /// waits for this node's foreground requests to finish: repair slows
+    /// down under load but never stops.
+    pub step_yield: Duration,
 }
 
 impl Rebuilder {
@@ -78,8 +84,14 @@ impl Rebuilder {
                 "shard {index} of a {total}-shard stripe"
             )));
         }
+        if let Some(fetched) = self.copy_from_holder(task).await? {
+            return Ok(RepairOutcome::Rebuilt {
+                fetched_bytes: fetched,
+            });
+        }
         let (shards, fetched) = self.fetch_survivors(task, total, needed).await?;
         let mut shards = shards;
+        self.foreground.yield_to(self.step_yield).await;
         let rebuilt = tokio::task::spawn_blocking(move || {
             codec.reconstruct(&mut shards)?;
             Ok::<_, RebuildError>(shards.swap_remove(index).unwrap_or_default())
@@ -93,6 +105,7 @@ impl Rebuilder {
                 actual,
             });
         }
+        self.foreground.yield_to(self.step_yield).await;
         self.store
             .put_bytes(&task.hash, Bytes::from(rebuilt))
             .await?;
@@ -101,6 +114,41 @@ impl Rebuilder {
         Ok(RepairOutcome::Rebuilt {
             fetched_bytes: fetched,
         })
+    }
+
+    /// A shard that moves off a node still holding it (rebalance,
+    /// draining, a doubled-up stripe) is copied, not rebuilt: one shard
+    /// read instead of `k`. The copy is verified against the manifest's
+    /// hash like a rebuild; `None` if the holder cannot give a good copy,
+    /// and the shard is rebuilt from the stripe instead.
+    async fn copy_from_holder(&self, task: &RepairTask) -> Result<Option<u64>, RebuildError> {
+        if !task.is_move() {
+            return Ok(None);
+        }
+        let Some(holder) = task
+            .sources
+            .iter()
+            .find(|s| s.index == task.slot.index && s.node == task.from && s.hash == task.hash)
+        else {
+            return Ok(None);
+        };
+        let bytes = match self.fetch(holder, task.shard_len).await {
+            (_, Ok(bytes)) if ShardHash::of(&bytes) == task.hash => bytes,
+            (_, Ok(_)) => {
+                tracing::warn!(node = %holder.node, "the moving shard's copy is bad; rebuilding it");
+                return Ok(None);
+            }
+            (_, Err(e)) => {
+                tracing::debug!(node = %holder.node, error = %e, "the moving shard's holder did not answer; rebuilding it");
+                return Ok(None);
+            }
+        };
+        let len = bytes.len() as u64;
+        self.foreground.yield_to(self.step_yield).await;
+        self.store.put_bytes(&task.hash, bytes).await?;
+        metrics::counter!("repair_copied_shards_total").increment(1);
+        metrics::counter!("repair_fetched_bytes_total").increment(len);
+        Ok(Some(len))
     }
 
     /// Reads survivors until `needed` arrived: `needed` at once, one more
@@ -152,6 +200,7 @@ impl Rebuilder {
     async fn fetch(&self, source: &RepairSource, len: u32) -> (usize, Result<Bytes, String>) {
         let index = usize::from(source.index);
         self.throttle.take(u64::from(len)).await;
+        self.foreground.yield_to(self.step_yield).await;
         let result = if source.node == self.node {
             self.store
                 .get(&source.hash)
@@ -160,7 +209,7 @@ impl Rebuilder {
         } else {
             match tokio::time::timeout(
                 FETCH_TIMEOUT,
-                self.peers.get_shard(&source.addr, &source.hash),
+                self.peers.get_shard_background(&source.addr, &source.hash),
             )
             .await
             {

@@ -103,12 +103,15 @@ pub async fn serve(
         config.heartbeat_interval,
         cancel.clone(),
     ));
+    let foreground = Arc::new(crate::foreground::Foreground::default());
     let rebuilder = Arc::new(Rebuilder {
         node: node_id.clone(),
         store: store.clone(),
         peers: StorageClient::new(config.cluster_secret.clone())
             .map_err(|e| ServeError::Io(std::io::Error::other(e)))?,
         throttle: Arc::new(Throttle::new(config.repair_bandwidth)),
+        foreground: Arc::clone(&foreground),
+        step_yield: config.repair_yield,
     });
     let repairs = tokio::spawn(run_repairs(
         metadata.clone(),
@@ -135,6 +138,8 @@ pub async fn serve(
         secret: config.cluster_secret.clone(),
         metrics,
         latency,
+        foreground,
+        background_yield: config.repair_yield,
     });
     tracing::info!(%local, %advertise, %node_id, "storage node listening");
 

@@ -8,10 +8,16 @@
 # traffic until repair has rebuilt everything node-3 held on the other
 # seven. A poller records the cluster status every second; the rebuild rate
 # is the bytes rebuilt over the time from the first rebuilt shard to the
-# last.
+# last. Read latency is reported per window: before the fault, degraded
+# before repair starts (the kill, its detection and the grace period:
+# reads decode from parity), while the rebuild runs (first to last rebuilt
+# shard), and after it; each window's p99 as a ratio of the baseline's.
+# The storage nodes take TESSERA_REPAIR_BANDWIDTH and
+# TESSERA_REPAIR_CONCURRENCY from the environment.
 #
 #   cargo build --release -p edge -p tests --bins
 #   bash tests/bench/rebuild.sh 6          # GiB to fill with
+#   TESSERA_REPAIR_BANDWIDTH=128MiB bash tests/bench/rebuild.sh 6
 set -euo pipefail
 
 FILL_GIB=${1:-6}
@@ -61,9 +67,9 @@ POLLER=$!
 
 "$BIN/drill" --cluster "$DATA/cluster/cluster.json" --kill node-3 --objects 50 \
     --baseline 20s --readers 4 --read-rate 100 --writers 1 --write-rate 2 \
-    --repair-timeout 20m | tee "$OUT/drill.txt"
+    --repair-timeout 20m --latency-log "$OUT/ops.log" | tee "$OUT/drill.txt"
 
-python3 - "$OUT/status.log" <<'EOF'
+python3 - "$OUT/status.log" "$OUT/ops.log" <<'EOF'
 import sys
 rows = [l.split() for l in open(sys.argv[1]) if len(l.split()) == 5]
 rows = [(float(t), int(b)) for t, b, *_ in rows]
@@ -75,5 +81,27 @@ start_t, start_b = rows[first - 1]
 end_t, end_b = rows[last]
 mb = (end_b - start_b) / 1e6
 print(f"rebuilt {mb:.0f} MB in {end_t - start_t:.1f} s: {mb / (end_t - start_t):.1f} MB/s")
+
+# Read latency per window, from the drill's per-operation log.
+ops = [l.split() for l in open(sys.argv[2])]
+reads = [(float(t), float(ms), phase) for t, op, ms, ok, phase in ops if op == "read" and ok == "ok"]
+fault_t = min((t for t, _, p in reads if p == "fault"), default=None)
+def pct(xs, p):
+    xs = sorted(xs)
+    return xs[max(1, -(-int(p * len(xs) * 1000) // 1000)) - 1] if xs else float("nan")
+windows = [
+    ("before the fault", lambda t, p: p == "baseline"),
+    ("degraded, before repair", lambda t, p: p == "fault" and t < start_t),
+    ("during the rebuild", lambda t, p: p == "fault" and start_t <= t <= end_t),
+    ("after the rebuild", lambda t, p: p == "fault" and t > end_t),
+]
+base = None
+print(f"{'read latency (ms)':<26} {'reads':>6} {'p50':>7} {'p99':>7} {'p99 / before':>13}")
+for name, inside in windows:
+    xs = [ms for t, ms, p in reads if inside(t, p)]
+    p50, p99 = pct(xs, 0.50), pct(xs, 0.99)
+    if base is None:
+        base = p99
+    print(f"{name:<26} {len(xs):>6} {p50:>7.1f} {p99:>7.1f} {p99 / base:>12.2f}x")
 EOF
 echo "logs in $OUT"

@@ -189,6 +189,11 @@ impl TestCluster {
         (out.status.success(), text)
     }
 
+    /// Starts one more storage node; returns its index.
+    pub fn add_node(&mut self) -> usize {
+        self.cluster.add_node(free_addr()).expect("start a node")
+    }
+
     /// Waits until metadata sees exactly `n` nodes up (after kills).
     pub async fn wait_up_count(&self, n: usize) {
         let meta = self.metadata();

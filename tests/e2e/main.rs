@@ -16,6 +16,7 @@ mod http_semantics;
 mod metadata_replicas;
 mod raw_chunked;
 mod raw_sigv4;
+mod rebalance;
 mod repair;
 mod s3_access;
 mod s3_bad_input;

@@ -123,7 +123,9 @@ impl Load {
 }
 
 /// Waits until a walk after `since` found every stripe at full redundancy
-/// with nothing left to do. Returns that status.
+/// with nothing left to do, rebalance included (a node back after the
+/// grace period gets its share again; the manifests must be still when a
+/// test reads them). Returns that status.
 pub(crate) async fn wait_full_redundancy(
     t: &TestCluster,
     since_unix_ms: i64,
@@ -136,6 +138,9 @@ pub(crate) async fn wait_full_redundancy(
             && status.redundancy.is_full()
             && status.repair.queued == 0
             && status.repair.in_flight == 0
+            && status.repair.rebalance.queued == 0
+            && status.repair.rebalance.in_flight == 0
+            && status.repair.rebalance.remaining_shards == 0
             && status
                 .repair
                 .verified_full_unix_ms

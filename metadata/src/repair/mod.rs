@@ -17,12 +17,18 @@
 //! debt is zero from the manifests themselves, not from an emptied queue.
 //! The walk reads every manifest, in pages, each in its own read
 //! transaction; it runs when there is reason to (a node crosses the grace
-//! period, a report of a bad copy, the queue drains) and every
-//! `scan_every` otherwise.
+//! period, membership changes, a report of a bad copy, the queue drains)
+//! and every `scan_every` otherwise.
+//!
+//! The same walk plans rebalance (see [`rebalance`]): a stripe at full
+//! redundancy with shards off the nodes placement prefers now (a node
+//! joined) gets those shards moved, and only those, by the same tasks,
+//! after every repair and a bounded number at a time.
 
 mod node_view;
 mod plan;
 mod queue;
+pub mod rebalance;
 mod stripe_health;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -34,10 +40,12 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 pub use node_view::{NodeCondition, NodeView};
-pub use plan::{Deferred, Planned, plan_data};
+pub use plan::{Deferred, Planned, Planner, Tally, TaskKind};
 pub use queue::RepairQueue;
+pub use rebalance::RebalanceDebt;
 pub use stripe_health::{ShardState, StripeHealth, assess};
 
+use crate::ids::NodeId;
 use crate::model::{
     MoveOutcome, RedundancyReport, RepairClaim, RepairOutcome, RepairReport, RepairTask, ShardMove,
     SuspectShard, now_unix_ms,
@@ -53,6 +61,14 @@ pub const DEFAULT_REPAIR_AFTER: Duration = Duration::from_secs(300);
 /// The default for `--repair-scan-every`: the walk that proves the data
 /// has full redundancy, when nothing else prompts one.
 pub const DEFAULT_SCAN_EVERY: Duration = Duration::from_secs(300);
+/// The default for `--rebalance-moves`: rebalance moves in flight across
+/// the cluster. Each is one shard read and one written; eight keep a
+/// joining node busy (it runs up to `--repair-concurrency` at once) while
+/// every other node serves a shard read now and then.
+pub const DEFAULT_REBALANCE_MOVES: usize = 8;
+/// How often membership is compared with the last walk's: a node that
+/// joins, leaves or comes back prompts a walk within this long.
+const MEMBERSHIP_CHECK: Duration = Duration::from_secs(1);
 /// Rows of `data` read per page of a walk.
 const PAGE: usize = 512;
 /// A walk plans at most this many tasks; the next walk plans the rest.
@@ -70,6 +86,8 @@ const RATE_WINDOW: Duration = Duration::from_secs(60);
 pub struct RepairConfig {
     pub repair_after: Duration,
     pub scan_every: Duration,
+    /// Most rebalance moves in flight; 0 turns rebalance off.
+    pub rebalance_moves: usize,
 }
 
 impl Default for RepairConfig {
@@ -77,6 +95,7 @@ impl Default for RepairConfig {
         RepairConfig {
             repair_after: DEFAULT_REPAIR_AFTER,
             scan_every: DEFAULT_SCAN_EVERY,
+            rebalance_moves: DEFAULT_REBALANCE_MOVES,
         }
     }
 }
@@ -86,9 +105,37 @@ impl Default for RepairConfig {
 pub struct WalkSummary {
     pub finished_unix_ms: i64,
     pub took_ms: u64,
+    /// Repair tasks planned.
     pub planned_tasks: u64,
     pub deferred: Deferred,
     pub redundancy: RedundancyReport,
+    /// Rebalance moves planned.
+    #[serde(default)]
+    pub planned_moves: u64,
+    /// Shards found off their preferred nodes in healthy stripes.
+    #[serde(default)]
+    pub rebalance: RebalanceDebt,
+}
+
+/// Rebalance at a glance: moves of healthy shards to the nodes placement
+/// prefers now.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RebalanceStatus {
+    /// Most moves in flight at once; 0: rebalance is off.
+    pub max_in_flight: u64,
+    /// Moves waiting (for their node, for repair to finish, or for a free
+    /// place among those in flight), and handed out.
+    pub queued: u64,
+    pub in_flight: u64,
+    /// Since the service started.
+    pub moved_shards: u64,
+    pub moved_bytes: u64,
+    /// Found by the last walk: shards still off their preferred node, and
+    /// how many of those wait for their new node to take writes. Progress
+    /// is `moved / (moved + remaining)`.
+    pub remaining_shards: u64,
+    pub remaining_bytes: u64,
+    pub blocked_shards: u64,
 }
 
 /// Repair at a glance, for the operator view and the drill.
@@ -117,6 +164,8 @@ pub struct RepairStatus {
     pub last_walk: Option<WalkSummary>,
     /// When a walk last found every stripe at full redundancy.
     pub verified_full_unix_ms: Option<i64>,
+    #[serde(default)]
+    pub rebalance: RebalanceStatus,
 }
 
 impl Eq for RepairStatus {}
@@ -129,6 +178,8 @@ struct Counters {
     held_shards: u64,
     failed_tasks: u64,
     moved_shards: u64,
+    rebalanced_shards: u64,
+    rebalanced_bytes: u64,
 }
 
 #[derive(Debug, Default)]
@@ -139,6 +190,8 @@ struct State {
     recent: VecDeque<(Instant, u64)>,
     last_walk: Option<WalkSummary>,
     verified_full_unix_ms: Option<i64>,
+    /// Membership as the last walk saw it.
+    walked_membership: Vec<(NodeId, bool, bool)>,
 }
 
 /// The planner and dispatcher. Share it with an `Arc`; [`Repairer::run`]
@@ -197,12 +250,19 @@ impl Repairer {
                 }
                 Err(e) => tracing::warn!(error = %e, "repair walk failed"),
             }
-            let next = self.next_walk_in();
-            tokio::select! {
-                () = tokio::time::sleep(next) => {}
-                () = self.wake.notified() => {
-                    // Let a burst of reports arrive before walking again.
-                    tokio::time::sleep(Duration::from_millis(200)).await;
+            let due = Instant::now() + self.next_walk_in();
+            loop {
+                let now = Instant::now();
+                if now >= due || self.membership() != self.state().walked_membership {
+                    break;
+                }
+                tokio::select! {
+                    () = tokio::time::sleep(MEMBERSHIP_CHECK.min(due - now)) => {}
+                    () = self.wake.notified() => {
+                        // Let a burst of reports arrive before walking again.
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        break;
+                    }
                 }
             }
             metrics::histogram!("metadata_repair_walk_seconds")
@@ -219,6 +279,25 @@ impl Repairer {
             .filter(|(n, silent)| !n.is_up() && *silent < after)
             .map(|(_, silent)| after - silent + Duration::from_millis(100))
             .fold(self.config.scan_every, Duration::min)
+    }
+
+    /// Per node: whether it is a placement member and whether it is up.
+    /// A change (a node joining, given up on, drained, or back) is what
+    /// makes rebalance and repair plans differ, so it prompts a walk.
+    fn membership(&self) -> Vec<(NodeId, bool, bool)> {
+        let after = self.config.repair_after;
+        let mut out: Vec<(NodeId, bool, bool)> = self
+            .registry
+            .list_with_silence()
+            .into_iter()
+            .map(|(n, silent)| {
+                let member = !n.draining && (n.is_up() || silent < after);
+                let up = n.is_up();
+                (n.heartbeat.id, member, up)
+            })
+            .collect();
+        out.sort();
+        out
     }
 
     fn view(&self) -> NodeView {
@@ -242,10 +321,10 @@ impl Repairer {
     pub async fn walk(&self) -> Result<WalkSummary, StoreError> {
         let _one = self.walking.lock().await;
         let started = Instant::now();
+        let membership = self.membership();
         let view = self.view();
-        let writable = view.writable();
-        let mut report = RedundancyReport::default();
-        let mut deferred = Deferred::default();
+        let planner = Planner::new(&view, self.config.rebalance_moves > 0);
+        let mut tally = Tally::default();
         let mut planned = Vec::new();
         let mut after = None;
         loop {
@@ -257,31 +336,29 @@ impl Repairer {
                 } else {
                     &mut Vec::new()
                 };
-                plan_data(
-                    *version,
-                    data,
-                    &view,
-                    &writable,
-                    &mut report,
-                    &mut deferred,
-                    out,
-                );
+                planner.plan_data(*version, data, &mut tally, out);
             }
             after = page.last().map(|(v, _)| *v);
             if !full {
                 break;
             }
         }
-        planned.sort_by_key(|p| p.survivors);
+        let moves = planned
+            .iter()
+            .filter(|p| p.kind == TaskKind::Rebalance)
+            .count() as u64;
         let summary = WalkSummary {
             finished_unix_ms: now_unix_ms(),
             took_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            planned_tasks: planned.len() as u64,
-            deferred,
-            redundancy: report,
+            planned_tasks: planned.len() as u64 - moves,
+            deferred: tally.deferred,
+            redundancy: tally.report,
+            planned_moves: moves,
+            rebalance: tally.rebalance,
         };
         let mut state = self.state();
         state.queue.replace_plan(planned);
+        state.walked_membership = membership;
         if summary.planned_tasks == 0 && summary.redundancy.is_full() {
             state.verified_full_unix_ms = Some(summary.finished_unix_ms);
         }
@@ -289,6 +366,7 @@ impl Repairer {
         metrics::gauge!("metadata_redundancy_debt_bytes")
             .set(summary.redundancy.degraded_bytes as f64);
         metrics::gauge!("metadata_unreadable_stripes").set(summary.redundancy.unreadable as f64);
+        metrics::gauge!("metadata_rebalance_remaining_shards").set(summary.rebalance.shards as f64);
         state.last_walk = Some(summary.clone());
         Ok(summary)
     }
@@ -319,7 +397,11 @@ impl Repairer {
     pub async fn claim(&self, claim: RepairClaim) -> Result<Vec<RepairTask>, StoreError> {
         self.apply_reports(claim.done).await?;
         let want = usize::try_from(claim.want).unwrap_or(usize::MAX).min(256);
-        let tasks = self.state().queue.claim(&claim.node, want, Instant::now());
+        let limit = self.config.rebalance_moves;
+        let tasks = self
+            .state()
+            .queue
+            .claim(&claim.node, want, limit, Instant::now());
         Ok(tasks)
     }
 
@@ -328,11 +410,12 @@ impl Repairer {
             return Ok(());
         }
         let mut moves = Vec::new();
+        let mut kinds = Vec::new();
         let mut replan = false;
         {
             let mut state = self.state();
             for r in &done {
-                state.queue.finish(&r.task.slot);
+                let kind = state.queue.finish(&r.task.slot);
                 match &r.outcome {
                     RepairOutcome::Failed { error } => {
                         tracing::warn!(
@@ -356,6 +439,7 @@ impl Repairer {
                     RepairOutcome::Held => state.counters.held_shards += 1,
                 }
                 if r.task.is_move() {
+                    kinds.push((kind, r.task.shard_len));
                     moves.push(ShardMove {
                         slot: r.task.slot,
                         hash: r.task.hash,
@@ -378,10 +462,15 @@ impl Repairer {
         };
         {
             let mut state = self.state();
-            for (mv, outcome) in moves.iter().zip(&outcomes) {
+            for ((mv, outcome), (kind, len)) in moves.iter().zip(&outcomes).zip(&kinds) {
                 match outcome {
                     MoveOutcome::Moved => {
                         state.counters.moved_shards += 1;
+                        if *kind == Some(TaskKind::Rebalance) {
+                            state.counters.rebalanced_shards += 1;
+                            state.counters.rebalanced_bytes += u64::from(*len);
+                            metrics::counter!("metadata_rebalanced_shards_total").increment(1);
+                        }
                         state.suspects.remove(&SuspectShard {
                             node: mv.from.clone(),
                             hash: mv.hash,
@@ -417,6 +506,21 @@ impl Repairer {
         }
         let recent: u64 = state.recent.iter().map(|(_, b)| b).sum();
         let c = &state.counters;
+        let debt = state
+            .last_walk
+            .as_ref()
+            .map(|w| w.rebalance)
+            .unwrap_or_default();
+        let rebalance = RebalanceStatus {
+            max_in_flight: self.config.rebalance_moves as u64,
+            queued: state.queue.rebalance_pending() as u64,
+            in_flight: state.queue.rebalance_in_flight() as u64,
+            moved_shards: c.rebalanced_shards,
+            moved_bytes: c.rebalanced_bytes,
+            remaining_shards: debt.shards,
+            remaining_bytes: debt.bytes,
+            blocked_shards: debt.blocked_shards,
+        };
         RepairStatus {
             repair_after_ms: u64::try_from(self.config.repair_after.as_millis())
                 .unwrap_or(u64::MAX),
@@ -432,6 +536,7 @@ impl Repairer {
             suspects: state.suspects.len() as u64,
             last_walk: state.last_walk.clone(),
             verified_full_unix_ms: state.verified_full_unix_ms,
+            rebalance,
         }
     }
 }

@@ -84,4 +84,21 @@ impl NodeView {
         out.sort_by(|a, b| a.heartbeat.id.cmp(&b.heartbeat.id));
         out
     }
+
+    /// Nodes stripes belong on, sorted by id: placement input for
+    /// rebalance. Every registered node except those draining and those
+    /// silent past the grace period. A node down for less than that stays
+    /// a member, so a restart or a brief partition changes no stripe's
+    /// placement and moves nothing; only what repair would act on anyway
+    /// (a node given up on, or drained) and a node joining do.
+    pub fn members(&self) -> Vec<NodeStatus> {
+        let mut out: Vec<NodeStatus> = self
+            .nodes
+            .values()
+            .filter(|(n, silent)| !n.draining && (n.is_up() || *silent < self.repair_after))
+            .map(|(n, _)| n.clone())
+            .collect();
+        out.sort_by(|a, b| a.heartbeat.id.cmp(&b.heartbeat.id));
+        out
+    }
 }

@@ -22,6 +22,7 @@ use tower_http::trace::TraceLayer;
 pub use error::ApiError;
 pub use prometheus::install_prometheus;
 
+use crate::foreground::{Foreground, foreground_gate};
 use crate::shard_store::ShardStore;
 
 /// What the handlers share.
@@ -34,6 +35,10 @@ pub struct ApiState {
     pub metrics: Option<PrometheusHandle>,
     /// The node's own serving times, for its heartbeats.
     pub latency: Arc<crate::latency::LatencyTracker>,
+    /// Foreground shard requests in flight, which repair gives way to.
+    pub foreground: Arc<Foreground>,
+    /// Longest a peer's repair read waits for them before it is served.
+    pub background_yield: std::time::Duration,
 }
 
 /// The node's routes. Every `/v1/` route requires the cluster secret: a
@@ -53,6 +58,10 @@ pub fn router(state: ApiState) -> Router {
                 .delete(handlers::handle_delete_shard),
         )
         .layer(DefaultBodyLimit::max(body_limit))
+        .route_layer(from_fn_with_state(
+            (Arc::clone(&state.foreground), state.background_yield),
+            foreground_gate,
+        ))
         .route_layer(from_fn_with_state(
             state.secret.clone(),
             require_cluster_secret,

@@ -94,13 +94,33 @@ impl StorageClient {
     /// do not hash to `hash` are [`ShardError::Corrupt`].
     #[tracing::instrument(level = "debug", skip_all, fields(shard = %hash, node = %addr))]
     pub async fn get_shard(&self, addr: &str, hash: &ShardHash) -> Result<Bytes, ShardError> {
-        let response = self
+        self.fetch_shard(addr, hash, false).await
+    }
+
+    /// [`Self::get_shard`] for repair: the peer serves it after the
+    /// foreground requests it has in flight (see [`crate::foreground`]).
+    pub async fn get_shard_background(
+        &self,
+        addr: &str,
+        hash: &ShardHash,
+    ) -> Result<Bytes, ShardError> {
+        self.fetch_shard(addr, hash, true).await
+    }
+
+    async fn fetch_shard(
+        &self,
+        addr: &str,
+        hash: &ShardHash,
+        background: bool,
+    ) -> Result<Bytes, ShardError> {
+        let mut request = self
             .http
             .get(Self::url(addr, hash))
-            .header(reqwest::header::AUTHORIZATION, self.secret.header_value())
-            .send()
-            .await
-            .map_err(transport_error)?;
+            .header(reqwest::header::AUTHORIZATION, self.secret.header_value());
+        if background {
+            request = request.header(crate::foreground::BACKGROUND_HEADER, "1");
+        }
+        let response = request.send().await.map_err(transport_error)?;
         if !response.status().is_success() {
             return Err(error_from_response(response).await);
         }

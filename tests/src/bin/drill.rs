@@ -106,6 +106,10 @@ struct Args {
     restart: bool,
     #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
     restart_timeout: Duration,
+    /// Append one line per read and write to this file (end time, latency,
+    /// outcome, phase), to split the fault phase by what the cluster did.
+    #[arg(long)]
+    latency_log: Option<PathBuf>,
     /// Shell command that kills or freezes a node, instead of signals to the
     /// pids of --cluster: `{node}` is the node id, `{action}` one of kill,
     /// freeze, thaw, restart. Also used to thaw and restart without
@@ -308,11 +312,13 @@ async fn run(args: &Args, target: Target, progress: Progress) -> anyhow::Result<
             read_rate: args.read_rate,
             write_rate: args.write_rate,
             max_range: 2 << 20,
+            latency_log: args.latency_log.clone(),
         },
         Arc::clone(&traffic_writer),
         single_attempt,
         Arc::clone(&ledger),
-    );
+    )
+    .context("opening the latency log")?;
     progress.say(format!(
         "baseline: {} readers, {} writers for {:?}",
         args.readers, args.writers, args.baseline

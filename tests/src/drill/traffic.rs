@@ -297,12 +297,61 @@ pub struct TrafficConfig {
     pub write_rate: f64,
     /// Longest range a ranged read asks for.
     pub max_range: usize,
+    /// Where to append one line per finished operation: its end as Unix
+    /// seconds, `read` or `write`, its latency in ms, `ok` or `failed`, and
+    /// the phase. For splitting the fault phase afterwards (before repair
+    /// starts, while it runs) with timestamps from the cluster's status.
+    pub latency_log: Option<std::path::PathBuf>,
+}
+
+/// The per-operation log of [`TrafficConfig::latency_log`].
+#[derive(Debug, Default)]
+struct OpLog(Mutex<Option<std::io::BufWriter<std::fs::File>>>);
+
+impl OpLog {
+    fn open(path: Option<&std::path::Path>) -> std::io::Result<Self> {
+        let file = match path {
+            Some(p) => Some(std::io::BufWriter::new(std::fs::File::create(p)?)),
+            None => None,
+        };
+        Ok(OpLog(Mutex::new(file)))
+    }
+
+    fn record(&self, op: &str, latency: Duration, ok: bool, phase: usize) {
+        use std::io::Write as _;
+        let mut guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(out) = guard.as_mut() else { return };
+        let end = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs_f64();
+        let phase = if phase == Phase::Baseline as usize {
+            "baseline"
+        } else {
+            "fault"
+        };
+        let outcome = if ok { "ok" } else { "failed" };
+        // A full disk only loses the log, not the drill.
+        let _ = writeln!(
+            out,
+            "{end:.3} {op} {:.3} {outcome} {phase}",
+            latency.as_secs_f64() * 1e3
+        );
+    }
+
+    fn flush(&self) {
+        use std::io::Write as _;
+        if let Some(out) = self.0.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            let _ = out.flush();
+        }
+    }
 }
 
 struct Shared {
     phase: AtomicUsize,
     stop: AtomicBool,
     counts: [Mutex<PhaseCounts>; 2],
+    log: OpLog,
 }
 
 impl Shared {
@@ -329,11 +378,12 @@ impl Traffic {
         writer: Arc<ObjectWriter>,
         reader: Client,
         ledger: Arc<Ledger>,
-    ) -> Self {
+    ) -> std::io::Result<Self> {
         let shared = Arc::new(Shared {
             phase: AtomicUsize::new(Phase::Baseline as usize),
             stop: AtomicBool::new(false),
             counts: Default::default(),
+            log: OpLog::open(config.latency_log.as_deref())?,
         });
         let read_pacer = Arc::new(Pacer::new(config.read_rate));
         let write_pacer = Arc::new(Pacer::new(config.write_rate));
@@ -354,7 +404,9 @@ impl Traffic {
                     let started = Instant::now();
                     let result = writer.write_next().await;
                     let latency = started.elapsed();
-                    let mut counts = shared.counts(shared.phase.load(Ordering::Relaxed));
+                    let phase = shared.phase.load(Ordering::Relaxed);
+                    shared.log.record("write", latency, result.is_ok(), phase);
+                    let mut counts = shared.counts(phase);
                     match result {
                         Ok(entry) => {
                             ledger.record(entry);
@@ -394,7 +446,10 @@ impl Traffic {
                     let started = Instant::now();
                     let outcome = read_and_check(&s3, &bucket, &entry, range).await;
                     let latency = started.elapsed();
-                    let mut counts = shared.counts(shared.phase.load(Ordering::Relaxed));
+                    let phase = shared.phase.load(Ordering::Relaxed);
+                    let ok = matches!(outcome, ReadOutcome::Correct);
+                    shared.log.record("read", latency, ok, phase);
+                    let mut counts = shared.counts(phase);
                     match outcome {
                         ReadOutcome::Correct => counts.reads.record_ok(latency),
                         ReadOutcome::Failed(e) => counts.reads.record_failed(e),
@@ -403,7 +458,7 @@ impl Traffic {
                 }
             }));
         }
-        Traffic { shared, tasks }
+        Ok(Traffic { shared, tasks })
     }
 
     /// Operations that end from now on count in `phase`.
@@ -421,6 +476,7 @@ impl Traffic {
                 task.abort();
             }
         }
+        self.shared.log.flush();
         (
             self.shared.counts(Phase::Baseline as usize).clone(),
             self.shared.counts(Phase::Fault as usize).clone(),
