@@ -31,6 +31,18 @@ async fn metric(url: &str, sample: &str) -> Option<f64> {
         .find_map(|line| line.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
 }
 
+/// Six storage nodes (4+2, no spare) and a public-read bucket `media`.
+async fn six_nodes(edge_args: &[&str]) -> TestCluster {
+    let t = TestCluster::start_with(Options {
+        nodes: 6,
+        edge_args: edge_args.iter().map(|a| (*a).to_owned()).collect(),
+        ..Options::default()
+    })
+    .await;
+    public_bucket(&t, "media").await;
+    t
+}
+
 async fn public_bucket(t: &TestCluster, bucket: &str) {
     t.s3.create_bucket()
         .bucket(bucket)
@@ -81,13 +93,8 @@ async fn second_edge(t: &TestCluster, extra: &[&str]) -> (String, String, Child)
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_miss_fetches_only_the_shards_it_needs_and_a_hit_none() {
-    let t = TestCluster::start_with(Options {
-        nodes: 6,
-        ..Options::default()
-    })
-    .await;
+    let t = six_nodes(&[]).await;
     let endpoint = t.cluster.s3_endpoint();
-    public_bucket(&t, "media").await;
     // Three full stripes of four 1 MiB data shards.
     let video = tests::pattern(12 * MIB, 1);
     put(&t.s3, "media", "v.mp4", &video).await;
@@ -155,13 +162,8 @@ async fn a_miss_fetches_only_the_shards_it_needs_and_a_hit_none() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_misses_on_one_shard_make_one_fetch() {
-    let t = TestCluster::start_with(Options {
-        nodes: 6,
-        ..Options::default()
-    })
-    .await;
+    let t = six_nodes(&[]).await;
     let endpoint = t.cluster.s3_endpoint();
-    public_bucket(&t, "media").await;
     let video = tests::pattern(4 * MIB, 2);
     put(&t.s3, "media", "v.webm", &video).await;
 
@@ -189,13 +191,8 @@ async fn concurrent_misses_on_one_shard_make_one_fetch() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_a_data_node_down_the_edge_decodes_and_keeps_the_result() {
-    let mut t = TestCluster::start_with(Options {
-        nodes: 6,
-        ..Options::default()
-    })
-    .await;
+    let mut t = six_nodes(&[]).await;
     let endpoint = t.cluster.s3_endpoint();
-    public_bucket(&t, "media").await;
     let video = tests::pattern(8 * MIB, 3);
     put(&t.s3, "media", "v.mp4", &video).await;
 
@@ -231,12 +228,7 @@ async fn with_a_data_node_down_the_edge_decodes_and_keeps_the_result() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_write_at_one_edge_is_what_the_other_serves_next() {
-    let t = TestCluster::start_with(Options {
-        nodes: 6,
-        ..Options::default()
-    })
-    .await;
-    public_bucket(&t, "media").await;
+    let t = six_nodes(&[]).await;
     let (edge_b, _, _b) = second_edge(&t, &[]).await;
 
     for round in 0..10u64 {
@@ -264,15 +256,9 @@ async fn a_write_at_one_edge_is_what_the_other_serves_next() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_metadata_down_known_objects_are_served_stale_and_writes_fail() {
-    let mut t = TestCluster::start_with(Options {
-        nodes: 6,
-        edge_args: vec!["--stale-if-error".into(), "4s".into()],
-        ..Options::default()
-    })
-    .await;
+    let mut t = six_nodes(&["--stale-if-error", "4s"]).await;
     let endpoint = t.cluster.s3_endpoint();
     let admin = format!("http://{}", t.cluster.spec().admin_addr);
-    public_bucket(&t, "media").await;
     let known = tests::pattern(5 * MIB, 4);
     let other = tests::pattern(5 * MIB, 5);
     put(&t.s3, "media", "known.mp4", &known).await;
@@ -343,13 +329,8 @@ async fn with_metadata_down_known_objects_are_served_stale_and_writes_fail() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn consecutive_ranges_prefetch_the_next_stripe() {
-    let t = TestCluster::start_with(Options {
-        nodes: 6,
-        ..Options::default()
-    })
-    .await;
+    let t = six_nodes(&[]).await;
     let endpoint = t.cluster.s3_endpoint();
-    public_bucket(&t, "media").await;
     let video = tests::pattern(16 * MIB, 6);
     put(&t.s3, "media", "v.mp4", &video).await;
     let (edge_b, _, _b) = second_edge(&t, &["--prefetch-stripes", "0"]).await;

@@ -129,7 +129,7 @@ async fn killing_the_leading_replica_loses_nothing() {
     opts.metadata_args = replica_args(db.url());
     opts.metadata_replicas = extra.to_vec();
     // Slow repair, so the leader is killed while it is under way.
-    opts.node_args = ["--repair-bandwidth", "4MiB", "--repair-concurrency", "1"]
+    opts.node_args = ["--repair-bandwidth", "1MiB", "--repair-concurrency", "1"]
         .map(String::from)
         .to_vec();
     let mut t = TestCluster::start_with(opts).await;
