@@ -1,6 +1,6 @@
 //! Object manifests kept between reads, and the one rule that makes keeping
 //! them safe: every read first asks metadata for the object's current
-//! version (a small lookup, coalesced per key by [`HeadQueue`]) and uses a
+//! version (a small lookup, batched across reads by [`HeadQueue`]) and uses a
 //! kept manifest only if it is that version. An overwrite or delete
 //! acknowledged by any edge is therefore what the next read at every edge
 //! sees, and a hit costs one metadata round trip instead of a manifest

@@ -2,7 +2,7 @@
 //! process starts, so `/metrics` shows them (and alerts can match them)
 //! before the first event.
 
-const COUNTERS: [(&str, &str); 9] = [
+const COUNTERS: [(&str, &str); 10] = [
     (
         "gateway_degraded_stripe_reads_total",
         "Stripes decoded from parity because a data shard was missing, bad, slow or on a down node.",
@@ -29,7 +29,11 @@ const COUNTERS: [(&str, &str); 9] = [
     ),
     (
         "cache_version_checks_total",
-        "Lookups of an object's current version sent to metadata (shared by concurrent reads).",
+        "Batched lookups of objects' current versions sent to metadata (one per batch).",
+    ),
+    (
+        "cache_version_checked_keys_total",
+        "Keys checked for their current version in those batches (shared by concurrent reads of a key).",
     ),
     (
         "cache_prefetched_stripes_total",

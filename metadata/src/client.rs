@@ -32,10 +32,11 @@ use crate::model::{
 };
 use crate::wire::{
     ClusterStatus, CommitObjectRequest, CommitPartRequest, CreateBucketRequest, DrainingRequest,
-    GetObjectResponse, GetPartRequest, GetPartResponse, HeartbeatReply, LeaderStatus,
-    ListAccessKeysResponse, ListBucketsResponse, ListNodesResponse, ListPartsRequest,
-    ListUsersResponse, NodeFilesPage, ObjectKeyRequest, RepairTasks, ReplacedPartResponse,
-    ReplacedResponse, RetireRequest, SuspectsRequest, UploadRequest,
+    GetObjectResponse, GetPartRequest, GetPartResponse, HeadAnswer, HeadObjectsRequest,
+    HeadObjectsResponse, HeartbeatReply, LeaderStatus, ListAccessKeysResponse, ListBucketsResponse,
+    ListNodesResponse, ListPartsRequest, ListUsersResponse, NodeFilesPage, ObjectKeyRequest,
+    RepairTasks, ReplacedPartResponse, ReplacedResponse, RetireRequest, SuspectsRequest,
+    UploadRequest,
 };
 
 /// A dead metadata service must surface quickly as `Unavailable`, not as a
@@ -223,6 +224,38 @@ impl MetadataClient {
             Some(&key_req(bucket, key)),
         )
         .await
+    }
+
+    /// The current versions of many keys in one round trip (at most
+    /// [`crate::wire::MAX_HEADS_PER_REQUEST`]), in the order asked: each `NoSuchBucket`,
+    /// `NoSuchKey` or found. A failure of the whole request (metadata
+    /// unreachable) is the outer error.
+    pub async fn head_objects(
+        &self,
+        objects: Vec<ObjectKeyRequest>,
+    ) -> Result<Vec<Result<ObjectMeta, MetadataError>>, MetadataError> {
+        let asked = objects.len();
+        let r: HeadObjectsResponse = self
+            .call(
+                Method::POST,
+                "/v1/objects/heads",
+                Some(&HeadObjectsRequest { objects }),
+            )
+            .await?;
+        if r.answers.len() != asked {
+            return Err(MetadataError::Internal(format!(
+                "/v1/objects/heads: {} answers for {asked} keys",
+                r.answers.len()
+            )));
+        }
+        Ok(r.answers
+            .into_iter()
+            .map(|a| match a {
+                HeadAnswer::Found(meta) => Ok(*meta),
+                HeadAnswer::NoSuchKey => Err(MetadataError::NoSuchKey),
+                HeadAnswer::NoSuchBucket => Err(MetadataError::NoSuchBucket),
+            })
+            .collect())
     }
 
     /// Removes the key. `NoSuchBucket`; a missing key is `Ok(None)` (S3's

@@ -48,6 +48,34 @@ pub struct ObjectKeyRequest {
     pub key: String,
 }
 
+/// `POST /v1/objects/heads`: the current versions of many keys in one round
+/// trip. Edges check every read against the current version; batching the
+/// checks of concurrent reads keeps a cache hit from costing metadata one
+/// request of its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadObjectsRequest {
+    pub objects: Vec<ObjectKeyRequest>,
+}
+
+/// The most keys one `POST /v1/objects/heads` may ask for.
+pub const MAX_HEADS_PER_REQUEST: usize = 1000;
+
+/// One key's answer in [`HeadObjectsResponse`]: a missing key or bucket is
+/// an answer about that key, not a failure of the batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HeadAnswer {
+    Found(Box<ObjectMeta>),
+    NoSuchKey,
+    NoSuchBucket,
+}
+
+/// Answer of `POST /v1/objects/heads`, in the order asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeadObjectsResponse {
+    pub answers: Vec<HeadAnswer>,
+}
+
 /// Answer of `POST /v1/objects/get`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetObjectResponse {

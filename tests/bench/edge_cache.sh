@@ -132,6 +132,7 @@ for workload in objects ranges; do
     done
 done
 grep -o 'x_cache="[a-z]*"} [0-9]*' <(curl -s http://127.0.0.1:19001/metrics) | sed 's/^/edge responses: /'
+grep -E '^cache_version_check(s|ed_keys)_total ' <(curl -s http://127.0.0.1:19001/metrics) | sed 's/^/edge version lookups: /'
 
 echo "== misses: first-byte latency of 20 cold 1 MiB objects through the edge"
 for i in $(seq 100 119); do

@@ -77,6 +77,7 @@ pub fn router(state: AppState) -> Router {
         .route("/objects/commit", post(objects::handle_commit_object))
         .route("/objects/get", post(objects::handle_get_object))
         .route("/objects/head", post(objects::handle_head_object))
+        .route("/objects/heads", post(objects::handle_head_objects))
         .route("/objects/delete", post(objects::handle_delete_object))
         .route("/objects/list", post(objects::handle_list_objects))
         .route("/uploads/create", post(uploads::handle_create_upload))

@@ -2,13 +2,22 @@
 
 use axum::Json;
 use axum::extract::State;
+use futures::StreamExt;
 
 use super::extract::ApiJson;
 use super::{ApiError, AppState, validate};
 use crate::error::MetadataError;
 use crate::listing::list_objects;
 use crate::model::{ListPage, ListQuery, ObjectMeta};
-use crate::wire::{CommitObjectRequest, GetObjectResponse, ObjectKeyRequest, ReplacedResponse};
+use crate::store::StoreError;
+use crate::wire::{
+    CommitObjectRequest, GetObjectResponse, HeadAnswer, HeadObjectsRequest, HeadObjectsResponse,
+    MAX_HEADS_PER_REQUEST, ObjectKeyRequest, ReplacedResponse,
+};
+
+/// Lookups of one batch that run at once: enough to hide a database round
+/// trip per key, well under a PostgreSQL replica's connection pool.
+const HEADS_AT_ONCE: usize = 8;
 
 pub(super) async fn handle_commit_object(
     State(state): State<AppState>,
@@ -52,6 +61,38 @@ pub(super) async fn handle_head_object(
         .await?
         .map(Json)
         .ok_or(ApiError(MetadataError::NoSuchKey))
+}
+
+pub(super) async fn handle_head_objects(
+    State(state): State<AppState>,
+    ApiJson(req): ApiJson<HeadObjectsRequest>,
+) -> Result<Json<HeadObjectsResponse>, ApiError> {
+    if req.objects.len() > MAX_HEADS_PER_REQUEST {
+        return Err(ApiError(MetadataError::InvalidRequest(format!(
+            "{} keys asked at once; at most {MAX_HEADS_PER_REQUEST} are allowed",
+            req.objects.len()
+        ))));
+    }
+    for object in &req.objects {
+        validate::key(&object.key)?;
+    }
+    let lookups = req.objects.into_iter().map(|object| {
+        let store = state.store.clone();
+        async move {
+            match store.head_object(&object.bucket, &object.key).await {
+                Ok(Some(meta)) => Ok(HeadAnswer::Found(Box::new(meta))),
+                Ok(None) => Ok(HeadAnswer::NoSuchKey),
+                Err(StoreError::NoSuchBucket) => Ok(HeadAnswer::NoSuchBucket),
+                Err(e) => Err(e),
+            }
+        }
+    });
+    let answers: Vec<Result<HeadAnswer, StoreError>> = futures::stream::iter(lookups)
+        .buffered(HEADS_AT_ONCE)
+        .collect()
+        .await;
+    let answers = answers.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(HeadObjectsResponse { answers }))
 }
 
 pub(super) async fn handle_delete_object(

@@ -16,6 +16,7 @@ use crate::ids::{BucketName, MAX_KEY_BYTES};
 use crate::model::{ListQuery, NodeHeartbeat, ObjectData};
 use crate::server::{ServeError, serve};
 use crate::store::conformance::{meta, striped};
+use crate::wire::{MAX_HEADS_PER_REQUEST, ObjectKeyRequest};
 
 mod uploads;
 
@@ -162,6 +163,56 @@ async fn objects() {
         Err(MetadataError::NoSuchBucket)
     );
     assert_eq!(c.delete_object(&bucket, odd).await.unwrap(), Some(m2));
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn batched_heads_answer_each_key_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = TestServer::start(dir.path()).await;
+    let c = &srv.client;
+    c.create_bucket(&b("media"), "o", false).await.unwrap();
+    let a = meta("media", "a", 3);
+    let z = meta("media", "z", 3);
+    c.commit_object(&a, &striped("a")).await.unwrap();
+    c.commit_object(&z, &striped("z")).await.unwrap();
+    let ask = |bucket: &str, key: &str| ObjectKeyRequest {
+        bucket: b(bucket),
+        key: key.into(),
+    };
+    let answers = c
+        .head_objects(vec![
+            ask("media", "z"),
+            ask("media", "missing"),
+            ask("nope", "a"),
+            ask("media", "a"),
+            ask("media", "z"),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        answers,
+        vec![
+            Ok(z.clone()),
+            Err(MetadataError::NoSuchKey),
+            Err(MetadataError::NoSuchBucket),
+            Ok(a),
+            Ok(z),
+        ]
+    );
+    assert_eq!(c.head_objects(Vec::new()).await.unwrap(), Vec::new());
+    // A bad key or an oversized batch fails the request, not one answer.
+    assert!(matches!(
+        c.head_objects(vec![ask("media", "")]).await,
+        Err(MetadataError::InvalidRequest(_))
+    ));
+    let too_many = (0..=MAX_HEADS_PER_REQUEST)
+        .map(|i| ask("media", &format!("k{i}")))
+        .collect();
+    assert!(matches!(
+        c.head_objects(too_many).await,
+        Err(MetadataError::InvalidRequest(_))
+    ));
     srv.stop().await;
 }
 
