@@ -15,6 +15,7 @@ use crate::model::{
 };
 
 pub(crate) mod multipart;
+mod races;
 
 pub(crate) fn bucket(name: &str) -> BucketName {
     name.parse().unwrap()

@@ -4,8 +4,9 @@
 //! Same records, same rules, same answers as the embedded store (one
 //! conformance suite runs against both). What differs is how writes are
 //! made safe: the embedded store has one writer thread; here several
-//! replicas write at once, so every write is one SERIALIZABLE transaction,
-//! retried when PostgreSQL reports a lost race (see [`txn`]). Reads of more
+//! replicas write at once, so every write is one READ COMMITTED transaction
+//! that first takes advisory locks on what it decides about ([`locks`]),
+//! retried when PostgreSQL aborts it for a concurrent one ([`txn`]). Reads of more
 //! than one statement share one REPEATABLE READ snapshot; single-statement
 //! reads (a GET's manifest lookup) run alone.
 //!
@@ -17,6 +18,7 @@
 
 mod identity;
 mod lease;
+mod locks;
 mod multipart;
 mod nodes;
 mod objects;
@@ -624,6 +626,7 @@ impl MetaStore for PgStore {
         let files = file_keys(&data);
         let raw = encode(&data)?;
         write_txn!(self, |t| async {
+            locks::Locks::new().version(version.0).take(t).await?;
             if objects::version_taken(t, version).await? {
                 return Ok(Err(StoreError::VersionInUse));
             }

@@ -1,7 +1,10 @@
-//! Bucket settings, users and access keys in the PostgreSQL backend.
+//! Bucket settings, users and access keys in the PostgreSQL backend. User
+//! and key changes share one identity lock that deleting a user takes
+//! alone, so a deletion sees every key and bucket given to the user.
 
 use deadpool_postgres::Transaction;
 
+use super::locks::Locks;
 use super::sql::{all, exec, opt};
 use super::txn::TxResult;
 use crate::ids::{AccessKeyId, BucketName, UserName};
@@ -14,9 +17,10 @@ pub(super) async fn update_bucket(
     name: &BucketName,
     update: &BucketUpdate,
 ) -> TxResult<BucketInfo> {
+    Locks::new().bucket(name, false).take(t).await?;
     let Some(row) = opt(
         t,
-        "SELECT info FROM buckets WHERE name = $1",
+        "SELECT info FROM buckets WHERE name = $1 FOR UPDATE",
         &[&name.as_str()],
     )
     .await?
@@ -39,6 +43,7 @@ pub(super) async fn create_user(
     name: &UserName,
     value: &[u8],
 ) -> TxResult<()> {
+    Locks::new().identity(false).take(t).await?;
     if opt(t, "SELECT 1 FROM users WHERE name = $1", &[&name.as_str()])
         .await?
         .is_some()
@@ -55,6 +60,7 @@ pub(super) async fn create_user(
 }
 
 pub(super) async fn delete_user(t: &Transaction<'_>, name: &UserName) -> TxResult<()> {
+    Locks::new().identity(true).take(t).await?;
     if opt(t, "SELECT 1 FROM users WHERE name = $1", &[&name.as_str()])
         .await?
         .is_none()
@@ -82,6 +88,7 @@ pub(super) async fn create_access_key(
     key: &AccessKey,
     value: &[u8],
 ) -> TxResult<()> {
+    Locks::new().identity(false).take(t).await?;
     if opt(
         t,
         "SELECT 1 FROM users WHERE name = $1",

@@ -1,13 +1,17 @@
 //! Multipart uploads in the PostgreSQL backend: the same rules as the
 //! embedded store (see its writer's `multipart`), each operation one
-//! serializable transaction. A completion checks its parts, builds the
-//! object's manifest from theirs and removes them in that one transaction.
+//! transaction under the locks it takes first ([`super::locks`]): a part
+//! write shares its upload's lock, so a completion or an abort (exclusive)
+//! waits for the part writes in progress and sees all of them. A
+//! completion checks its parts, builds the object's manifest from theirs
+//! and removes them in that one transaction.
 
 use std::collections::{HashMap, HashSet};
 
 use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
+use super::locks::Locks;
 use super::objects::{bucket_exists, discard_data, retire, version_taken};
 use super::shard_refs::{add_refs, admit};
 use super::sql::{all, exec, limit, opt};
@@ -27,10 +31,15 @@ pub(super) async fn create_upload(
     upload: &MultipartUpload,
     value: &[u8],
 ) -> TxResult<()> {
+    let ukey = upload_key(&upload.bucket, upload.key.as_bytes(), &upload.upload_id);
+    Locks::new()
+        .bucket(&upload.bucket, false)
+        .upload(&ukey, true)
+        .take(t)
+        .await?;
     if !bucket_exists(t, &upload.bucket).await? {
         return Ok(Err(StoreError::NoSuchBucket));
     }
-    let ukey = upload_key(&upload.bucket, upload.key.as_bytes(), &upload.upload_id);
     exec(
         t,
         "INSERT INTO uploads (ukey, upload) VALUES ($1, $2) \
@@ -66,6 +75,13 @@ pub(super) async fn commit_part(
     now_ms: i64,
 ) -> TxResult<Option<PartRecord>> {
     let ukey = upload_key(c.bucket, c.key.as_bytes(), c.upload_id);
+    let pkey = part_key(c.upload_id, c.part_number);
+    Locks::new()
+        .upload(&ukey, false)
+        .part(&pkey)
+        .version(c.version.0)
+        .take(t)
+        .await?;
     if !upload_exists(t, &ukey).await? {
         // The part's shards are written and no record will ever name them:
         // hand them to the collector, unless the version is live elsewhere.
@@ -75,7 +91,6 @@ pub(super) async fn commit_part(
         }
         return Ok(Err(StoreError::NoSuchUpload));
     }
-    let pkey = part_key(c.upload_id, c.part_number);
     let old: Option<PartRecord> = match opt(
         t,
         "SELECT part FROM parts WHERE pkey = $1",
@@ -91,9 +106,7 @@ pub(super) async fn commit_part(
         if version_taken(t, c.version).await? {
             return Ok(Err(StoreError::VersionInUse));
         }
-        if let Err(e) = admit(t, c.files, c.written_since).await? {
-            return Ok(Err(e));
-        }
+        admit(t, c.files, c.written_since).await?;
     }
     exec(
         t,
@@ -153,6 +166,13 @@ pub(super) async fn complete_upload(
     let object = &req.object;
     let ukey = upload_key(&object.bucket, object.key.as_bytes(), &req.upload_id);
     let okey = object_key(&object.bucket, object.key.as_bytes());
+    Locks::new()
+        .bucket(&object.bucket, false)
+        .upload(&ukey, true)
+        .object(&okey)
+        .version(object.version.0)
+        .take(t)
+        .await?;
     if !upload_exists(t, &ukey).await? {
         // A completion retried after a lost answer: it already happened.
         if current(t, &okey)
@@ -177,9 +197,11 @@ pub(super) async fn complete_upload(
     }
     let versions: Vec<Uuid> = listed.iter().map(|p| p.version.0).collect();
     let mut data: HashMap<Uuid, ObjectData> = HashMap::with_capacity(listed.len());
+    // Locked: a repair move must not relocate a part's shard between this
+    // read and the manifest built from it.
     for row in all(
         t,
-        "SELECT version, data FROM data WHERE version = ANY($1)",
+        "SELECT version, data FROM data WHERE version = ANY($1) ORDER BY version FOR UPDATE",
         &[&versions],
     )
     .await?
@@ -258,6 +280,7 @@ pub(super) async fn abort_upload(
     now_ms: i64,
 ) -> TxResult<()> {
     let ukey = upload_key(bucket, key.as_bytes(), upload_id);
+    Locks::new().upload(&ukey, true).take(t).await?;
     if exec(t, "DELETE FROM uploads WHERE ukey = $1", &[&ukey]).await? == 0 {
         return Ok(Err(StoreError::NoSuchUpload));
     }

@@ -1,9 +1,13 @@
 //! Node records and repair's manifest moves in the PostgreSQL backend.
+//! Node writes lock the node's row; a move locks the data row it rewrites,
+//! so it and a commit replacing that version, a completion consuming it or
+//! another move of the same stripe take turns, and each sees the other's
+//! result.
 
 use deadpool_postgres::Transaction;
 
-use super::shard_refs::{add_refs, collected, drop_refs};
-use super::sql::{exec, one, opt};
+use super::shard_refs::{add_refs, collected, drop_refs, release_refs};
+use super::sql::{self, exec, one, opt};
 use super::txn::{TxError, TxResult};
 use crate::ids::NodeId;
 use crate::model::{MoveOutcome, ObjectData, ShardMove};
@@ -14,7 +18,13 @@ use crate::store::{NodeRecord, StoreError};
 /// Writes a heartbeat record, keeping the stored draining flag.
 pub(super) async fn put_node(t: &Transaction<'_>, mut record: NodeRecord) -> TxResult<()> {
     let id = record.heartbeat.id.as_str().to_owned();
-    if let Some(row) = opt(t, "SELECT record FROM nodes WHERE id = $1", &[&id]).await? {
+    if let Some(row) = opt(
+        t,
+        "SELECT record FROM nodes WHERE id = $1 FOR UPDATE",
+        &[&id],
+    )
+    .await?
+    {
         record.draining = decode::<NodeRecord>("node", row.get(0))?.draining;
     }
     exec(
@@ -32,7 +42,13 @@ pub(super) async fn set_node_draining(
     id: &NodeId,
     draining: bool,
 ) -> TxResult<()> {
-    let Some(row) = opt(t, "SELECT record FROM nodes WHERE id = $1", &[&id.as_str()]).await? else {
+    let Some(row) = opt(
+        t,
+        "SELECT record FROM nodes WHERE id = $1 FOR UPDATE",
+        &[&id.as_str()],
+    )
+    .await?
+    else {
         return Ok(Err(StoreError::NoSuchNode));
     };
     let mut record: NodeRecord = decode("node", row.get(0))?;
@@ -56,12 +72,20 @@ pub(super) fn node_range(id: &NodeId) -> Result<(Vec<u8>, Vec<u8>), StoreError> 
 }
 
 pub(super) async fn remove_node(t: &Transaction<'_>, id: &NodeId) -> TxResult<()> {
-    if opt(t, "SELECT 1 FROM nodes WHERE id = $1", &[&id.as_str()])
-        .await?
-        .is_none()
+    if opt(
+        t,
+        "SELECT 1 FROM nodes WHERE id = $1 FOR UPDATE",
+        &[&id.as_str()],
+    )
+    .await?
+    .is_none()
     {
         return Ok(Err(StoreError::NoSuchNode));
     }
+    // The count must include references being added right now: wait for
+    // every write that changes counts, and hold later ones off until this
+    // commits. Removing a node is rare; the pause is one count's length.
+    sql::batch(t, "LOCK TABLE shard_refs IN SHARE MODE").await?;
     let (lo, hi) = node_range(id)?;
     let files: i64 = one(
         t,
@@ -104,11 +128,16 @@ async fn move_shard(
     now_ms: i64,
 ) -> Result<MoveOutcome, TxError> {
     let version = mv.slot.version.0;
-    let data: Option<ObjectData> =
-        match opt(t, "SELECT data FROM data WHERE version = $1", &[&version]).await? {
-            Some(row) => Some(decode("data", row.get(0))?),
-            None => None,
-        };
+    let data: Option<ObjectData> = match opt(
+        t,
+        "SELECT data FROM data WHERE version = $1 FOR UPDATE",
+        &[&version],
+    )
+    .await?
+    {
+        Some(row) => Some(decode("data", row.get(0))?),
+        None => None,
+    };
     let Some(ObjectData::Striped(mut manifest)) = data else {
         return stale_copy(t, mv, now_ms).await;
     };
@@ -130,13 +159,11 @@ async fn move_shard(
     }
     let to_key = shard_file_key(&mv.to, &mv.hash);
     let from_key = shard_file_key(&mv.from, &mv.hash);
-    if collected(
-        t,
-        std::slice::from_ref(&to_key),
-        Some(mv.written_since_unix_ms),
-    )
-    .await?
-    {
+    // Counted before the check, as an admission is (see `shard_refs`).
+    let to_key = std::slice::from_ref(&to_key);
+    add_refs(t, to_key).await?;
+    if collected(t, to_key, Some(mv.written_since_unix_ms)).await? {
+        release_refs(t, to_key).await?;
         return Ok(MoveOutcome::Collected);
     }
     stripe.shards[index].node = mv.to.clone();
@@ -146,7 +173,6 @@ async fn move_shard(
         &[&version, &encode(&ObjectData::Striped(manifest))?],
     )
     .await?;
-    add_refs(t, std::slice::from_ref(&to_key)).await?;
     drop_refs(t, std::slice::from_ref(&from_key), now_ms).await?;
     Ok(MoveOutcome::Moved)
 }
@@ -159,15 +185,12 @@ async fn stale_copy(
     now_ms: i64,
 ) -> Result<MoveOutcome, TxError> {
     if mv.from != mv.to {
-        let key = shard_file_key(&mv.to, &mv.hash);
-        exec(
-            t,
-            "INSERT INTO shard_deletions (file, since_unix_ms) \
-             SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM shard_refs WHERE file = $1) \
-             ON CONFLICT (file) DO NOTHING",
-            &[&key, &now_ms],
-        )
-        .await?;
+        // A reference taken and dropped: the drop queues the file exactly
+        // when nothing else names it, and the count row it goes through
+        // orders this against a write admitting the same file.
+        let key = [shard_file_key(&mv.to, &mv.hash)];
+        add_refs(t, &key).await?;
+        drop_refs(t, &key, now_ms).await?;
     }
     Ok(MoveOutcome::Stale)
 }

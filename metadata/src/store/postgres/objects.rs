@@ -1,12 +1,14 @@
 //! Buckets, object versions and their data in the PostgreSQL backend. Each
 //! write checks every precondition before it writes anything, like the
-//! embedded store's writer, and runs in one serializable transaction.
+//! embedded store's writer, under the locks it takes first (see
+//! [`super::locks`]).
 
 use std::ops::Bound;
 
 use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
+use super::locks::Locks;
 use super::shard_refs::{admit, drop_refs};
 use super::sql::{all, exec, limit, one, opt};
 use super::txn::{TxError, TxResult};
@@ -45,6 +47,11 @@ pub(super) async fn create_bucket(
     name: &BucketName,
     value: &[u8],
 ) -> TxResult<()> {
+    Locks::new()
+        .identity(false)
+        .bucket(name, true)
+        .take(t)
+        .await?;
     if let Some(row) = opt(
         t,
         "SELECT info FROM buckets WHERE name = $1",
@@ -65,6 +72,9 @@ pub(super) async fn create_bucket(
 }
 
 pub(super) async fn delete_bucket(t: &Transaction<'_>, name: &BucketName) -> TxResult<()> {
+    // Waits for the writes in progress inside the bucket; later ones wait
+    // for this and then find it gone.
+    Locks::new().bucket(name, true).take(t).await?;
     if !bucket_exists(t, name).await? {
         return Ok(Err(StoreError::NoSuchBucket));
     }
@@ -157,6 +167,12 @@ pub(super) async fn commit_object(
     now_ms: i64,
 ) -> TxResult<Option<ObjectMeta>> {
     let okey = object_key(c.bucket, c.key.as_bytes());
+    Locks::new()
+        .bucket(c.bucket, false)
+        .object(&okey)
+        .version(c.version.0)
+        .take(t)
+        .await?;
     // The bucket, the key's current version and whether the new version id
     // is taken, in one round trip.
     let row = one(
@@ -186,9 +202,7 @@ pub(super) async fn commit_object(
         if taken {
             return Ok(Err(StoreError::VersionInUse));
         }
-        if let Err(e) = admit(t, c.files, c.condition.shards_written_since_unix_ms).await? {
-            return Ok(Err(e));
-        }
+        admit(t, c.files, c.condition.shards_written_since_unix_ms).await?;
     }
     exec(
         t,
@@ -221,10 +235,15 @@ pub(super) async fn delete_object(
     key: &str,
     now_ms: i64,
 ) -> TxResult<Option<ObjectMeta>> {
+    let okey = object_key(bucket, key.as_bytes());
+    Locks::new()
+        .bucket(bucket, false)
+        .object(&okey)
+        .take(t)
+        .await?;
     if !bucket_exists(t, bucket).await? {
         return Ok(Err(StoreError::NoSuchBucket));
     }
-    let okey = object_key(bucket, key.as_bytes());
     let Some(row) = opt(
         t,
         "DELETE FROM objects WHERE okey = $1 RETURNING meta",

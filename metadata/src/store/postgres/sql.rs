@@ -43,6 +43,11 @@ pub(super) async fn exec(
     t.execute(&stmt, params).await
 }
 
+/// A statement that takes no parameters and returns no rows (`LOCK TABLE`).
+pub(super) async fn batch(t: &Transaction<'_>, sql: &str) -> Result<(), tokio_postgres::Error> {
+    t.batch_execute(sql).await
+}
+
 /// A query outside any explicit transaction: one statement, one snapshot.
 pub(super) async fn client_opt(
     c: &deadpool_postgres::Client,

@@ -1,19 +1,15 @@
-//! Transactions of the PostgreSQL backend: every write runs at SERIALIZABLE
-//! isolation and is retried when PostgreSQL reports that it lost a race.
+//! Transactions of the PostgreSQL backend: every write runs at READ
+//! COMMITTED under the advisory locks it takes first ([`super::locks`]),
+//! and is run again when PostgreSQL aborts it for a concurrent one.
 //!
-//! Why SERIALIZABLE: several metadata replicas write one database, and the
-//! store's rules span rows and tables (a conditional write reads the key it
-//! replaces; admitting a shard file reads the deletion queue while the
-//! collector writes it; a bucket is deleted only while no object names it).
-//! Under serializable snapshot isolation each transaction may be written as
-//! if it ran alone, exactly as the embedded store's single writer runs them,
-//! and PostgreSQL aborts one side of any interleaving that would break that
-//! (SQLSTATE 40001). Row locks could protect some rules more cheaply, but
-//! not the ones about rows that do not exist yet (an `If-None-Match: *`
-//! write, a file not yet queued for deletion), and a missed case loses data.
-//! The price is a retry when two writers touch the same index page; every
-//! operation is a short transaction, so a retry costs milliseconds.
-
+//! Why not SERIALIZABLE, which would let each write be written as if it ran
+//! alone: its predicate locks cover whole index pages, so writers adding
+//! neighbouring keys (a folder of video segments) conflict although they
+//! share nothing, and all but one retry. What can still abort a
+//! write: a deadlock between row locks (two writes that drop references to
+//! the same shard files in different orders), or a unique key inserted by a
+//! concurrent write; both are retried from the start, and a retried write
+//! decides everything again from what it reads.
 use std::future::Future;
 use std::time::Duration;
 
@@ -48,9 +44,11 @@ impl From<StoreError> for TxError {
     }
 }
 
-/// Outer error: roll back. Inner: the operation's answer, committed either
-/// way (a refusal has usually written nothing; `commit_part` hands a refused
-/// part's data to the collector and still answers `NoSuchUpload`).
+/// Outer error: roll back (a refusal found after writing, such as a shard
+/// file collected meanwhile, is a [`TxError::Store`]). Inner: the
+/// operation's answer, committed either way (a refusal decided before any
+/// write has written nothing; `commit_part` hands a refused part's data to
+/// the collector and still answers `NoSuchUpload`).
 pub(super) type TxResult<T> = Result<Result<T, StoreError>, TxError>;
 
 /// Whether PostgreSQL aborted the transaction because of a concurrent one,
@@ -75,7 +73,7 @@ pub(super) async fn begin_write(
 ) -> Result<Transaction<'_>, StoreError> {
     client
         .build_transaction()
-        .isolation_level(IsolationLevel::Serializable)
+        .isolation_level(IsolationLevel::ReadCommitted)
         .start()
         .await
         .map_err(pg_error)
@@ -131,9 +129,9 @@ pub(super) async fn finish_read<T>(
 }
 
 /// Runs `$op` (a future over the transaction `$t`, answering
-/// [`TxResult`]) in a serializable transaction and commits it, running it
-/// again when it lost a race; so `$op` must decide everything from what it
-/// reads in the transaction. A macro rather than a function taking a
+/// [`TxResult`]) in a write transaction and commits it, running it again
+/// when it lost a race; so `$op` must decide everything from what it reads
+/// in the transaction, after taking its locks. A macro rather than a function taking a
 /// closure: the future borrows the transaction, and a closure returning
 /// such a future cannot yet be required to be `Send`.
 macro_rules! write_txn {
