@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::keys::common_prefix_len;
 use super::{MetaStore, StoreError};
 use crate::ids::{BucketName, NodeId, ShardHash, UserName, VersionId};
 use crate::model::{
@@ -369,6 +370,80 @@ pub(crate) async fn scans_are_ordered_and_bounded(s: &dyn MetaStore) {
     // Non-UTF-8 bound: the successor of "é" (c3 a9) is c3 aa.
     assert_eq!(scan("", Bound::Included(b"\xc3\xaa"), 100).await, ["ø"]);
     assert!(scan("", Bound::Unbounded, 0).await.is_empty());
+}
+
+/// Delimiter scans against a naive reference: every key in range, then only
+/// the first of each run rolling up into one common prefix.
+pub(crate) async fn rolled_up_scans_skip_folders(s: &dyn MetaStore) {
+    s.create_bucket(bucket_info("roll", "o")).await.unwrap();
+    let b = bucket("roll");
+    let keys = [
+        "a", "a/", "a/b", "a/b/c", "a/c", "a0", "ab/x", "b", "b/x/y", "b/z", "bb/", "x//y", "x/y",
+        "é", "é/x", "é/y", "éé", "ø",
+    ];
+    for k in keys {
+        s.commit_object(meta("roll", k, 0), ObjectData::Inline(Bytes::new()))
+            .await
+            .unwrap();
+    }
+    let reference = |prefix: &str, delimiter: &str, from: Bound<&[u8]>, limit: usize| {
+        let mut out: Vec<&str> = Vec::new();
+        let mut open: Option<&[u8]> = None;
+        for k in keys {
+            let kb = k.as_bytes();
+            let in_range = match from {
+                Bound::Included(f) => kb >= f,
+                Bound::Excluded(f) => kb > f,
+                Bound::Unbounded => true,
+            };
+            if !k.starts_with(prefix) || !in_range {
+                continue;
+            }
+            if open.is_some_and(|cp| kb.starts_with(cp)) {
+                continue;
+            }
+            open = common_prefix_len(kb, prefix.as_bytes(), delimiter.as_bytes()).map(|n| &kb[..n]);
+            out.push(k);
+        }
+        out.truncate(limit);
+        out
+    };
+    let bounds: Vec<Bound<&[u8]>> = [
+        b"".as_slice(),
+        b"a/",
+        b"a/b",
+        b"b/x/y",
+        b"b/zz",
+        b"x/",
+        b"\xc3\xaa",
+    ]
+    .into_iter()
+    .flat_map(|f| [Bound::Included(f), Bound::Excluded(f)])
+    .chain([Bound::Unbounded])
+    .collect();
+    for prefix in ["", "a", "a/", "b", "x/", "é", "zz"] {
+        for delimiter in ["/", "b/", "é", "//"] {
+            for &from in &bounds {
+                for limit in [1, 2, 3, 100] {
+                    let got = s
+                        .scan_rolled_up(&b, prefix, delimiter, from, limit)
+                        .await
+                        .unwrap();
+                    let got: Vec<&str> = got.iter().map(|m| m.key.as_str()).collect();
+                    assert_eq!(
+                        got,
+                        reference(prefix, delimiter, from, limit),
+                        "prefix {prefix:?} delimiter {delimiter:?} from {from:?} limit {limit}"
+                    );
+                }
+            }
+        }
+    }
+    assert_eq!(
+        s.scan_rolled_up(&bucket("nope"), "", "/", Bound::Unbounded, 10)
+            .await,
+        Err(StoreError::NoSuchBucket)
+    );
 }
 
 /// A heartbeat of node `id`, reachable at `addr`.
@@ -748,6 +823,12 @@ mod redb {
     }
 
     #[tokio::test]
+    async fn rolled_up_scans_skip_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        super::rolled_up_scans_skip_folders(&open(&dir)).await;
+    }
+
+    #[tokio::test]
     async fn bucket_settings() {
         let dir = tempfile::tempdir().unwrap();
         super::bucket_settings(&open(&dir)).await;
@@ -930,6 +1011,7 @@ pub(crate) mod postgres {
 
     pg_tests!(
         by_ref: bucket_lifecycle, commit_replace_and_garbage, scans_are_ordered_and_bounded,
+            rolled_up_scans_skip_folders,
             bucket_settings, users_and_keys, shard_files_are_counted_and_freed, shard_moves,
             draining_and_removing_nodes, data_walk, nodes_persist;
         shared: conditional_commits, concurrent_commits_are_atomic
