@@ -96,14 +96,7 @@ pub(super) async fn drop_refs(
         &[&files, &now_ms],
     )
     .await?;
-    exec(
-        t,
-        "WITH d AS (SELECT f, count(*) AS c FROM unnest($1::bytea[]) AS f GROUP BY f) \
-         UPDATE shard_refs r SET refs = r.refs - d.c FROM d WHERE r.file = d.f",
-        &[&files],
-    )
-    .await?;
-    Ok(())
+    subtract_refs(t, files).await
 }
 
 /// Takes back references counted earlier in this transaction, without
@@ -122,6 +115,15 @@ pub(super) async fn release_refs(
         &[&files],
     )
     .await?;
+    subtract_refs(t, files).await
+}
+
+/// Lowers the counts of files that keep references after `files` are
+/// taken away (the callers have removed the rows that would reach zero).
+async fn subtract_refs(
+    t: &Transaction<'_>,
+    files: &[Vec<u8>],
+) -> Result<(), tokio_postgres::Error> {
     exec(
         t,
         "WITH d AS (SELECT f, count(*) AS c FROM unnest($1::bytea[]) AS f GROUP BY f) \
