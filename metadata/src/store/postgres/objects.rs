@@ -283,9 +283,9 @@ pub(super) async fn remove_garbage(
 /// index where each step is one index probe for the first key at or after
 /// the previous entry's successor. After a key that rolls up into a common
 /// prefix (the first delimiter after the listing prefix, parameter `$4`
-/// found past byte `$3`), the successor is the common prefix's: its last
-/// byte plus one, never 0xff since the delimiter is UTF-8. After any other
-/// key it is the key followed by a zero byte. So a folder of a million keys
+/// found past byte `$3`; `cp_len` bytes long), the successor is the common
+/// prefix's: its last byte plus one, never 0xff since the delimiter is
+/// UTF-8. After any other key it is the key followed by a zero byte. So a folder of a million keys
 /// costs one probe, and a page of 1000 entries one round trip. PostgreSQL
 /// runs a recursive query only as far as the outer `LIMIT` pulls it.
 const ROLLED_UP_SCAN: &str = "\
@@ -294,12 +294,12 @@ WITH RECURSIVE walk(okey, meta) AS ( \
   UNION ALL \
     SELECT o.okey, o.meta FROM walk w \
     CROSS JOIN LATERAL (SELECT position($4 IN substring(w.okey FROM $3 + 1)) AS at) d \
+    CROSS JOIN LATERAL (SELECT $3 + d.at + length($4) - 1 AS cp_len) c \
     CROSS JOIN LATERAL ( \
         SELECT okey, meta FROM objects \
         WHERE okey >= CASE WHEN d.at = 0 THEN w.okey || '\\x00'::bytea \
-            ELSE set_byte(substring(w.okey FOR $3 + d.at + length($4) - 1), \
-                          $3 + d.at + length($4) - 2, \
-                          get_byte(w.okey, $3 + d.at + length($4) - 2) + 1) END \
+            ELSE set_byte(substring(w.okey FOR c.cp_len), c.cp_len - 1, \
+                          get_byte(w.okey, c.cp_len - 1) + 1) END \
           AND okey < $2 \
         ORDER BY okey LIMIT 1) o \
 ) \
