@@ -30,6 +30,7 @@ mod head_queue;
 pub mod layout;
 mod list;
 pub mod manifest_cache;
+pub mod manifest_lease;
 pub mod metric_catalog;
 mod multipart;
 mod multipart_checksum;

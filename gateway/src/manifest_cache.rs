@@ -1,10 +1,13 @@
-//! Object manifests kept between reads, and the one rule that makes keeping
-//! them safe: every read first asks metadata for the object's current
-//! version (a small lookup, batched across reads by [`HeadQueue`]) and uses a
-//! kept manifest only if it is that version. An overwrite or delete
-//! acknowledged by any edge is therefore what the next read at every edge
-//! sees, and a hit costs one metadata round trip instead of a manifest
-//! transfer.
+//! Object manifests kept between reads, and the rules that make keeping
+//! them safe. While the edge holds a manifest lease (see
+//! [`crate::manifest_lease`]), metadata tells it of every change before
+//! answering the writer, so a kept manifest that was not dropped is current
+//! and a hit costs no round trip. Without a lease (metadata unreachable, or
+//! replicas sharing a store, which grant none), every read first asks
+//! metadata for the object's current version (a small lookup, batched
+//! across reads by [`HeadQueue`]) and uses a kept manifest only if it is
+//! that version. Either way, an overwrite or delete acknowledged by any
+//! edge is what the next read at every edge sees.
 //!
 //! When metadata cannot be reached, a kept manifest is served for up to
 //! `stale_if_error` after it was last confirmed, marked `x-cache: stale`.
@@ -15,7 +18,7 @@
 //! manifest said.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -25,6 +28,7 @@ use metadata::ids::BucketName;
 use metadata::model::{Manifest, ObjectData, ObjectMeta};
 
 use crate::head_queue::{HeadQueue, ObjectName};
+use crate::manifest_lease::{self, ManifestLease};
 
 /// How long a kept manifest's shard placement is trusted before it is
 /// fetched again (repair may have moved shards meanwhile).
@@ -62,6 +66,9 @@ struct Kept {
     /// Milliseconds after `fetched` when metadata last confirmed this
     /// version current.
     confirmed_ms: AtomicU64,
+    /// Current for as long as the lease holds: no change of the key was
+    /// applied while it was being fetched.
+    trusted: AtomicBool,
 }
 
 impl Kept {
@@ -83,10 +90,14 @@ pub struct ManifestCache {
     heads: HeadQueue,
     /// `None` when caching is off: every read fetches its manifest.
     kept: Option<moka::future::Cache<ObjectName, Arc<Kept>>>,
+    lease: Arc<ManifestLease>,
     stale_if_error: Duration,
 }
 
 impl ManifestCache {
+    /// With caching on, starts following metadata's change log (a task
+    /// that ends when the last clone of the cache is dropped); must be
+    /// called within a Tokio runtime.
     pub fn new(meta: MetadataClient, max_bytes: u64, stale_if_error: Duration) -> Self {
         let kept = (max_bytes > 0).then(|| {
             moka::future::Cache::builder()
@@ -94,11 +105,75 @@ impl ManifestCache {
                 .weigher(|name: &ObjectName, kept: &Arc<Kept>| weight(name, kept))
                 .build()
         });
+        let lease = Arc::new(ManifestLease::new());
+        if let Some(kept) = &kept {
+            tokio::spawn(manifest_lease::follow(
+                meta.clone(),
+                Arc::downgrade(&lease),
+                kept.clone(),
+            ));
+        }
         ManifestCache {
             heads: HeadQueue::new(meta.clone()),
             meta,
             kept,
+            lease,
             stale_if_error,
+        }
+    }
+
+    /// A kept manifest that may be served without asking metadata.
+    fn trusted(&self, kept: Option<&Arc<Kept>>) -> Option<Arc<Kept>> {
+        kept.filter(|k| {
+            k.trusted.load(Ordering::Acquire)
+                && k.fetched.elapsed() < PLACEMENT_REFRESH
+                && self.lease.holds()
+        })
+        .cloned()
+    }
+
+    /// Fetches the current version and keeps it; trusted unless a change
+    /// of the key overtook the fetch.
+    async fn fetch(
+        &self,
+        cache: &moka::future::Cache<ObjectName, Arc<Kept>>,
+        name: ObjectName,
+    ) -> Result<Found, MetadataError> {
+        let fetching = self.lease.fetch_started(&name);
+        let (meta, data) = match self.meta.get_object(&name.0, &name.1).await {
+            Ok(found) => found,
+            Err(err) => {
+                self.forget_if_gone(&name, &err).await;
+                return Err(err);
+            }
+        };
+        let body = ObjectBody::from(data);
+        let kept = Arc::new(Kept {
+            meta: meta.clone(),
+            body: body.clone(),
+            fetched: Instant::now(),
+            confirmed_ms: AtomicU64::new(0),
+            trusted: AtomicBool::new(false),
+        });
+        cache.insert(name, Arc::clone(&kept)).await;
+        // Only now, with the manifest in the cache for a change to drop.
+        if fetching.finish() {
+            kept.trusted.store(true, Ordering::Release);
+        }
+        Ok(Found {
+            meta,
+            body,
+            stale: false,
+        })
+    }
+
+    fn hit(kept: &Kept, meta: ObjectMeta) -> Found {
+        kept.confirm();
+        metrics::counter!("cache_manifest_lookups_total", "result" => "hit").increment(1);
+        Found {
+            meta,
+            body: kept.body.clone(),
+            stale: false,
         }
     }
 
@@ -115,64 +190,56 @@ impl ManifestCache {
         };
         let name = (bucket.clone(), key.to_owned());
         let kept = cache.get(&name).await;
+        if let Some(kept) = self.trusted(kept.as_ref()) {
+            return Ok(Self::hit(&kept, kept.meta.clone()));
+        }
+        if self.lease.holds() {
+            // Fetched after this read arrived, so current: no lookup first.
+            metrics::counter!("cache_manifest_lookups_total", "result" => "miss").increment(1);
+            return match self.fetch(cache, name.clone()).await {
+                Err(err) if err.is_retryable() => self.stale_or(kept, bucket, key, err),
+                other => other,
+            };
+        }
         match self.heads.current(bucket, key).await {
             Ok(current) => {
                 if let Some(kept) = kept.filter(|k| {
                     k.meta.version == current.version && k.fetched.elapsed() < PLACEMENT_REFRESH
                 }) {
-                    kept.confirm();
-                    metrics::counter!("cache_manifest_lookups_total", "result" => "hit")
-                        .increment(1);
-                    return Ok(Found {
-                        meta: current,
-                        body: kept.body.clone(),
-                        stale: false,
-                    });
+                    return Ok(Self::hit(&kept, current));
                 }
                 metrics::counter!("cache_manifest_lookups_total", "result" => "miss").increment(1);
                 // This fetch is at least as new as the lookup, so it serves
                 // this request whatever it finds.
-                let (meta, data) = match self.meta.get_object(bucket, key).await {
-                    Ok(found) => found,
-                    Err(err) => {
-                        self.forget_if_gone(&name, &err).await;
-                        return Err(err);
-                    }
-                };
-                let body = ObjectBody::from(data);
-                cache
-                    .insert(
-                        name,
-                        Arc::new(Kept {
-                            meta: meta.clone(),
-                            body: body.clone(),
-                            fetched: Instant::now(),
-                            confirmed_ms: AtomicU64::new(0),
-                        }),
-                    )
-                    .await;
-                Ok(Found {
-                    meta,
-                    body,
-                    stale: false,
-                })
+                self.fetch(cache, name).await
             }
             Err(err) => {
                 self.forget_if_gone(&name, &err).await;
-                match kept.filter(|k| err.is_retryable() && self.still_servable(k)) {
-                    Some(kept) => {
-                        metrics::counter!("cache_manifest_lookups_total", "result" => "stale")
-                            .increment(1);
-                        tracing::warn!(bucket = %bucket, key, error = %err, "metadata unreachable; serving a kept manifest");
-                        Ok(Found {
-                            meta: kept.meta.clone(),
-                            body: kept.body.clone(),
-                            stale: true,
-                        })
-                    }
-                    None => Err(err),
-                }
+                self.stale_or(kept, bucket, key, err)
             }
+        }
+    }
+
+    /// With metadata unreachable, the kept copy if it was confirmed within
+    /// `stale_if_error`, marked stale; otherwise `err`.
+    fn stale_or(
+        &self,
+        kept: Option<Arc<Kept>>,
+        bucket: &BucketName,
+        key: &str,
+        err: MetadataError,
+    ) -> Result<Found, MetadataError> {
+        match kept.filter(|k| err.is_retryable() && self.still_servable(k)) {
+            Some(kept) => {
+                metrics::counter!("cache_manifest_lookups_total", "result" => "stale").increment(1);
+                tracing::warn!(bucket = %bucket, key, error = %err, "metadata unreachable; serving a kept manifest");
+                Ok(Found {
+                    meta: kept.meta.clone(),
+                    body: kept.body.clone(),
+                    stale: true,
+                })
+            }
+            None => Err(err),
         }
     }
 
@@ -187,6 +254,9 @@ impl ManifestCache {
             return Ok((self.meta.head_object(bucket, key).await?, false));
         };
         let name = (bucket.clone(), key.to_owned());
+        if let Some(kept) = self.trusted(cache.get(&name).await.as_ref()) {
+            return Ok((kept.meta.clone(), false));
+        }
         match self.heads.current(bucket, key).await {
             Ok(current) => Ok((current, false)),
             Err(err) => {

@@ -31,12 +31,12 @@ use crate::model::{
     WriteCondition,
 };
 use crate::wire::{
-    ClusterStatus, CommitObjectRequest, CommitPartRequest, CreateBucketRequest, DrainingRequest,
-    GetObjectResponse, GetPartRequest, GetPartResponse, HeadAnswer, HeadObjectsRequest,
-    HeadObjectsResponse, HeartbeatReply, LeaderStatus, ListAccessKeysResponse, ListBucketsResponse,
-    ListNodesResponse, ListPartsRequest, ListUsersResponse, NodeFilesPage, ObjectKeyRequest,
-    RepairTasks, ReplacedPartResponse, ReplacedResponse, RetireRequest, SuspectsRequest,
-    UploadRequest,
+    ChangesRequest, ChangesResponse, ClusterStatus, CommitObjectRequest, CommitPartRequest,
+    CreateBucketRequest, DrainingRequest, GetObjectResponse, GetPartRequest, GetPartResponse,
+    HeadAnswer, HeadObjectsRequest, HeadObjectsResponse, HeartbeatReply, LeaderStatus,
+    ListAccessKeysResponse, ListBucketsResponse, ListNodesResponse, ListPartsRequest,
+    ListUsersResponse, NodeFilesPage, ObjectKeyRequest, RepairTasks, ReplacedPartResponse,
+    ReplacedResponse, RetireRequest, SuspectsRequest, UploadRequest,
 };
 
 /// A dead metadata service must surface quickly as `Unavailable`, not as a
@@ -256,6 +256,15 @@ impl MetadataClient {
                 HeadAnswer::NoSuchBucket => Err(MetadataError::NoSuchBucket),
             })
             .collect())
+    }
+
+    /// One poll of the change log (see [`crate::change_feed`]): held open
+    /// by the service for up to half a second when nothing changed.
+    pub async fn poll_changes(
+        &self,
+        req: &ChangesRequest,
+    ) -> Result<ChangesResponse, MetadataError> {
+        self.call(Method::POST, "/v1/changes/poll", Some(req)).await
     }
 
     /// Removes the key. `NoSuchBucket`; a missing key is `Ok(None)` (S3's

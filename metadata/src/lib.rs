@@ -19,6 +19,7 @@ pub use server::{ServeError, run, serve};
 
 pub mod api;
 pub mod byte_size;
+pub mod change_feed;
 pub mod client;
 pub mod cluster_auth;
 pub mod collector;

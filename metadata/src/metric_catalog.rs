@@ -16,6 +16,14 @@ const COUNTERS: [(&str, &str); 2] = [
 /// Describes the counters to the installed recorder.
 pub fn register() {
     register_counters(&COUNTERS);
+    metrics::describe_gauge!(
+        "metadata_edge_leases",
+        "Edges holding a manifest lease: writes wait for each to drop what it kept of the key."
+    );
+    metrics::describe_histogram!(
+        "metadata_write_lease_wait_seconds",
+        "How long a write waited for edges with leases to apply its change before it was answered."
+    );
 }
 
 /// Describes counters (name, help) and registers them at zero; every

@@ -13,6 +13,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::api::{AppState, router};
+use crate::change_feed::{ChangeFeed, LEASE_MARKER};
 use crate::config::{Args, Config, ConfigError, StoreConfig};
 use crate::registry::Registry;
 use crate::repair::Repairer;
@@ -129,6 +130,13 @@ pub async fn serve(
     };
     let metrics = metrics_handle();
     crate::metric_catalog::register();
+    let changes = (!store.is_shared()).then(|| {
+        let marker = match &config.store {
+            StoreConfig::Embedded { data_dir } => Some(data_dir.join(LEASE_MARKER)),
+            StoreConfig::Postgres(_) => None,
+        };
+        Arc::new(ChangeFeed::new(marker))
+    });
     let state = AppState {
         store,
         registry,
@@ -136,6 +144,7 @@ pub async fn serve(
         leadership,
         secret: config.cluster_secret.clone(),
         metrics,
+        changes: changes.clone(),
     };
     let app = router(state);
     if let Ok(addr) = listener.local_addr() {
@@ -158,6 +167,9 @@ pub async fn serve(
     stop_campaign.send_replace(true);
     if let Err(e) = campaign.await {
         tracing::warn!(error = %e, "the leader campaign ended badly");
+    }
+    if let Some(changes) = changes {
+        changes.close();
     }
     served?;
     tracing::info!("metadata service stopped");

@@ -76,6 +76,36 @@ pub struct HeadObjectsResponse {
     pub answers: Vec<HeadAnswer>,
 }
 
+/// `POST /v1/changes/poll`: an edge following the change log (see
+/// [`crate::change_feed`]). Asking from `after` acknowledges every change up
+/// to it and renews the edge's lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangesRequest {
+    /// Names the edge's lease; unique per edge process.
+    pub edge: String,
+    /// The epoch of the log `after` counts in (0 on a first poll).
+    pub epoch: u64,
+    pub after: u64,
+}
+
+/// Answer of `POST /v1/changes/poll`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangesResponse {
+    pub epoch: u64,
+    /// How long the poll renewed the lease, counted from when it was sent;
+    /// 0: this deployment grants no leases (replicas sharing a store), and
+    /// every read must ask for the current version.
+    pub lease_ms: u64,
+    /// The edge must drop every kept manifest: the log starts over (a new
+    /// epoch, or the edge fell too far behind).
+    pub reset: bool,
+    /// The sequence number of the last change answered (or of the present,
+    /// after a reset): the next poll's `after`.
+    pub seq: u64,
+    /// The keys whose current version changed, in order.
+    pub changes: Vec<ObjectKeyRequest>,
+}
+
 /// Answer of `POST /v1/objects/get`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetObjectResponse {

@@ -1,6 +1,7 @@
 //! The edge's caches, seen from outside: what a miss fetches from storage
 //! nodes (counted on the nodes themselves), coalesced misses, ranges and
-//! degraded reads from cache, read-after-write across two edges,
+//! degraded reads from cache, read-after-write across two edges, manifest
+//! leases (hits without metadata lookups, a dead edge holding writes up),
 //! stale-if-error with metadata down, purge, prefetch and the metrics.
 
 use std::net::{SocketAddr, TcpListener};
@@ -255,6 +256,50 @@ async fn a_write_at_one_edge_is_what_the_other_serves_next() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn hits_ask_metadata_nothing_and_a_dead_edge_holds_writes_for_one_lease_at_most() {
+    let t = six_nodes(&[]).await;
+    let (edge_b, admin_b, mut b) = second_edge(&t, &[]).await;
+    let body = tests::pattern(5 * MIB, 21);
+    put(&t.s3, "media", "hot.mp4", &body).await;
+    let (status, _, _) = fetch(&edge_b, "media/hot.mp4", None).await;
+    assert_eq!(status, 200);
+    let checks = |admin: String| async move {
+        metric(&format!("{admin}/metrics"), "cache_version_checks_total")
+            .await
+            .unwrap_or(0.0)
+    };
+    let before = checks(admin_b.clone()).await;
+    for i in 0..20 {
+        let (status, cache, got) = fetch(&edge_b, "media/hot.mp4", Some((i, i + 999))).await;
+        assert_eq!((status, cache.as_str()), (206, "hit"));
+        assert!(got == body[i..i + 1000]);
+    }
+    assert_eq!(
+        checks(admin_b.clone()).await,
+        before,
+        "hits under a lease need no version lookup"
+    );
+
+    // Killed holding a lease: the next write waits for the lease to run
+    // out (2 s), not longer, and writes after it do not wait at all.
+    b.kill().await.unwrap();
+    let started = std::time::Instant::now();
+    put(&t.s3, "media", "hot.mp4", &tests::pattern(1000, 22)).await;
+    let first = started.elapsed();
+    assert!(first < Duration::from_secs(4), "first write took {first:?}");
+    let started = std::time::Instant::now();
+    put(&t.s3, "media", "hot.mp4", &tests::pattern(1000, 23)).await;
+    let second = started.elapsed();
+    assert!(
+        second < Duration::from_secs(1),
+        "second write took {second:?}"
+    );
+    let (_, _, got) = fetch(&t.cluster.s3_endpoint(), "media/hot.mp4", None).await;
+    assert!(got == tests::pattern(1000, 23));
+    t.cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn with_metadata_down_known_objects_are_served_stale_and_writes_fail() {
     let mut t = six_nodes(&["--stale-if-error", "4s"]).await;
     let endpoint = t.cluster.s3_endpoint();
@@ -270,9 +315,20 @@ async fn with_metadata_down_known_objects_are_served_stale_and_writes_fail() {
     }
 
     t.cluster.kill_metadata().await;
-    let (status, cache, body) = fetch(&endpoint, "media/known.mp4", Some((100, 200))).await;
-    assert_eq!((status, cache.as_str()), (206, "stale"));
-    assert_eq!(body, &known[100..=200]);
+    // Hits while the edge's manifest lease lasts (no write can be answered
+    // meanwhile without it), then stale once the lease has run out.
+    let lapsed = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, cache, body) = fetch(&endpoint, "media/known.mp4", Some((100, 200))).await;
+        assert_eq!(status, 206);
+        assert_eq!(body, &known[100..=200]);
+        if cache == "stale" {
+            break;
+        }
+        assert_eq!(cache, "hit");
+        assert!(std::time::Instant::now() < lapsed, "still not stale");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let head = reqwest::Client::new()
         .head(format!("{endpoint}/media/known.mp4"))
         .send()

@@ -8,6 +8,7 @@
 //! names, keys and manifests.
 
 mod buckets;
+mod changes;
 mod error;
 mod extract;
 mod identity;
@@ -28,6 +29,7 @@ use axum::response::IntoResponse;
 use axum::routing::{delete, get, post, put};
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use crate::change_feed::ChangeFeed;
 use crate::cluster_auth::{ClusterSecret, require_cluster_secret};
 use crate::leader::Leadership;
 use crate::registry::Registry;
@@ -51,6 +53,9 @@ pub struct AppState {
     pub secret: ClusterSecret,
     /// Renders `/metrics`; `None` when another recorder owns the process.
     pub metrics: Option<PrometheusHandle>,
+    /// The change log edges follow to keep manifests without asking on
+    /// every read; `None` over a store other processes write too.
+    pub changes: Option<Arc<ChangeFeed>>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -80,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/objects/heads", post(objects::handle_head_objects))
         .route("/objects/delete", post(objects::handle_delete_object))
         .route("/objects/list", post(objects::handle_list_objects))
+        .route("/changes/poll", post(changes::handle_poll))
         .route("/uploads/create", post(uploads::handle_create_upload))
         .route("/uploads/get", post(uploads::handle_get_upload))
         .route("/uploads/commit-part", post(uploads::handle_commit_part))

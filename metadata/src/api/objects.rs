@@ -5,7 +5,7 @@ use axum::extract::State;
 use futures::StreamExt;
 
 use super::extract::ApiJson;
-use super::{ApiError, AppState, validate};
+use super::{ApiError, AppState, changes, validate};
 use crate::error::MetadataError;
 use crate::listing::list_objects;
 use crate::model::{ListPage, ListQuery, ObjectMeta};
@@ -32,7 +32,9 @@ pub(super) async fn handle_commit_object(
     let replaced = state
         .store
         .commit_object_if(req.meta, req.data, req.condition)
-        .await?;
+        .await;
+    changes::announce(&state, &bucket, &key).await;
+    let replaced = replaced?;
     tracing::debug!(%bucket, %key, %version, replaced = ?replaced.as_ref().map(|m| m.version), "committed");
     Ok(Json(ReplacedResponse { replaced }))
 }
@@ -100,7 +102,9 @@ pub(super) async fn handle_delete_object(
     ApiJson(req): ApiJson<ObjectKeyRequest>,
 ) -> Result<Json<ReplacedResponse>, ApiError> {
     validate::key(&req.key)?;
-    let replaced = state.store.delete_object(&req.bucket, &req.key).await?;
+    let replaced = state.store.delete_object(&req.bucket, &req.key).await;
+    changes::announce(&state, &req.bucket, &req.key).await;
+    let replaced = replaced?;
     Ok(Json(ReplacedResponse { replaced }))
 }
 

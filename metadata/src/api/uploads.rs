@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 
 use super::extract::ApiJson;
-use super::{ApiError, AppState, validate};
+use super::{ApiError, AppState, changes, validate};
 use crate::error::MetadataError;
 use crate::model::{CompleteRequest, MultipartUpload, PartsPage, UploadsPage, UploadsQuery};
 use crate::wire::{
@@ -104,7 +104,9 @@ pub(super) async fn handle_complete_upload(
         req.upload_id,
     );
     let parts = req.parts.len();
-    let replaced = state.store.complete_upload(req).await?;
+    let replaced = state.store.complete_upload(req).await;
+    changes::announce(&state, &bucket, &key).await;
+    let replaced = replaced?;
     tracing::info!(
         %bucket, %key, %upload_id, %version, parts,
         replaced = ?replaced.as_ref().map(|m| m.version), "upload completed"
