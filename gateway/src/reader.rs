@@ -30,6 +30,10 @@ use crate::manifest_cache::ObjectBody;
 use crate::object_io::ObjectIo;
 use crate::response_body::ChannelBody;
 
+/// Reads of at most this many stripes, all in memory, are answered without
+/// a producer task (a 1 MiB range spans one or two).
+const WHOLE_HIT_STRIPES: usize = 4;
+
 /// A response body, and what serving it took.
 pub struct ObjectRead {
     pub body: ChannelBody,
@@ -95,6 +99,24 @@ impl ObjectIo {
             .iter()
             .skip(1)
             .any(|read| !self.cached_stripe(&manifest, read));
+        // A short read wholly in memory is gathered at once and sent as it
+        // is: nothing to fetch ahead, so no task and no channel.
+        if !later_miss
+            && plan.len() <= WHOLE_HIT_STRIPES
+            && plan
+                .first()
+                .is_none_or(|read| self.cached_stripe(&manifest, read))
+        {
+            let mut pieces = Vec::new();
+            for read in &plan {
+                pieces.extend(self.read_stripe(&manifest, read, &tally).await?);
+            }
+            return Ok(ObjectRead {
+                body: ChannelBody::pieces(pieces),
+                cache: tally.cache.status(),
+                misplaced: tally.misplaced.load(Ordering::Relaxed),
+            });
+        }
         let read_ahead = self.config.read_ahead_stripes.max(1);
         let io = Arc::clone(self);
         let shared_tally = Arc::clone(&tally);

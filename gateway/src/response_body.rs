@@ -1,7 +1,10 @@
-//! A response body fed through a bounded channel. The producer (the striped
-//! reader) runs as its own task, so the next stripes are fetched while the
-//! current one is being sent, and a client that disconnects stops the fetches.
+//! A response body: either pieces already in memory (a response served
+//! wholly from cache), or pieces fed through a bounded channel. The
+//! channel's producer (the striped reader) runs as its own task, so the
+//! next stripes are fetched while the current one is being sent, and a
+//! client that disconnects stops the fetches.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -11,7 +14,8 @@ use tokio::sync::mpsc;
 
 pub struct ChannelBody {
     rx: Option<mpsc::Receiver<Result<Bytes, std::io::Error>>>,
-    first: Option<Bytes>,
+    /// Sent before anything from the channel.
+    ready: VecDeque<Bytes>,
 }
 
 impl ChannelBody {
@@ -21,23 +25,25 @@ impl ChannelBody {
             tx,
             ChannelBody {
                 rx: Some(rx),
-                first: None,
+                ready: VecDeque::new(),
             },
         )
     }
 
     pub fn once(bytes: Bytes) -> Self {
+        Self::pieces(vec![bytes])
+    }
+
+    /// A body that is all in memory already: no task, no channel.
+    pub fn pieces(pieces: Vec<Bytes>) -> Self {
         ChannelBody {
             rx: None,
-            first: Some(bytes),
+            ready: pieces.into(),
         }
     }
 
     pub fn empty() -> Self {
-        ChannelBody {
-            rx: None,
-            first: None,
-        }
+        Self::pieces(Vec::new())
     }
 }
 
@@ -45,8 +51,8 @@ impl Stream for ChannelBody {
     type Item = Result<Bytes, std::io::Error>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if let Some(first) = self.first.take() {
-            return Poll::Ready(Some(Ok(first)));
+        if let Some(piece) = self.ready.pop_front() {
+            return Poll::Ready(Some(Ok(piece)));
         }
         match self.rx.as_mut() {
             Some(rx) => rx.poll_recv(cx),
