@@ -122,12 +122,11 @@ impl ManifestCache {
         }
     }
 
-    /// A kept manifest that may be served without asking metadata.
-    fn trusted(&self, kept: Option<&Arc<Kept>>) -> Option<Arc<Kept>> {
+    /// A kept manifest that may be served without asking metadata, given
+    /// whether the lease holds.
+    fn trusted(kept: Option<&Arc<Kept>>, leased: bool) -> Option<Arc<Kept>> {
         kept.filter(|k| {
-            k.trusted.load(Ordering::Acquire)
-                && k.fetched.elapsed() < PLACEMENT_REFRESH
-                && self.lease.holds()
+            leased && k.trusted.load(Ordering::Acquire) && k.fetched.elapsed() < PLACEMENT_REFRESH
         })
         .cloned()
     }
@@ -190,10 +189,11 @@ impl ManifestCache {
         };
         let name = (bucket.clone(), key.to_owned());
         let kept = cache.get(&name).await;
-        if let Some(kept) = self.trusted(kept.as_ref()) {
+        let leased = self.lease.holds();
+        if let Some(kept) = Self::trusted(kept.as_ref(), leased) {
             return Ok(Self::hit(&kept, kept.meta.clone()));
         }
-        if self.lease.holds() {
+        if leased {
             // Fetched after this read arrived, so current: no lookup first.
             metrics::counter!("cache_manifest_lookups_total", "result" => "miss").increment(1);
             return match self.fetch(cache, name.clone()).await {
@@ -254,7 +254,7 @@ impl ManifestCache {
             return Ok((self.meta.head_object(bucket, key).await?, false));
         };
         let name = (bucket.clone(), key.to_owned());
-        if let Some(kept) = self.trusted(cache.get(&name).await.as_ref()) {
+        if let Some(kept) = Self::trusted(cache.get(&name).await.as_ref(), self.lease.holds()) {
             return Ok((kept.meta.clone(), false));
         }
         match self.heads.current(bucket, key).await {

@@ -24,8 +24,8 @@ const RETRY_AFTER: Duration = Duration::from_millis(200);
 /// How long to wait before asking again a service that grants no leases.
 const NO_LEASES_RETRY: Duration = Duration::from_secs(10);
 
-/// Kept manifests of a key whose fetch is running, and whether a change of
-/// the key was applied meanwhile.
+/// The running manifest fetches of one key, and whether a change of the
+/// key was applied while they ran.
 struct Fetching {
     running: usize,
     overtaken: bool,

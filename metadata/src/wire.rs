@@ -106,6 +106,19 @@ pub struct ChangesResponse {
     pub changes: Vec<ObjectKeyRequest>,
 }
 
+impl ChangesResponse {
+    /// The answer of a service that grants no leases.
+    pub fn no_leases() -> Self {
+        ChangesResponse {
+            epoch: 0,
+            lease_ms: 0,
+            reset: true,
+            seq: 0,
+            changes: Vec::new(),
+        }
+    }
+}
+
 /// Answer of `POST /v1/objects/get`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GetObjectResponse {

@@ -26,13 +26,7 @@ pub(super) async fn handle_poll(
         Some(feed) => Ok(Json(feed.poll(&req).await)),
         // Replicas sharing a store cannot see each other's writes in time:
         // no leases, every read asks.
-        None => Ok(Json(ChangesResponse {
-            epoch: 0,
-            lease_ms: 0,
-            reset: true,
-            seq: 0,
-            changes: Vec::new(),
-        })),
+        None => Ok(Json(ChangesResponse::no_leases())),
     }
 }
 
