@@ -123,6 +123,7 @@ pub fn main() -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    metadata::cluster_auth::warn_about_secret_flags(&["--cluster-secret", "--secret-key"]);
     let config = EdgeConfig::from_args(args).context("invalid configuration")?;
     let s3 = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -142,12 +143,8 @@ fn local_cluster_secret(data: &Path) -> anyhow::Result<String> {
         return Ok(existing.trim().to_owned());
     }
     let secret = hex_string(rand::random::<[u8; 24]>());
-    std::fs::write(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    crate::private_file::write_private(&path, secret.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(secret)
 }
 

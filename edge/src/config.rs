@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use crate::rate_limit::Limit;
 use crate::tls::TlsFiles;
+use listener::{Limits, RawLimits, TrustedProxies};
 
 /// Flags of `edge serve`.
 #[derive(Debug, Clone, Parser)]
@@ -93,6 +94,10 @@ pub struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "TESSERA_TLS_KEY")]
     pub tls_key: Option<PathBuf>,
+    /// A load balancer (address or ADDRESS/PREFIX) whose `X-Forwarded-For`
+    /// names the client; repeat for several [default: none].
+    #[arg(long = "trusted-proxy")]
+    pub trusted_proxies: Vec<String>,
 }
 
 /// The config file, as written.
@@ -152,6 +157,17 @@ pub struct RawEdgeConfig {
     pub tls_cert: Option<PathBuf>,
     /// PEM private key of `tls_cert`.
     pub tls_key: Option<PathBuf>,
+    /// Load balancers (addresses or ADDRESS/PREFIX networks) whose
+    /// `X-Forwarded-For` is believed for per-address limits; they are also
+    /// exempt from the per-address connection cap.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// Limits of the S3 port (see `listener::RawLimits`).
+    #[serde(default)]
+    pub limits: RawLimits,
+    /// Limits of the admin port.
+    #[serde(default)]
+    pub admin_limits: RawLimits,
 }
 
 #[derive(Debug, Deserialize)]
@@ -180,6 +196,12 @@ pub struct EdgeConfig {
     pub rate_limit_per_address: Option<Limit>,
     /// HTTPS on the S3 endpoint; `None` is plain HTTP.
     pub tls: Option<TlsFiles>,
+    /// Timeouts and caps of the S3 port.
+    pub limits: Limits,
+    /// Timeouts and caps of the admin port.
+    pub admin_limits: Limits,
+    /// Load balancers believed about the client's address.
+    pub trusted_proxies: TrustedProxies,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -400,6 +422,20 @@ impl EdgeConfig {
                 ));
             }
         };
+        let trusted_proxies = TrustedProxies::parse(if args.trusted_proxies.is_empty() {
+            &raw.trusted_proxies
+        } else {
+            &args.trusted_proxies
+        })
+        .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let limits = raw
+            .limits
+            .over(Limits::PUBLIC)
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let admin_limits = raw
+            .admin_limits
+            .over(Limits::ADMIN)
+            .map_err(|e| ConfigError::Invalid(format!("admin_{e}")))?;
         Ok(EdgeConfig {
             listen: args
                 .listen
@@ -418,6 +454,9 @@ impl EdgeConfig {
             rate_limit_per_key,
             rate_limit_per_address,
             tls,
+            limits,
+            admin_limits,
+            trusted_proxies,
         })
     }
 }
@@ -463,5 +502,30 @@ mod tests {
 
         let half = EdgeConfig::from_raw(RawEdgeConfig::default(), args(&["--tls-cert", "/c.pem"]));
         assert!(matches!(half, Err(ConfigError::Invalid(_))));
+    }
+
+    /// Limits default per port; the file overrides them, and trusted
+    /// proxies come from the flags or the file.
+    #[test]
+    fn limits_and_trusted_proxies() {
+        let plain = EdgeConfig::from_raw(RawEdgeConfig::default(), args(&[])).expect("valid");
+        assert_eq!(plain.limits, Limits::PUBLIC);
+        assert_eq!(plain.admin_limits, Limits::ADMIN);
+        assert!(!plain.trusted_proxies.contains("10.0.0.1".parse().unwrap()));
+        let raw: RawEdgeConfig = toml::from_str(
+            "trusted_proxies = [\"10.0.0.0/8\"]\n[limits]\nheader_timeout = \"5s\"\n",
+        )
+        .expect("parses");
+        let c = EdgeConfig::from_raw(raw, args(&[])).expect("valid");
+        assert_eq!(c.limits.header_timeout, Duration::from_secs(5));
+        assert!(c.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        let flags = EdgeConfig::from_raw(
+            RawEdgeConfig::default(),
+            args(&["--trusted-proxy", "192.0.2.1"]),
+        )
+        .expect("valid");
+        assert!(flags.trusted_proxies.contains("192.0.2.1".parse().unwrap()));
+        let bad = EdgeConfig::from_raw(RawEdgeConfig::default(), args(&["--trusted-proxy", "lb"]));
+        assert!(matches!(bad, Err(ConfigError::Invalid(_))));
     }
 }

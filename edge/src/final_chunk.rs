@@ -119,7 +119,7 @@ impl<B> FinalChunkGuard<B> {
 impl<B> Body for FinalChunkGuard<B>
 where
     B: Body<Data = Bytes> + Unpin,
-    B::Error: std::error::Error + Send + Sync + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     type Data = Bytes;
     type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -139,12 +139,12 @@ where
                 }
                 Poll::Ready(Some(Ok(frame)))
             }
-            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(Box::new(e)))),
+            Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
             Poll::Ready(None) if self.framing.cut_short() => {
                 self.failed = true;
                 Poll::Ready(Some(Err(Box::new(MissingFinalChunk))))
             }
-            other => other.map(|o| o.map(|r| r.map_err(|e| Box::new(e) as Self::Error))),
+            other => other.map(|o| o.map(|r| r.map_err(Into::into))),
         }
     }
 

@@ -268,12 +268,7 @@ impl LocalCluster {
         if std::fs::read_to_string(&path).is_ok_and(|s| s.trim() == self.spec.cluster_secret) {
             return Ok(());
         }
-        std::fs::write(&path, &self.spec.cluster_secret)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-        }
+        crate::private_file::write_private(&path, self.spec.cluster_secret.as_bytes())?;
         Ok(())
     }
 

@@ -2,15 +2,19 @@
 //! cannot starve the others. Token buckets: each key (or address) may make
 //! `rate` requests per second on average and `burst` at once; past that the
 //! edge answers `503 SlowDown`, which every S3 SDK backs off from and retries.
-//! Checked before the protocol layer runs, so a flood of bad signatures is
-//! limited as well.
+//!
+//! The address limit is checked before the protocol layer runs, so a flood
+//! of bad signatures is limited as well; behind a load balancer it reads
+//! the client's address from `X-Forwarded-For`, believed only from a
+//! configured trusted proxy. The key limit is charged only once a request's
+//! signature has been verified: a key id is no secret (every presigned URL
+//! carries one), and a limit charged on the key a request merely claims
+//! would let anyone lock its owner out.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
-
-use http::HeaderMap;
 
 /// `rate` requests per second sustained, `burst` at once.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -65,11 +69,17 @@ impl Buckets {
         let Ok(mut map) = self.map.lock() else {
             return true;
         };
-        if map.len() >= MAX_TRACKED {
+        if map.len() >= MAX_TRACKED && !map.contains_key(name) {
             let limit = self.limit;
             map.retain(|_, b| {
                 b.tokens + now.duration_since(b.at).as_secs_f64() * limit.rate < limit.burst
             });
+            if map.len() >= MAX_TRACKED {
+                // Every tracked client is active: a new one goes untracked
+                // rather than grow the map (the connection caps still hold).
+                metrics::counter!("edge_rate_limit_untracked_total").increment(1);
+                return true;
+            }
         }
         let b = map.entry(name.to_owned()).or_insert(Bucket {
             tokens: self.limit.burst,
@@ -101,39 +111,34 @@ impl RateLimits {
         }
     }
 
-    /// Whether a request from `peer` with these headers and query may go on.
-    pub fn allow(&self, peer: IpAddr, headers: &HeaderMap, query: Option<&str>) -> bool {
-        let now = Instant::now();
-        if let Some(b) = &self.per_address
-            && !b.allow(&peer.to_string(), now)
-        {
-            return false;
-        }
-        if let Some(b) = &self.per_key
-            && let Some(key) = access_key(headers, query)
-            && !b.allow(key, now)
-        {
-            return false;
-        }
-        true
+    /// Whether a request from `client` may go on. An IPv6 client is
+    /// counted by its /64: one host is given a whole /64 and could
+    /// otherwise change address with every request.
+    pub fn allow_address(&self, client: IpAddr) -> bool {
+        self.per_address
+            .as_ref()
+            .is_none_or(|b| b.allow(&address_key(client), Instant::now()))
+    }
+
+    /// Whether a request signed by `access_key` (verified) may go on.
+    pub fn allow_key(&self, access_key: &str) -> bool {
+        self.per_key
+            .as_ref()
+            .is_none_or(|b| b.allow(access_key, Instant::now()))
     }
 }
 
-/// The access key a request claims (not yet verified: a forged key only
-/// spends that key's allowance, and the address limit still applies).
-fn access_key<'a>(headers: &'a HeaderMap, query: Option<&'a str>) -> Option<&'a str> {
-    let from_header = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split("Credential=").nth(1))
-        .and_then(|c| c.split('/').next());
-    from_header.or_else(|| {
-        query?.split('&').find_map(|p| {
-            let (k, v) = p.split_once('=')?;
-            k.eq_ignore_ascii_case("X-Amz-Credential")
-                .then(|| v.split("%2F").next().unwrap_or(v))
-        })
-    })
+fn address_key(client: IpAddr) -> String {
+    match client {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+    }
 }
 
 #[cfg(test)]
@@ -150,6 +155,19 @@ mod tests {
         assert!(b.allow("other", t0));
         assert!(b.allow("k", t0 + Duration::from_millis(500)));
         assert!(!b.allow("k", t0 + Duration::from_millis(500)));
+    }
+
+    #[test]
+    fn addresses_are_counted_by_host() {
+        let limits = RateLimits::new(None, Some("1/1".parse().unwrap()));
+        assert!(limits.allow_address("2001:db8:1:2::1".parse().unwrap()));
+        // Another address of the same /64 is the same client.
+        assert!(!limits.allow_address("2001:db8:1:2::ffff".parse().unwrap()));
+        assert!(limits.allow_address("2001:db8:1:3::1".parse().unwrap()));
+        assert!(limits.allow_address("192.0.2.1".parse().unwrap()));
+        assert!(!limits.allow_address("::ffff:192.0.2.1".parse().unwrap()));
+        // The key limit is separate.
+        assert!(limits.allow_key("AKID"));
     }
 
     #[test]
@@ -171,16 +189,5 @@ mod tests {
         for bad in ["", "0", "-1", "x/2", "3/0.5"] {
             assert!(bad.parse::<Limit>().is_err(), "{bad}");
         }
-        let mut h = HeaderMap::new();
-        h.insert(
-            http::header::AUTHORIZATION,
-            "AWS4-HMAC-SHA256 Credential=AKID/20261124/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0"
-                .parse()
-                .unwrap(),
-        );
-        assert_eq!(access_key(&h, None), Some("AKID"));
-        let q = "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=PRE%2F20261124%2Fus-east-1%2Fs3%2Faws4_request";
-        assert_eq!(access_key(&HeaderMap::new(), Some(q)), Some("PRE"));
-        assert_eq!(access_key(&HeaderMap::new(), None), None);
     }
 }

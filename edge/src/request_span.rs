@@ -2,11 +2,19 @@
 //! in `x-amz-request-id`, also on errors that s3s raises before our code runs
 //! (bad signatures, malformed paths), so a client's report can be matched to
 //! our logs.
+//!
+//! In front of the protocol layer, in this order and reading nothing of the
+//! body: the per-address rate limit, the refusals made from a request's head
+//! ([`crate::refusals`]), the presign cap, and CORS preflights. Control
+//! documents are only watched as the protocol layer reads them, after the
+//! signature and access checks ([`crate::xml_guard`]).
 
 use std::time::Instant;
 
+use std::sync::atomic::Ordering;
+
 use http::HeaderValue;
-use hyper::body::Incoming;
+use listener::ClientBody;
 use s3s::service::S3Service;
 use s3s::{HttpError, HttpRequest, HttpResponse, S3Error, S3ErrorCode};
 use std::net::IpAddr;
@@ -26,45 +34,67 @@ pub fn new_request_id() -> String {
 /// What every S3 request goes through at the edge.
 pub struct Frontend {
     pub s3: S3Service,
-    pub limits: RateLimits,
+    pub limits: Arc<RateLimits>,
     pub buckets: BucketSettings,
     pub hosts: VirtualHostDomains,
 }
 
-/// Serves one request through s3s inside its span, and stamps the id.
+/// Serves one request from `client` (the peer, or the address a trusted
+/// proxy named) through s3s inside its span, and stamps the id.
 pub async fn handle(
     front: Arc<Frontend>,
-    peer: IpAddr,
-    req: http::Request<Incoming>,
+    client: IpAddr,
+    req: http::Request<ClientBody>,
 ) -> Result<HttpResponse, HttpError> {
     let id = new_request_id();
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let span = tracing::info_span!("s3", request_id = %id, %method, %path);
+    let span = tracing::info_span!("s3", request_id = %id, %method, path = ?req.uri().path());
     let started = Instant::now();
     let close = req.version() < http::Version::HTTP_2
         && crate::expect_continue::expects_continue_without_body(req.headers());
+    let refused = if !front.limits.allow_address(client) {
+        metrics::counter!("edge_rate_limited_total", "limit" => "address").increment(1);
+        Some(S3Error::with_message(
+            S3ErrorCode::SlowDown,
+            "Please reduce your request rate.",
+        ))
+    } else {
+        crate::refusals::refuse(&method, req.headers(), req.uri().query())
+            .or_else(|| crate::presign_limits::check(req.uri().query()).err())
+    };
+    let carries_xml =
+        crate::xml_guard::carries_xml(&front.hosts, &method, req.headers(), req.uri());
+    let refused = refused.or_else(|| {
+        carries_xml
+            .then(|| crate::xml_guard::check_declared_length(req.headers()).err())
+            .flatten()
+    });
     let streamed = req
         .headers()
         .get("x-amz-content-sha256")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("STREAMING-"));
-    let mut req: HttpRequest = if streamed {
-        req.map(|b| s3s::Body::http_body(crate::final_chunk::FinalChunkGuard::new(b)))
-    } else {
-        req.map(s3s::Body::from)
+    let mut declared = None;
+    let mut req: HttpRequest = match (streamed, carries_xml) {
+        (true, false) => {
+            req.map(|b| s3s::Body::http_body(crate::final_chunk::FinalChunkGuard::new(b)))
+        }
+        (true, true) => req.map(|b| {
+            let (guard, flag) = crate::xml_guard::DeclarationGuard::new(
+                crate::final_chunk::FinalChunkGuard::new(b),
+            );
+            declared = Some(flag);
+            s3s::Body::http_body(guard)
+        }),
+        (false, true) => req.map(|b| {
+            let (guard, flag) = crate::xml_guard::DeclarationGuard::new(b);
+            declared = Some(flag);
+            s3s::Body::http_body(guard)
+        }),
+        (false, false) => req.map(s3s::Body::http_body),
     };
     crate::date_header::fill_amz_date(req.headers_mut());
     let cors = CorsContext::of(&front.hosts, &method, req.headers(), req.uri());
-    let refused = if front.limits.allow(peer, req.headers(), req.uri().query()) {
-        crate::presign_limits::check(req.uri().query()).err()
-    } else {
-        metrics::counter!("edge_rate_limited_total").increment(1);
-        Some(S3Error::with_message(
-            S3ErrorCode::SlowDown,
-            "Please reduce your request rate.",
-        ))
-    };
     let mut resp = match refused {
         Some(e) => e
             .to_http_response()
@@ -74,16 +104,17 @@ pub async fn handle(
                 .instrument(span.clone())
                 .await
         }
-        None => match crate::xml_guard::screen(&front.hosts, req).await {
-            Ok(req) => {
-                crate::if_range::call(&front.s3, req)
-                    .instrument(span.clone())
-                    .await?
+        None => {
+            let resp = crate::if_range::call(&front.s3, req)
+                .instrument(span.clone())
+                .await?;
+            match declared {
+                Some(flag) if flag.load(Ordering::Relaxed) => crate::xml_guard::malformed()
+                    .to_http_response()
+                    .map_err(|e| HttpError::new(Box::new(e)))?,
+                _ => resp,
             }
-            Err(e) => e
-                .to_http_response()
-                .map_err(|e| HttpError::new(Box::new(e)))?,
-        },
+        }
     };
     if let Some(cors) = &cors
         && method != http::Method::OPTIONS
@@ -99,9 +130,10 @@ pub async fn handle(
             tracing::debug!(status, ms, "request done");
         }
     });
-    metrics::counter!("edge_s3_requests_total", "method" => method.to_string(), "status" => status.to_string())
+    let method_label = listener::method_label(&method);
+    metrics::counter!("edge_s3_requests_total", "method" => method_label, "status" => resp.status().as_str().to_owned())
         .increment(1);
-    metrics::histogram!("edge_s3_request_seconds", "method" => method.to_string())
+    metrics::histogram!("edge_s3_request_seconds", "method" => method_label)
         .record(started.elapsed().as_secs_f64());
     if let Ok(v) = HeaderValue::from_str(&id) {
         resp.headers_mut().insert("x-amz-request-id", v);

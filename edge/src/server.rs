@@ -1,16 +1,16 @@
 //! Serving: the S3 endpoint (s3s over hyper, HTTP/1.1 and HTTP/2) and the
 //! admin endpoint (`/health`, `/metrics`) on its own port, so that no bucket
-//! name can ever shadow an operational route.
+//! name can ever shadow an operational route. Both run on the cluster's
+//! common listener ([`listener::serve`]): timeouts, connection caps and
+//! minimum rates, each port with its own limits.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
+use listener::{Listener, Plain, TrustedProxies};
 use metadata::client::MetadataClient;
 use metrics_exporter_prometheus::PrometheusHandle;
 use storage_node::client::StorageClient;
@@ -67,7 +67,8 @@ pub fn prometheus_handle() -> PrometheusHandle {
 }
 
 /// Serves the S3 API on `s3_listener` and the admin API on `admin_listener`
-/// until `shutdown` resolves, then drains open connections (up to 30 s).
+/// until `shutdown` resolves, then drains open connections (up to each
+/// port's drain timeout).
 pub async fn serve(
     config: EdgeConfig,
     s3_listener: TcpListener,
@@ -81,15 +82,27 @@ pub async fn serve(
     }
     let metrics = prometheus_handle();
     gateway::metric_catalog::register();
+    listener::describe_metrics();
     let meta = MetadataClient::new(&config.metadata_url, config.cluster_secret.clone())?;
     let storage = StorageClient::new(config.cluster_secret.clone())?;
-    let gateway = gateway::gateway(config.gateway.clone(), meta, storage).await?;
+    let limits = Arc::new(crate::rate_limit::RateLimits::new(
+        config.rate_limit_per_key,
+        config.rate_limit_per_address,
+    ));
+    let admission: Option<gateway::KeyAdmission> = config.rate_limit_per_key.map(|_| {
+        let limits = Arc::clone(&limits);
+        Arc::new(move |key: &str| {
+            let allowed = limits.allow_key(key);
+            if !allowed {
+                metrics::counter!("edge_rate_limited_total", "limit" => "key").increment(1);
+            }
+            allowed
+        }) as gateway::KeyAdmission
+    });
+    let gateway = gateway::gateway(config.gateway.clone(), meta, storage, admission).await?;
     let front = Arc::new(Frontend {
         s3: gateway.s3,
-        limits: crate::rate_limit::RateLimits::new(
-            config.rate_limit_per_key,
-            config.rate_limit_per_address,
-        ),
+        limits,
         buckets: gateway.buckets,
         hosts: gateway.hosts,
     });
@@ -100,6 +113,9 @@ pub async fn serve(
         shutdown.await;
         let _ = stop_tx.send(true);
     });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
 
     let purge = crate::purge::PurgeState {
         caches: caches.clone(),
@@ -122,73 +138,63 @@ pub async fn serve(
             "/cache/purge",
             axum::routing::post(crate::purge::purge).with_state(purge),
         );
-    let mut admin_stop = stop_rx.clone();
-    let admin_task = tokio::spawn(async move {
-        axum::serve(admin_listener, admin)
-            .with_graceful_shutdown(async move {
-                let _ = admin_stop.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let admin_port = Listener {
+        name: "admin",
+        limits: config.admin_limits,
+        trusted_proxies: TrustedProxies::default(),
+    };
+    let admin_task = tokio::spawn(listener::serve_router(
+        admin_port,
+        admin_listener,
+        admin,
+        stopped(stop_rx.clone()),
+    ));
 
     tracing::info!(addr = %s3_listener.local_addr()?, tls = tls.is_some(), "S3 endpoint listening");
-    let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
-    let graceful = GracefulShutdown::new();
-    let mut stop = stop_rx;
-    loop {
-        tokio::select! {
-            accepted = s3_listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(conn) => conn,
-                    Err(err) => {
-                        // Out of file descriptors and the like: back off, keep serving.
-                        tracing::warn!(error = %err, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                // Without TCP_NODELAY small responses wait ~40 ms for delayed ACKs.
-                let _ = stream.set_nodelay(true);
-                let front = Arc::clone(&front);
-                let service = hyper::service::service_fn(move |req| {
-                    crate::request_span::handle(Arc::clone(&front), peer.ip(), req)
-                });
-                let builder = Arc::clone(&builder);
-                let watcher = graceful.watcher();
-                let tls = tls.clone();
-                tokio::spawn(async move {
-                    let served = match tls {
-                        None => {
-                            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                            watcher.watch(conn.into_owned()).await
-                        }
-                        // The handshake runs here, off the accept loop.
-                        Some(tls) => match tls.accept(stream).await {
-                            Ok(stream) => {
-                                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                                watcher.watch(conn.into_owned()).await
-                            }
-                            Err(err) => {
-                                tracing::debug!(%peer, error = %err, "TLS handshake failed");
-                                return;
-                            }
-                        },
-                    };
-                    if let Err(err) = served {
-                        tracing::debug!(%peer, error = %err, "connection ended with an error");
-                    }
-                });
-            }
-            _ = stop.wait_for(|s| *s) => break,
+    let s3_port = Listener {
+        name: "s3",
+        limits: config.limits,
+        trusted_proxies: config.trusted_proxies.clone(),
+    };
+    let trusted = config.trusted_proxies.clone();
+    let make_service = move |peer: SocketAddr| {
+        let front = Arc::clone(&front);
+        let trusted = trusted.clone();
+        hyper::service::service_fn(move |req: http::Request<listener::ClientBody>| {
+            let client = trusted.client_address(peer.ip(), req.headers());
+            crate::request_span::handle(Arc::clone(&front), client, req)
+        })
+    };
+    let served = match tls {
+        None => {
+            listener::serve(
+                s3_port,
+                s3_listener,
+                Arc::new(Plain),
+                make_service,
+                stopped(stop_rx),
+            )
+            .await
         }
+        Some(tls) => {
+            listener::serve(
+                s3_port,
+                s3_listener,
+                Arc::new(tls),
+                make_service,
+                stopped(stop_rx),
+            )
+            .await
+        }
+    };
+    if let Err(err) = &served {
+        tracing::warn!(error = %err, "S3 endpoint failed");
     }
-    drop(s3_listener);
-    tokio::select! {
-        () = graceful.shutdown() => tracing::info!("all S3 connections closed"),
-        () = tokio::time::sleep(Duration::from_secs(30)) => tracing::warn!("connections still open after 30 s; closing"),
+    match admin_task.await {
+        Ok(Err(err)) => tracing::warn!(error = %err, "admin endpoint failed"),
+        Err(err) => tracing::warn!(error = %err, "admin endpoint panicked"),
+        Ok(Ok(())) => {}
     }
-    if let Ok(Err(err)) = admin_task.await {
-        tracing::warn!(error = %err, "admin endpoint failed");
-    }
+    served?;
     Ok(())
 }

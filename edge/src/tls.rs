@@ -12,20 +12,17 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
+use listener::{Handshake, WatchedIo};
 use rustls::ServerConfig;
 use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
-
-/// A client that connects and says nothing holds a task and a socket; this
-/// bounds how long (browsers finish a handshake in one or two round trips).
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the certificate chain and its private key live (PEM).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,15 +159,14 @@ impl Tls {
         })
     }
 
-    /// Completes the handshake on an accepted connection (bounded in time).
-    pub async fn accept(&self, stream: TcpStream) -> io::Result<TlsStream<TcpStream>> {
-        match tokio::time::timeout(HANDSHAKE_TIMEOUT, self.acceptor.accept(stream)).await {
-            Ok(result) => result,
-            Err(_) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "TLS handshake timed out",
-            )),
-        }
+    /// Completes the handshake on an accepted connection. The listener
+    /// bounds it by its header timeout: a client that connects and says
+    /// nothing holds a socket no longer than one that sends half a header.
+    pub async fn accept<IO>(&self, stream: IO) -> io::Result<TlsStream<IO>>
+    where
+        IO: AsyncRead + AsyncWrite + Unpin,
+    {
+        self.acceptor.accept(stream).await
     }
 
     /// Reloads the certificate and key on every SIGHUP until the process
@@ -193,6 +189,14 @@ impl Tls {
             }
         });
         Ok(())
+    }
+}
+
+impl Handshake for Tls {
+    type Io = TlsStream<WatchedIo<TcpStream>>;
+
+    async fn handshake(&self, io: WatchedIo<TcpStream>) -> io::Result<Self::Io> {
+        self.accept(io).await
     }
 }
 

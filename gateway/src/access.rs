@@ -1,6 +1,7 @@
 //! Who may do what. A bucket belongs to the user who created it; every
 //! request must be signed by that user, except anonymous GET and HEAD of
-//! objects in a bucket made public-read.
+//! objects in a bucket made public-read. Signed requests are charged to the
+//! edge's per-key rate limit here, once their signature is verified.
 
 use std::sync::Arc;
 
@@ -23,9 +24,15 @@ pub struct Caller(pub String);
 /// is decided by the operation, once the bucket is known.
 const ANONYMOUS_OPERATIONS: [&str; 2] = ["GetObject", "HeadObject"];
 
-/// s3s calls this after the signature check and before the operation.
+/// Whether a verified access key may make another request now (the edge's
+/// per-key rate limit); `false` answers `SlowDown`.
+pub type KeyAdmission = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// s3s calls this after the signature check and before the operation (and
+/// before it reads any control document).
 pub struct Access {
     pub keys: Arc<KeyDirectory>,
+    pub admission: Option<KeyAdmission>,
 }
 
 #[async_trait::async_trait]
@@ -33,6 +40,14 @@ impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         match cx.credentials() {
             Some(credentials) => {
+                if let Some(admit) = &self.admission
+                    && !admit(&credentials.access_key)
+                {
+                    return Err(S3Error::with_message(
+                        S3ErrorCode::SlowDown,
+                        "Please reduce your request rate.",
+                    ));
+                }
                 let user = self.keys.user_of(&credentials.access_key).await?;
                 cx.extensions_mut().insert(Caller(user));
                 Ok(())
@@ -72,12 +87,17 @@ impl Tessera {
         if let Some(info) = self.buckets.get(&bucket) {
             return Ok(info);
         }
-        let info = self
-            .io
-            .meta
-            .get_bucket(&bucket)
-            .await
-            .map_err(GatewayError::from)?;
+        if self.buckets.known_missing(&bucket) {
+            return Err(GatewayError::from(MetadataError::NoSuchBucket).into());
+        }
+        let info = match self.io.meta.get_bucket(&bucket).await {
+            Ok(info) => info,
+            Err(MetadataError::NoSuchBucket) => {
+                self.buckets.remember_missing(&bucket);
+                return Err(GatewayError::from(MetadataError::NoSuchBucket).into());
+            }
+            Err(e) => return Err(GatewayError::from(e).into()),
+        };
         self.buckets.insert(info.clone());
         Ok(info)
     }

@@ -9,15 +9,19 @@
 //! a key seen before keeps working: the edge stays up for the clients it
 //! knows, and a revocation takes effect when metadata is back.
 //!
+//! Known and unknown keys are kept apart, each bounded and evicting its least
+//! recently used: only real keys enter the first, so a client spraying
+//! made-up key ids pushes out other made-up ids, never a real key.
+//!
 //! An unknown access key is `InvalidAccessKeyId`, as S3 answers it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use metadata::client::MetadataClient;
 use metadata::error::MetadataError;
 use metadata::ids::AccessKeyId;
+use moka::sync::Cache;
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
@@ -27,9 +31,11 @@ use crate::config::Credential;
 /// key may still be accepted.
 pub const KEY_CACHE_TTL: Duration = Duration::from_secs(2);
 
-/// Past this many entries the cache starts over rather than grow (a client
-/// spraying random key ids cannot make it use more memory than this).
-const MAX_ENTRIES: usize = 10_000;
+/// Real keys kept (their secrets, for the signature check).
+const MAX_KNOWN: u64 = 100_000;
+
+/// Unknown key ids remembered.
+const MAX_UNKNOWN: u64 = 10_000;
 
 /// The secret of an access key and the user it signs for.
 #[derive(Clone)]
@@ -41,8 +47,10 @@ struct Identity {
 pub struct KeyDirectory {
     fixed: HashMap<String, Identity>,
     meta: MetadataClient,
-    /// `None`: metadata said there is no such key.
-    cache: Mutex<HashMap<String, (Option<Identity>, Instant)>>,
+    /// Keys metadata knows, with when it last said so.
+    known: Cache<String, (Identity, Instant)>,
+    /// Key ids metadata said it does not know, for [`KEY_CACHE_TTL`].
+    unknown: Cache<String, ()>,
 }
 
 impl KeyDirectory {
@@ -60,7 +68,14 @@ impl KeyDirectory {
         KeyDirectory {
             fixed,
             meta,
-            cache: Mutex::new(HashMap::new()),
+            known: Cache::builder()
+                .max_capacity(MAX_KNOWN)
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
+                .build(),
+            unknown: Cache::builder()
+                .max_capacity(MAX_UNKNOWN)
+                .time_to_live(KEY_CACHE_TTL)
+                .build(),
         }
     }
 
@@ -77,52 +92,45 @@ impl KeyDirectory {
         if let Some(identity) = self.fixed.get(access_key) {
             return Ok(Some(identity.clone()));
         }
-        let cached = self.cached(access_key);
-        if let Some((entry, fresh)) = &cached
-            && *fresh
+        let cached = self.known.get(access_key);
+        if let Some((identity, at)) = &cached
+            && at.elapsed() < KEY_CACHE_TTL
         {
-            return Ok(entry.clone());
+            return Ok(Some(identity.clone()));
+        }
+        if self.unknown.contains_key(access_key) {
+            return Ok(None);
         }
         let Ok(id) = access_key.parse::<AccessKeyId>() else {
             return Ok(None);
         };
-        let found = match self.meta.get_access_key(&id).await {
-            Ok(key) => Some(Identity {
-                secret: SecretKey::from(key.secret_key),
-                user: key.user.to_string(),
-            }),
-            Err(MetadataError::NoSuchAccessKey) => None,
+        match self.meta.get_access_key(&id).await {
+            Ok(key) => {
+                let identity = Identity {
+                    secret: SecretKey::from(key.secret_key),
+                    user: key.user.to_string(),
+                };
+                self.known
+                    .insert(access_key.to_owned(), (identity.clone(), Instant::now()));
+                Ok(Some(identity))
+            }
+            Err(MetadataError::NoSuchAccessKey) => {
+                self.known.invalidate(access_key);
+                self.unknown.insert(access_key.to_owned(), ());
+                Ok(None)
+            }
             Err(e) => {
                 // Keep serving a key we knew while metadata is away.
-                if let Some((Some(known), _)) = cached {
+                if let Some((known, _)) = cached {
                     tracing::warn!(error = %e, "access key lookup failed; using the cached key");
                     return Ok(Some(known));
                 }
                 tracing::warn!(error = %e, "access key lookup failed");
-                return Err(S3Error::with_message(
+                Err(S3Error::with_message(
                     S3ErrorCode::ServiceUnavailable,
                     "The metadata service is unavailable; please retry.",
-                ));
+                ))
             }
-        };
-        self.remember(access_key, found.clone());
-        Ok(found)
-    }
-
-    /// The cached entry and whether it is still within its TTL.
-    fn cached(&self, access_key: &str) -> Option<(Option<Identity>, bool)> {
-        let cache = self.cache.lock().ok()?;
-        cache
-            .get(access_key)
-            .map(|(entry, at)| (entry.clone(), at.elapsed() < KEY_CACHE_TTL))
-    }
-
-    fn remember(&self, access_key: &str, entry: Option<Identity>) {
-        if let Ok(mut cache) = self.cache.lock() {
-            if cache.len() >= MAX_ENTRIES {
-                cache.clear();
-            }
-            cache.insert(access_key.to_owned(), (entry, Instant::now()));
         }
     }
 }

@@ -63,6 +63,7 @@ impl Tessera {
             .create_bucket(&bucket, caller, public_read)
             .await
             .map_err(GatewayError::from)?;
+        self.buckets.created(&bucket);
         tracing::info!(%bucket, owner = caller, public_read, "bucket created");
         Ok(S3Response::new(CreateBucketOutput {
             location: Some(format!("/{bucket}")),

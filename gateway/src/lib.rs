@@ -56,6 +56,7 @@ use s3s::service::{S3Service, S3ServiceBuilder};
 use storage_node::client::StorageClient;
 use storage_node::codec::Codec;
 
+pub use access::KeyAdmission;
 pub use config::{Credential, GatewayConfig};
 pub use error::GatewayError;
 pub use service::Tessera;
@@ -63,6 +64,26 @@ pub use service::Tessera;
 use crate::object_io::ObjectIo;
 use crate::topology::Topology;
 use crate::virtual_host::VirtualHostDomains;
+
+/// The largest control document (an XML request body: configuration,
+/// DeleteObjects, CompleteMultipartUpload) read, and only after the request
+/// is authenticated. S3's largest, CompleteMultipartUpload of 10,000 parts
+/// with SHA-256 checksums or DeleteObjects of 1,000 keys of 1 KiB, fit.
+pub const MAX_CONTROL_DOCUMENT: usize = 2 << 20;
+
+/// What the protocol layer may read: control documents up to
+/// [`MAX_CONTROL_DOCUMENT`]; browser form fields are never read (form
+/// uploads are refused at the edge before their body), so they get the
+/// least the protocol layer accepts.
+fn protocol_limits() -> s3s::config::S3Config {
+    let mut limits = s3s::config::S3Config::default();
+    limits.xml_max_body_size = MAX_CONTROL_DOCUMENT;
+    limits.post_object_max_file_size = 0;
+    limits.form_max_field_size = 4096;
+    limits.form_max_fields_size = 16 * 1024;
+    limits.form_max_parts = 16;
+    limits
+}
 
 /// The one key directory, shared by the signature check and the access
 /// check (s3s takes each by value).
@@ -98,11 +119,13 @@ impl BucketSettings {
 }
 
 /// Builds the S3 service over a cluster: connects the node view and wires
-/// authentication, access control and virtual-hosted addressing.
+/// authentication, access control (with `admission`, the per-key rate
+/// limit, if any) and virtual-hosted addressing.
 pub async fn gateway(
     config: GatewayConfig,
     meta: MetadataClient,
     storage: StorageClient,
+    admission: Option<KeyAdmission>,
 ) -> Result<Gateway, GatewayError> {
     let hosts = VirtualHostDomains::new(&config.virtual_host_domains)
         .map_err(|e| GatewayError::Internal(e.to_string()))?;
@@ -128,8 +151,11 @@ pub async fn gateway(
     let tessera = Tessera::new(io);
     let mut builder = S3ServiceBuilder::new(tessera.clone());
     builder.set_auth(SharedKeys(keys.clone()));
-    builder.set_access(access::Access { keys });
+    builder.set_access(access::Access { keys, admission });
     builder.set_host(hosts.clone());
+    builder.set_config(Arc::new(s3s::config::StaticConfigProvider::new(Arc::new(
+        protocol_limits(),
+    ))));
     Ok(Gateway {
         s3: builder.build(),
         buckets: BucketSettings(tessera),

@@ -83,6 +83,27 @@ pub async fn require_cluster_secret(
     }
 }
 
+/// Warns when a secret was given as a command-line flag: every user of the
+/// machine can read a process's arguments (`ps`, `/proc/PID/cmdline`).
+/// The environment variable or a `*_file` option keeps it private.
+pub fn warn_about_secret_flags(flags: &[&str]) {
+    for arg in std::env::args_os().skip(1) {
+        let arg = arg.to_string_lossy();
+        if let Some(flag) = flags.iter().find(|f| {
+            arg == **f
+                || arg
+                    .strip_prefix(**f)
+                    .is_some_and(|rest| rest.starts_with('='))
+        }) {
+            tracing::warn!(
+                flag,
+                "a secret on the command line is visible to every user of this machine; \
+                 pass it in the environment or a file instead"
+            );
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

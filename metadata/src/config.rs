@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use listener::{Limits, LimitsError, RawLimits};
 use serde::Deserialize;
 
 use crate::cluster_auth::{ClusterSecret, ClusterSecretError};
@@ -136,6 +137,9 @@ pub struct RawConfig {
     pub repair_scan_every: Option<Duration>,
     /// Most rebalance moves in flight; 0 turns rebalance off.
     pub rebalance_moves: Option<usize>,
+    /// Timeouts and connection caps of the API port (`[limits]`).
+    #[serde(default)]
+    pub limits: RawLimits,
 }
 
 /// Where the metadata is kept.
@@ -159,6 +163,8 @@ pub struct Config {
     pub heartbeat_timeout: Duration,
     pub gc_grace: Duration,
     pub repair: RepairConfig,
+    /// Timeouts and connection caps of the API port.
+    pub limits: Limits,
 }
 
 /// Replaced data stays this long before its shards are collected.
@@ -192,6 +198,8 @@ pub enum ConfigError {
     Secret(#[from] ClusterSecretError),
     #[error("heartbeat timeout must be positive")]
     ZeroHeartbeatTimeout,
+    #[error(transparent)]
+    Limits(#[from] LimitsError),
 }
 
 impl Config {
@@ -208,6 +216,7 @@ impl Config {
             heartbeat_timeout: DEFAULT_HEARTBEAT_TIMEOUT,
             gc_grace: DEFAULT_GC_GRACE,
             repair: RepairConfig::default(),
+            limits: Limits::INTERNAL,
         }
     }
 
@@ -282,7 +291,9 @@ impl Config {
         if heartbeat_timeout.is_zero() {
             return Err(ConfigError::ZeroHeartbeatTimeout);
         }
+        let limits = raw.limits.over(Limits::INTERNAL)?;
         Ok(Config {
+            limits,
             listen,
             store,
             advertise: args

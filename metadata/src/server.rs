@@ -6,7 +6,6 @@ use std::future::Future;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
@@ -86,7 +85,7 @@ pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn MetaStore>, Stor
     }
 }
 
-/// Serves the metadata API on `listener` until `shutdown` resolves, then
+/// Serves the metadata API on `tcp` until `shutdown` resolves, then
 /// finishes in-flight requests and closes the store (every acknowledged write
 /// is already durable).
 ///
@@ -96,7 +95,7 @@ pub async fn open_store(config: &StoreConfig) -> Result<Arc<dyn MetaStore>, Stor
 /// always.
 pub async fn serve(
     config: Config,
-    listener: TcpListener,
+    tcp: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let store = open_store(&config.store).await?;
@@ -130,6 +129,7 @@ pub async fn serve(
     };
     let metrics = metrics_handle();
     crate::metric_catalog::register();
+    listener::describe_metrics();
     let changes = (!store.is_shared()).then(|| {
         let marker = match &config.store {
             StoreConfig::Embedded { data_dir } => Some(data_dir.join(LEASE_MARKER)),
@@ -147,18 +147,15 @@ pub async fn serve(
         changes: changes.clone(),
     };
     let app = router(state);
-    if let Ok(addr) = listener.local_addr() {
+    if let Ok(addr) = tcp.local_addr() {
         tracing::info!(%addr, "metadata service listening");
     }
-    // Small JSON answers must not wait on Nagle's algorithm.
-    let listener = listener.tap_io(|tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "TCP_NODELAY not set");
-        }
-    });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let port = listener::Listener {
+        name: "metadata",
+        limits: config.limits,
+        trusted_proxies: listener::TrustedProxies::default(),
+    };
+    let served = listener::serve_router(port, tcp, app, shutdown).await;
     maintenance.abort();
     if let Some(refresh) = refresh {
         refresh.abort();
@@ -179,12 +176,13 @@ pub async fn serve(
 /// Everything from flags to a running service: config, bind, serve until
 /// SIGINT/SIGTERM. For binaries that host the metadata role.
 pub async fn run(args: Args) -> Result<(), ServeError> {
+    crate::cluster_auth::warn_about_secret_flags(&["--cluster-secret", "--postgres-url"]);
     let config = Config::from_args(args)?;
-    let listener = TcpListener::bind(config.listen)
+    let tcp = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
             addr: config.listen,
             source,
         })?;
-    serve(config, listener, crate::lifecycle::shutdown_signal()).await
+    serve(config, tcp, crate::lifecycle::shutdown_signal()).await
 }

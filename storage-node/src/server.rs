@@ -6,7 +6,6 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use axum::serve::ListenerExt;
 use metadata::client::MetadataClient;
 use metadata::error::MetadataError;
 use metadata::model::ScrubProgress;
@@ -47,15 +46,16 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-/// Runs a storage node on `listener` until `shutdown` resolves, then stops
+/// Runs a storage node on `tcp` until `shutdown` resolves, then stops
 /// accepting, lets requests in flight finish and stops the heartbeat.
 pub async fn serve(
     config: Config,
-    listener: TcpListener,
+    tcp: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let metrics = install_prometheus();
     crate::metric_catalog::register();
+    listener::describe_metrics();
     let store = Arc::new(
         ShardStore::open(
             config.data_dir.clone(),
@@ -75,7 +75,7 @@ pub async fn serve(
         .await
         .map_err(|e| ServeError::Io(std::io::Error::other(e)))??
     };
-    let local = listener.local_addr()?;
+    let local = tcp.local_addr()?;
     let advertise = match &config.advertise {
         Some(a) => a.clone(),
         None => {
@@ -143,17 +143,17 @@ pub async fn serve(
     });
     tracing::info!(%local, %advertise, %node_id, "storage node listening");
 
-    // Small GETs and HEADs would otherwise wait on Nagle + delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let stop_heartbeat = cancel.clone();
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stop_heartbeat.cancel();
-        })
-        .await;
+    let port = listener::Listener {
+        name: "storage",
+        limits: config.limits,
+        trusted_proxies: listener::TrustedProxies::default(),
+    };
+    let served = listener::serve_router(port, tcp, app, async move {
+        shutdown.await;
+        stop_heartbeat.cancel();
+    })
+    .await;
     cancel.cancel();
     let _ = heartbeat.await;
     let _ = repairs.await;
@@ -165,12 +165,13 @@ pub async fn serve(
 /// The whole node from its flags: load the config, bind, serve until SIGINT or
 /// SIGTERM. `storage-node` and `edge storage-node` are this one call.
 pub async fn run(args: Args) -> Result<(), ServeError> {
+    metadata::cluster_auth::warn_about_secret_flags(&["--cluster-secret"]);
     let config = Config::load(&args)?;
-    let listener = TcpListener::bind(config.listen)
+    let tcp = TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Bind {
             addr: config.listen,
             source,
         })?;
-    serve(config, listener, metadata::lifecycle::shutdown_signal()).await
+    serve(config, tcp, metadata::lifecycle::shutdown_signal()).await
 }

@@ -10,6 +10,7 @@ mod drill;
 mod durability;
 mod edge_cache;
 mod edge_tls;
+mod front_door;
 mod garbage_collection;
 mod harness;
 mod http_semantics;

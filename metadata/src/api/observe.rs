@@ -49,7 +49,7 @@ pub(super) async fn observe_request(request: Request, next: Next) -> Response {
     }
     let labels = [
         ("route", route),
-        ("method", method.to_string()),
+        ("method", listener::method_label(&method).to_owned()),
         ("status", status.as_u16().to_string()),
     ];
     metrics::counter!("metadata_http_requests_total", &labels).increment(1);

@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use listener::{Limits, RawLimits};
 use metadata::cluster_auth::ClusterSecret;
 use metadata::ids::NodeId;
 use serde::Deserialize;
@@ -130,6 +131,9 @@ pub struct RawConfig {
     /// Pause between scrub passes, like `"1h"`.
     #[serde(default, with = "humantime_serde")]
     pub scrub_pause: Option<Duration>,
+    /// Timeouts and connection caps of the API port (`[limits]`).
+    #[serde(default)]
+    pub limits: RawLimits,
 }
 
 impl RawConfig {
@@ -159,6 +163,7 @@ impl RawConfig {
             repair_yield: a.repair_yield.or(self.repair_yield),
             scrub_rate: a.scrub_rate.or(self.scrub_rate),
             scrub_pause: a.scrub_pause.or(self.scrub_pause),
+            limits: self.limits,
         }
     }
 }
@@ -187,6 +192,8 @@ pub struct Config {
     /// Bytes per second; 0 turns scrubbing off.
     pub scrub_rate: u64,
     pub scrub_pause: Duration,
+    /// Timeouts and connection caps of the API port.
+    pub limits: Limits,
 }
 
 pub const DEFAULT_REPAIR_CONCURRENCY: usize = 4;
@@ -243,6 +250,7 @@ impl Config {
             repair_yield: DEFAULT_REPAIR_YIELD,
             scrub_rate: DEFAULT_SCRUB_RATE,
             scrub_pause: DEFAULT_SCRUB_PAUSE,
+            limits: Limits::INTERNAL,
         }
     }
 
@@ -340,6 +348,10 @@ impl Config {
             repair_yield: raw.repair_yield.unwrap_or(DEFAULT_REPAIR_YIELD),
             scrub_rate: raw.scrub_rate.map_or(DEFAULT_SCRUB_RATE, ByteSize::as_u64),
             scrub_pause: raw.scrub_pause.unwrap_or(DEFAULT_SCRUB_PAUSE),
+            limits: raw
+                .limits
+                .over(Limits::INTERNAL)
+                .map_err(|e| invalid("limits", e.to_string()))?,
         })
     }
 }
