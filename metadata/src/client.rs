@@ -162,8 +162,9 @@ impl MetadataClient {
             .await
     }
 
-    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds any object or
-    /// multipart upload in progress.
+    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds any object. Its
+    /// multipart uploads in progress are aborted with it (their parts'
+    /// data becomes garbage), as S3 does.
     pub async fn delete_bucket(&self, name: &BucketName) -> Result<(), MetadataError> {
         self.call_no_content::<()>(Method::DELETE, &format!("/v1/buckets/{name}"), None)
             .await

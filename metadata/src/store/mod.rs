@@ -188,8 +188,10 @@ pub trait MetaStore: Send + Sync + 'static {
         update: BucketUpdate,
     ) -> Result<BucketInfo, StoreError>;
 
-    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds an object or an
-    /// upload in progress.
+    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds an object. Its
+    /// uploads in progress are aborted in the same transaction, their parts'
+    /// data moved to garbage as [`MetaStore::abort_upload`] moves it (S3
+    /// deletes a bucket with unfinished uploads).
     async fn delete_bucket(&self, name: &BucketName) -> Result<(), StoreError>;
 
     /// Makes `meta` the current version of `(meta.bucket, meta.key)` with its

@@ -219,7 +219,7 @@ impl MetaStore for PgStore {
     }
 
     async fn delete_bucket(&self, name: &BucketName) -> Result<(), StoreError> {
-        write_txn!(self, |t| objects::delete_bucket(t, name))
+        write_txn!(self, |t| objects::delete_bucket(t, name, now_unix_ms()))
     }
 
     async fn commit_object_if(

@@ -1,6 +1,7 @@
 //! Rules every backend applies the same way, written once: whether a
-//! conditional write may replace the current version, what a stored data
-//! record is, and how a completion's parts become one manifest.
+//! conditional write may replace the current version, whether a bucket may
+//! be deleted, what a stored data record is, and how a completion's parts
+//! become one manifest.
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -27,6 +28,23 @@ pub(crate) fn check_condition(
             Some(c) if c.etag != wanted => return Err(StoreError::PreconditionFailed),
             Some(_) => {}
         }
+    }
+    Ok(())
+}
+
+/// Whether DeleteBucket may go ahead, as S3 decides it: a bucket that holds
+/// an object is `BucketNotEmpty`, but uploads in progress do not keep it.
+/// On `Ok` the backend removes the bucket and, in the same transaction,
+/// aborts each of its uploads exactly as AbortMultipartUpload does (their
+/// parts' data to garbage), so no part outlives its bucket: a bucket
+/// created later under the same name never inherits them, and `aws s3 rb
+/// --force` succeeds after an abandoned upload.
+pub(crate) fn check_bucket_deletion(exists: bool, holds_objects: bool) -> Result<(), StoreError> {
+    if !exists {
+        return Err(StoreError::NoSuchBucket);
+    }
+    if holds_objects {
+        return Err(StoreError::BucketNotEmpty);
     }
     Ok(())
 }

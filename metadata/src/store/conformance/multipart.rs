@@ -410,13 +410,11 @@ pub(crate) async fn complete_refusals_change_nothing(s: &dyn MetaStore) {
     );
 }
 
-pub(crate) async fn abort_and_bucket_deletion(s: &dyn MetaStore) {
+pub(crate) async fn abort_frees_the_parts(s: &dyn MetaStore) {
     s.create_bucket(bucket_info("media", "o")).await.unwrap();
     let up = upload("media", "k");
     let (b, k, id) = (&up.bucket, up.key.as_str(), &up.upload_id);
     s.create_upload(up.clone()).await.unwrap();
-    // An upload in progress keeps the bucket from being deleted.
-    assert_eq!(s.delete_bucket(b).await, Err(StoreError::BucketNotEmpty));
     let parts = [part(1, 3, "p1"), part(2, 3, "p2")];
     commit_all(s, &up, &parts).await;
     assert_eq!(
@@ -439,6 +437,101 @@ pub(crate) async fn abort_and_bucket_deletion(s: &dyn MetaStore) {
         Err(StoreError::NoSuchUpload)
     );
     s.delete_bucket(b).await.unwrap();
+}
+
+/// DeleteBucket as S3 does it: an object keeps the bucket, unfinished
+/// uploads do not. They are aborted with it, their parts' shards handed to
+/// the collector exactly as AbortMultipartUpload hands them over, and
+/// nothing of them is left for a bucket re-created under the same name.
+pub(crate) async fn bucket_deletion_aborts_uploads(s: &dyn MetaStore) {
+    s.create_bucket(bucket_info("media", "o")).await.unwrap();
+    // A neighbour whose name extends this one keeps its upload.
+    s.create_bucket(bucket_info("media-2", "o")).await.unwrap();
+    let up = upload("media", "movie.mp4");
+    let (b, k, id) = (&up.bucket, up.key.as_str(), &up.upload_id);
+    s.create_upload(up.clone()).await.unwrap();
+    let parts = [part(1, 3, "p1"), part(2, 3, "p2")];
+    commit_all(s, &up, &parts).await;
+    let empty = upload("media", "a/empty");
+    s.create_upload(empty.clone()).await.unwrap();
+    let neighbour = upload("media-2", "movie.mp4");
+    s.create_upload(neighbour.clone()).await.unwrap();
+    let kept = [part(1, 3, "n1")];
+    commit_all(s, &neighbour, &kept).await;
+
+    // An object still keeps the bucket; the refusal changes nothing.
+    let object = meta("media", "clip", 2);
+    s.commit_object(object, ObjectData::Inline(Bytes::from_static(b"hi")))
+        .await
+        .unwrap();
+    assert_eq!(s.delete_bucket(b).await, Err(StoreError::BucketNotEmpty));
+    assert!(s.get_upload(b, k, id).await.unwrap().is_some());
+    assert_eq!(s.list_parts(b, k, id, 0, 10).await.unwrap().parts.len(), 2);
+    assert!(garbage_versions(s).await.is_empty());
+
+    // With only uploads left, the bucket goes and takes them along.
+    s.delete_object(b, "clip").await.unwrap();
+    s.delete_bucket(b).await.unwrap();
+    assert_eq!(s.get_bucket(b).await.unwrap(), None);
+    assert_eq!(s.get_upload(b, k, id).await.unwrap(), None);
+    assert_eq!(
+        s.get_upload(b, &empty.key, &empty.upload_id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.list_parts(b, k, id, 0, 10).await,
+        Err(StoreError::NoSuchUpload)
+    );
+    assert_eq!(
+        garbage_versions(s).await,
+        HashSet::from([parts[0].0.version, parts[1].0.version]),
+        "the parts' data is garbage, as after an abort"
+    );
+    assert_eq!(
+        s.get_upload(&neighbour.bucket, &neighbour.key, &neighbour.upload_id)
+            .await
+            .unwrap(),
+        Some(neighbour.clone())
+    );
+    // A part that arrives late finds no upload.
+    assert_eq!(
+        s.commit_part(b, k, id, part(3, 3, "late").0, part(3, 3, "late").1)
+            .await,
+        Err(StoreError::NoSuchUpload)
+    );
+
+    // Once collected, the parts' shard files are queued for deletion on
+    // their node, and the neighbour's are not.
+    let collected: Vec<VersionId> = parts.iter().map(|(p, _)| p.version).collect();
+    s.remove_garbage(&collected).await.unwrap();
+    let node: NodeId = "node-1".parse().unwrap();
+    let pending: HashSet<ShardHash> = s
+        .pending_deletions(&node, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    for tag in ["p1/0", "p1/1", "p2/0", "p2/1"] {
+        assert!(pending.contains(&ShardHash::of(tag.as_bytes())), "{tag}");
+    }
+    assert!(!pending.contains(&ShardHash::of(b"n1/0")));
+
+    // The name re-created is a new bucket with no uploads.
+    s.create_bucket(bucket_info("media", "p")).await.unwrap();
+    let q = UploadsQuery {
+        bucket: bucket("media"),
+        prefix: String::new(),
+        key_marker: None,
+        upload_id_marker: None,
+        delimiter: None,
+        max_uploads: 1000,
+    };
+    assert!(s.list_uploads(&q).await.unwrap().uploads.is_empty());
+    // Deleting a missing bucket is still `NoSuchBucket`.
+    assert_eq!(
+        s.delete_bucket(&bucket("nope")).await,
+        Err(StoreError::NoSuchBucket)
+    );
 }
 
 pub(crate) async fn uploads_are_listed_in_order(s: &dyn MetaStore) {
@@ -589,9 +682,15 @@ mod redb {
     }
 
     #[tokio::test]
-    async fn abort_and_bucket_deletion() {
+    async fn abort_frees_the_parts() {
         let dir = tempfile::tempdir().unwrap();
-        super::abort_and_bucket_deletion(&open(&dir)).await;
+        super::abort_frees_the_parts(&open(&dir)).await;
+    }
+
+    #[tokio::test]
+    async fn bucket_deletion_aborts_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        super::bucket_deletion_aborts_uploads(&open(&dir)).await;
     }
 
     #[tokio::test]
@@ -631,8 +730,8 @@ mod postgres {
 
     pg_tests!(
         by_ref: parts_commit_replace_and_list, complete_builds_the_object,
-            complete_refusals_change_nothing, abort_and_bucket_deletion,
-            uploads_are_listed_in_order;
+            complete_refusals_change_nothing, abort_frees_the_parts,
+            bucket_deletion_aborts_uploads, uploads_are_listed_in_order;
         shared:
     );
 }

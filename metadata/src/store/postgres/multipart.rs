@@ -12,7 +12,7 @@ use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
 use super::locks::Locks;
-use super::objects::{bucket_exists, discard_data, retire, version_taken};
+use super::objects::{bucket_exists, bucket_range, discard_data, retire, version_taken};
 use super::shard_refs::{add_refs, admit};
 use super::sql::{all, exec, limit, opt};
 use super::txn::{TxError, TxResult};
@@ -23,7 +23,9 @@ use crate::model::{
 };
 use crate::store::StoreError;
 use crate::store::codec::{decode, encode};
-use crate::store::keys::{object_key, part_key, prefix_successor, upload_key};
+use crate::store::keys::{
+    object_key, part_key, prefix_successor, upload_id_of_upload_key, upload_key,
+};
 use crate::store::rules::{check_condition, check_listed_parts, concatenate, rolled_up};
 
 pub(super) async fn create_upload(
@@ -77,6 +79,7 @@ pub(super) async fn commit_part(
     let ukey = upload_key(c.bucket, c.key.as_bytes(), c.upload_id);
     let pkey = part_key(c.upload_id, c.part_number);
     Locks::new()
+        .bucket(c.bucket, false)
         .upload(&ukey, false)
         .part(&pkey)
         .version(c.version.0)
@@ -280,14 +283,47 @@ pub(super) async fn abort_upload(
     now_ms: i64,
 ) -> TxResult<()> {
     let ukey = upload_key(bucket, key.as_bytes(), upload_id);
-    Locks::new().upload(&ukey, true).take(t).await?;
+    Locks::new()
+        .bucket(bucket, false)
+        .upload(&ukey, true)
+        .take(t)
+        .await?;
     if exec(t, "DELETE FROM uploads WHERE ukey = $1", &[&ukey]).await? == 0 {
         return Ok(Err(StoreError::NoSuchUpload));
     }
+    drop_parts(t, upload_id, now_ms).await?;
+    Ok(Ok(()))
+}
+
+/// Aborts every upload of a bucket being deleted, each as
+/// [`abort_upload`] does. The caller holds the bucket's lock exclusively,
+/// which every upload write shares, so none is in progress.
+pub(super) async fn abort_bucket_uploads(
+    t: &Transaction<'_>,
+    bucket: &BucketName,
+    now_ms: i64,
+) -> Result<(), TxError> {
+    let (lo, hi) = bucket_range(bucket);
+    let rows = all(
+        t,
+        "DELETE FROM uploads WHERE ukey >= $1 AND ukey < $2 RETURNING ukey",
+        &[&lo, &hi],
+    )
+    .await?;
+    for row in rows {
+        let upload_id = upload_id_of_upload_key(row.get(0))
+            .ok_or_else(|| StoreError::Corrupt("an upload key without an upload id".into()))?;
+        drop_parts(t, &upload_id, now_ms).await?;
+    }
+    Ok(())
+}
+
+/// Removes an upload's parts, moving their data to garbage.
+async fn drop_parts(t: &Transaction<'_>, upload_id: &UploadId, now_ms: i64) -> Result<(), TxError> {
     for part in parts_of(t, upload_id, true).await? {
         discard_data(t, part.version, now_ms).await?;
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 pub(super) async fn get_upload(

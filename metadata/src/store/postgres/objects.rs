@@ -17,7 +17,7 @@ use crate::model::{BucketInfo, ObjectMeta, WriteCondition};
 use crate::store::StoreError;
 use crate::store::codec::decode;
 use crate::store::keys::{object_key, prefix_successor};
-use crate::store::rules::{check_condition, is_striped};
+use crate::store::rules::{check_bucket_deletion, check_condition, is_striped};
 
 /// Keys of a bucket span `bucket \0 ..` up to (excluding) `bucket \x01`.
 pub(super) fn bucket_range(bucket: &BucketName) -> (Vec<u8>, Vec<u8>) {
@@ -71,27 +71,29 @@ pub(super) async fn create_bucket(
     Ok(Ok(()))
 }
 
-pub(super) async fn delete_bucket(t: &Transaction<'_>, name: &BucketName) -> TxResult<()> {
-    // Waits for the writes in progress inside the bucket; later ones wait
-    // for this and then find it gone.
+/// DeleteBucket (see [`check_bucket_deletion`]): the bucket goes, and its
+/// uploads in progress with it.
+pub(super) async fn delete_bucket(
+    t: &Transaction<'_>,
+    name: &BucketName,
+    now_ms: i64,
+) -> TxResult<()> {
+    // Waits for the writes in progress inside the bucket (object and upload
+    // writes share this lock); later ones wait for this and then find it
+    // gone.
     Locks::new().bucket(name, true).take(t).await?;
-    if !bucket_exists(t, name).await? {
-        return Ok(Err(StoreError::NoSuchBucket));
-    }
-    // Refused while uploads are in progress, as the embedded store does:
-    // the client aborts them first and learns what it throws away.
     let (lo, hi) = bucket_range(name);
-    let busy: bool = one(
+    let row = one(
         t,
-        "SELECT EXISTS (SELECT 1 FROM objects WHERE okey >= $1 AND okey < $2) \
-             OR EXISTS (SELECT 1 FROM uploads WHERE ukey >= $1 AND ukey < $2)",
-        &[&lo, &hi],
+        "SELECT EXISTS (SELECT 1 FROM buckets WHERE name = $1), \
+                EXISTS (SELECT 1 FROM objects WHERE okey >= $2 AND okey < $3)",
+        &[&name.as_str(), &lo, &hi],
     )
-    .await?
-    .get(0);
-    if busy {
-        return Ok(Err(StoreError::BucketNotEmpty));
+    .await?;
+    if let Err(e) = check_bucket_deletion(row.get(0), row.get(1)) {
+        return Ok(Err(e));
     }
+    super::multipart::abort_bucket_uploads(t, name, now_ms).await?;
     exec(t, "DELETE FROM buckets WHERE name = $1", &[&name.as_str()]).await?;
     Ok(Ok(()))
 }

@@ -15,7 +15,7 @@ use super::{StoreError, Tables, WriteOutcome, WriteResult, retire};
 use crate::ids::{BucketName, UploadId, VersionId};
 use crate::model::{CompleteRequest, ErasureCode, Manifest, ObjectData, ObjectMeta, PartRecord};
 use crate::store::codec::{decode, encode};
-use crate::store::keys::{object_key, part_key, upload_key};
+use crate::store::keys::{object_key, part_key, upload_id_of_upload_key, upload_key};
 
 /// Which upload an operation names.
 pub(super) type UploadName<'a> = (&'a BucketName, &'a String, &'a UploadId);
@@ -166,13 +166,25 @@ impl Tables<'_> {
         now_ms: i64,
     ) -> Result<WriteResult, StoreError> {
         let ukey = upload_key(bucket, key.as_bytes(), upload_id);
-        if self.uploads.remove(ukey.as_slice())?.is_none() {
+        if !self.drop_upload(&ukey, now_ms)? {
             return Ok(Err(StoreError::NoSuchUpload));
         }
-        for part in self.remove_parts(upload_id)? {
+        Ok(Ok(WriteOutcome::Done))
+    }
+
+    /// Removes the upload under `ukey` and its parts, moving all their data
+    /// to garbage: what aborting an upload means, by request or with its
+    /// bucket. `false` if there was no such upload.
+    pub(super) fn drop_upload(&mut self, ukey: &[u8], now_ms: i64) -> Result<bool, StoreError> {
+        if self.uploads.remove(ukey)?.is_none() {
+            return Ok(false);
+        }
+        let upload_id = upload_id_of_upload_key(ukey)
+            .ok_or_else(|| StoreError::Corrupt("an upload key without an upload id".into()))?;
+        for part in self.remove_parts(&upload_id)? {
             self.discard_data(part.version, now_ms)?;
         }
-        Ok(Ok(WriteOutcome::Done))
+        Ok(true)
     }
 
     /// The completion's part list against the stored parts: order, ETags,
