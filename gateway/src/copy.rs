@@ -111,6 +111,7 @@ impl Tessera {
                 Default::default()
             },
             part_sizes: Vec::new(),
+            upload_id: None,
         };
         let condition = WriteCondition {
             shards_written_since_unix_ms: Some(written.shards_written_since()),

@@ -146,6 +146,25 @@ fn check_listed_checksums(listed: &CompletedPart, record: &PartRecord) -> Result
     Ok(())
 }
 
+/// CompleteMultipartUpload's answer, from the object it made: the same for
+/// the first request and for any repeat of it.
+fn completion_output(object: &ObjectMeta) -> CompleteMultipartUploadOutput {
+    let sums = crate::checksum::to_output(&object.checksums);
+    CompleteMultipartUploadOutput {
+        bucket: Some(object.bucket.to_string()),
+        key: Some(object.key.clone()),
+        e_tag: Some(ETag::Strong(object.etag.clone())),
+        location: Some(format!("/{}/{}", object.bucket, object.key)),
+        checksum_crc32: sums.checksum_crc32,
+        checksum_crc32c: sums.checksum_crc32c,
+        checksum_crc64nvme: sums.checksum_crc64nvme,
+        checksum_sha1: sums.checksum_sha1,
+        checksum_sha256: sums.checksum_sha256,
+        checksum_type: sums.checksum_type,
+        ..Default::default()
+    }
+}
+
 /// The whole-object checksums a completion declares.
 fn completion_checksums(input: &CompleteMultipartUploadInput) -> Checksum {
     Checksum {
@@ -304,12 +323,6 @@ impl Tessera {
         let upload_id = parse_upload_id(&input.upload_id)?;
         let condition =
             crate::object::write_condition(input.if_none_match.as_ref(), input.if_match.as_ref())?;
-        let upload = self
-            .io
-            .meta
-            .get_upload(&bucket.name, &input.key, &upload_id)
-            .await
-            .map_err(|e| self.bucket_error(&bucket.name, e))?;
 
         let declared_sums = completion_checksums(&input);
         let listed = input
@@ -322,22 +335,6 @@ impl Tessera {
                     "The XML you provided was not well-formed or did not validate against our published schema.",
                 )
             })?;
-        let checksum = UploadChecksum::from_record(
-            upload.checksum_algorithm.as_deref(),
-            upload.checksum_type.as_deref(),
-        );
-        if let (Some(asked), Some(c)) = (&input.checksum_type, checksum)
-            && asked.as_str() != c.type_name()
-        {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidRequest,
-                format!(
-                    "The upload was created for the {} checksum type, not {}.",
-                    c.type_name(),
-                    asked.as_str()
-                ),
-            ));
-        }
         let mut parts: Vec<(u32, String)> = Vec::with_capacity(listed.len());
         for p in &listed {
             let number = p
@@ -353,6 +350,39 @@ impl Tessera {
         }
         if parts.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err(GatewayError::Metadata(MetadataError::InvalidPartOrder).into());
+        }
+        let etags: Vec<String> = parts.iter().map(|(_, e)| e.clone()).collect();
+        let etag = multipart_etag(&etags)?;
+        let upload = match self
+            .io
+            .meta
+            .get_upload(&bucket.name, &input.key, &upload_id)
+            .await
+        {
+            Ok(upload) => upload,
+            Err(MetadataError::NoSuchUpload) => {
+                return self
+                    .completed_before(&bucket.name, &input.key, &upload_id, &etag)
+                    .await;
+            }
+            Err(e) => return Err(self.bucket_error(&bucket.name, e).into()),
+        };
+
+        let checksum = UploadChecksum::from_record(
+            upload.checksum_algorithm.as_deref(),
+            upload.checksum_type.as_deref(),
+        );
+        if let (Some(asked), Some(c)) = (&input.checksum_type, checksum)
+            && asked.as_str() != c.type_name()
+        {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                format!(
+                    "The upload was created for the {} checksum type, not {}.",
+                    c.type_name(),
+                    asked.as_str()
+                ),
+            ));
         }
         let records = self.listed_parts(&upload, &parts).await?;
         let size = records.iter().map(|p| p.size).sum();
@@ -376,9 +406,6 @@ impl Tessera {
             }
             checksums.insert(c.algorithm.to_owned(), value);
         }
-        let etags: Vec<String> = parts.iter().map(|(_, e)| e.clone()).collect();
-        let etag = multipart_etag(&etags)?;
-
         let object = ObjectMeta {
             bucket: bucket.name.clone(),
             key: input.key.clone(),
@@ -390,9 +417,11 @@ impl Tessera {
             user_metadata: upload.user_metadata.clone(),
             checksums,
             part_sizes: Vec::new(),
+            upload_id: None,
         };
-        let sums = crate::checksum::to_output(&object.checksums);
-        self.io
+        let output = completion_output(&object);
+        let completed = self
+            .io
             .meta
             .complete_upload(&CompleteRequest {
                 upload_id,
@@ -401,22 +430,46 @@ impl Tessera {
                 min_part_size: MIN_PART_SIZE,
                 condition,
             })
-            .await
-            .map_err(|e| self.bucket_error(&bucket.name, e))?;
+            .await;
+        match completed {
+            Ok(_) => {}
+            // Another completion of this upload (the same request sent
+            // twice at once) committed first.
+            Err(MetadataError::NoSuchUpload) => {
+                return self
+                    .completed_before(&bucket.name, &input.key, &upload_id, &etag)
+                    .await;
+            }
+            Err(e) => return Err(self.bucket_error(&bucket.name, e).into()),
+        }
         tracing::info!(bucket = %bucket.name, key = %input.key, bytes = size, parts = etags.len(), "multipart upload completed");
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
-            bucket: Some(bucket.name.to_string()),
-            key: Some(input.key.clone()),
-            e_tag: Some(ETag::Strong(etag)),
-            location: Some(format!("/{}/{}", bucket.name, input.key)),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            checksum_type: sums.checksum_type,
-            ..Default::default()
-        }))
+        Ok(S3Response::new(output))
+    }
+
+    /// CompleteMultipartUpload of an upload that is gone. If the key's
+    /// current version is what completing this upload made, with the ETag
+    /// the request's part list gives (`etag`), the request repeats one that
+    /// succeeded (a client that lost the answer retries) and gets the same
+    /// answer, as S3 gives it. A completion listing other parts is no
+    /// repeat; and once that version is replaced or deleted, the upload is
+    /// simply unknown: `NoSuchUpload`.
+    async fn completed_before(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+        etag: &str,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        match self.io.meta.head_object(bucket, key).await {
+            Ok(current) if current.completed_from(upload_id) && current.etag == etag => {
+                tracing::info!(%bucket, %key, %upload_id, "multipart completion repeated");
+                Ok(S3Response::new(completion_output(&current)))
+            }
+            Ok(_) | Err(MetadataError::NoSuchKey) => {
+                Err(GatewayError::Metadata(MetadataError::NoSuchUpload).into())
+            }
+            Err(e) => Err(self.bucket_error(bucket, e).into()),
+        }
     }
 
     /// The records of the listed parts, in the listed order. A missing part

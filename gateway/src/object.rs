@@ -76,6 +76,7 @@ impl Tessera {
                 .unwrap_or_default(),
             checksums,
             part_sizes: Vec::new(),
+            upload_id: None,
         };
         let condition = WriteCondition {
             shards_written_since_unix_ms: Some(written.shards_written_since()),

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{BucketName, VersionId};
+use crate::ids::{BucketName, UploadId, VersionId};
 use crate::model::Manifest;
 
 /// The HTTP representation headers S3 stores with an object and returns on GET.
@@ -48,6 +48,21 @@ pub struct ObjectMeta {
     /// without the upload. Empty for single PUTs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub part_sizes: Vec<u64>,
+    /// The multipart upload this version was completed from. A client that
+    /// lost the answer to CompleteMultipartUpload sends it again after the
+    /// upload is gone; while this version is still current, that retry is
+    /// recognised by it and answered as the first request was. Set by the
+    /// store at completion; `None` for every other write (and for versions
+    /// completed before it was recorded, which decode unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<UploadId>,
+}
+
+impl ObjectMeta {
+    /// Whether this version is what completing `upload` made.
+    pub fn completed_from(&self, upload: &UploadId) -> bool {
+        self.upload_id.as_ref() == Some(upload)
+    }
 }
 
 /// A conditional write's precondition on the key's current version, checked
@@ -114,5 +129,35 @@ mod base64_bytes {
             .decode(s.as_bytes())
             .map(Bytes::from)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records written before versions named their upload decode unchanged
+    /// (both backends store this JSON), and a version that names none is
+    /// written exactly as before.
+    #[test]
+    fn versions_without_an_upload_id_decode_and_encode_as_before() {
+        let version = VersionId::new();
+        let old = format!(
+            r#"{{"bucket":"media","key":"k","version":"{version}","size":3,"etag":"abc-1","last_modified_unix_ms":2,"headers":{{}},"part_sizes":[3]}}"#
+        );
+        let meta: ObjectMeta = serde_json::from_str(&old).unwrap();
+        assert_eq!((meta.version, meta.upload_id), (version, None));
+        assert!(!meta.completed_from(&UploadId::new()));
+        let again = serde_json::to_string(&meta).unwrap();
+        assert!(!again.contains("upload_id"), "{again}");
+
+        let id = UploadId::new();
+        let named = ObjectMeta {
+            upload_id: Some(id),
+            ..meta
+        };
+        let back: ObjectMeta =
+            serde_json::from_slice(&serde_json::to_vec(&named).unwrap()).unwrap();
+        assert!(back.completed_from(&id));
     }
 }

@@ -373,13 +373,16 @@ pub trait MetaStore: Send + Sync + 'static {
     /// Completes an upload in one transaction: checks the listed parts
     /// (`NoSuchUpload`, `InvalidPartOrder`, `InvalidPart`, `EntityTooSmall`,
     /// `Invalid` for a size or erasure-code mismatch or an inline part,
-    /// `VersionInUse`), makes `req.object` (with `part_sizes` set) current
-    /// with the listed parts' stripes concatenated as its data, moves the
-    /// replaced version's data and the unlisted parts' data to garbage, and
-    /// removes the upload and its parts. The listed parts' data rows are
-    /// removed, not retired: their shards now belong to the object. Returns
-    /// the replaced version. A retry after success (no upload, and the key's
-    /// current version is `req.object.version`) answers `Ok(None)`.
+    /// `VersionInUse`), makes `req.object` (with `part_sizes` and
+    /// `upload_id` set) current with the listed parts' stripes concatenated
+    /// as its data, moves the replaced version's data and the unlisted
+    /// parts' data to garbage, and removes the upload and its parts. The
+    /// listed parts' data rows are removed, not retired: their shards now
+    /// belong to the object. Returns the replaced version. A retry after
+    /// success (no upload, and the key's current version is
+    /// `req.object.version`) answers `Ok(None)`; with another version it is
+    /// `NoSuchUpload`, and the current version's `upload_id` tells whether
+    /// the upload was completed into it.
     async fn complete_upload(&self, req: CompleteRequest)
     -> Result<Option<ObjectMeta>, StoreError>;
 

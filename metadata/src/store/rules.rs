@@ -1,7 +1,8 @@
 //! Rules every backend applies the same way, written once: whether a
 //! conditional write may replace the current version, whether a bucket may
-//! be deleted, what a stored data record is, and how a completion's parts
-//! become one manifest.
+//! be deleted, what a stored data record is, how a completion's parts
+//! become one manifest and the object it makes, and what a completion whose
+//! upload is gone answers.
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
@@ -114,6 +115,32 @@ pub(crate) fn check_listed_parts(
         )));
     }
     Ok(listed)
+}
+
+/// The version a completion makes current: the request's, with the listed
+/// parts' sizes (GetObject with `partNumber` slices by them) and the upload
+/// it came from (a retried completion is recognised by it).
+pub(crate) fn completed_object(req: &CompleteRequest, listed: &[PartRecord]) -> ObjectMeta {
+    let mut meta = req.object.clone();
+    meta.part_sizes = listed.iter().map(|p| p.size).collect();
+    meta.upload_id = Some(req.upload_id);
+    meta
+}
+
+/// A completion whose upload is gone. If the key's current version is the
+/// very version this request commits, the metadata call is a retry after
+/// a lost answer: done already, nothing replaced. Anything else is
+/// `NoSuchUpload`, a client's own retry included: it carries a fresh
+/// version, and its gateway answers it from the current object when that
+/// [`ObjectMeta::completed_from`] the upload.
+pub(crate) fn completion_without_upload(
+    current: Option<&ObjectMeta>,
+    req: &CompleteRequest,
+) -> Result<Option<ObjectMeta>, StoreError> {
+    match current {
+        Some(c) if c.version == req.object.version => Ok(None),
+        _ => Err(StoreError::NoSuchUpload),
+    }
 }
 
 /// The object's manifest: the listed parts' stripes in order. The shards

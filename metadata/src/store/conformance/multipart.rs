@@ -246,6 +246,7 @@ pub(crate) async fn complete_builds_the_object(s: &dyn MetaStore) {
     let (m, d) = s.get_object(b, k).await.unwrap().unwrap();
     let mut expected = req.object.clone();
     expected.part_sizes = vec![3, 4, 2];
+    expected.upload_id = Some(*id);
     assert_eq!(m, expected);
     let concatenated: Vec<_> = [&parts[0].1, &parts[1].1, &parts[3].1]
         .into_iter()
@@ -299,6 +300,73 @@ pub(crate) async fn complete_builds_the_object(s: &dyn MetaStore) {
         .unwrap();
     let (m, d) = s.get_object(b, "empty").await.unwrap().unwrap();
     assert_eq!((m.size, m.part_sizes, stripes(&d).len()), (0, vec![0], 0));
+}
+
+/// CompleteMultipartUpload is idempotent for clients: the object it makes
+/// names its upload, so a retry after the upload is gone (a fresh request,
+/// with a fresh version) is recognised for as long as that object is the
+/// key's current version, and never after it was replaced or deleted. The
+/// same metadata call repeated (same version) succeeds without effect.
+pub(crate) async fn completed_objects_name_their_upload(s: &dyn MetaStore) {
+    s.create_bucket(bucket_info("media", "o")).await.unwrap();
+    let up = upload("media", "k");
+    let (b, k, id) = (&up.bucket, up.key.as_str(), &up.upload_id);
+    s.create_upload(up.clone()).await.unwrap();
+    let parts = [part(1, 3, "p1")];
+    commit_all(s, &up, &parts).await;
+    let req = complete(&up, &[&parts[0].0], 3);
+    assert_eq!(req.object.upload_id, None, "the store records it");
+    s.complete_upload(req.clone()).await.unwrap();
+    let current = s.head_object(b, k).await.unwrap().unwrap();
+    assert_eq!(current.upload_id, Some(*id));
+    assert!(current.completed_from(id));
+    let listed = s
+        .scan_objects(b, "", std::ops::Bound::Unbounded, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed, std::slice::from_ref(&current));
+
+    // The same call again: done already.
+    assert_eq!(s.complete_upload(req.clone()).await, Ok(None));
+    // A client's retry: no upload any more, and the current version still
+    // names it (the gateway answers from that version). Nothing changed.
+    let retry = complete(&up, &[&parts[0].0], 3);
+    assert_eq!(
+        s.complete_upload(retry.clone()).await,
+        Err(StoreError::NoSuchUpload)
+    );
+    assert_eq!(s.head_object(b, k).await.unwrap().as_ref(), Some(&current));
+    assert!(garbage_versions(s).await.is_empty());
+
+    // Overwritten: the new version names no upload, and neither the call
+    // nor the retry finds anything to recognise.
+    s.commit_object(
+        meta("media", "k", 2),
+        ObjectData::Inline(Bytes::from_static(b"hi")),
+    )
+    .await
+    .unwrap();
+    let over = s.head_object(b, k).await.unwrap().unwrap();
+    assert_eq!(over.upload_id, None);
+    assert_eq!(
+        s.complete_upload(req.clone()).await,
+        Err(StoreError::NoSuchUpload)
+    );
+
+    // Completed from another upload: it names that one.
+    let up2 = upload("media", "k");
+    s.create_upload(up2.clone()).await.unwrap();
+    let parts2 = [part(1, 3, "q1")];
+    commit_all(s, &up2, &parts2).await;
+    s.complete_upload(complete(&up2, &[&parts2[0].0], 3))
+        .await
+        .unwrap();
+    let second = s.head_object(b, k).await.unwrap().unwrap();
+    assert!(second.completed_from(&up2.upload_id));
+    assert!(!second.completed_from(id));
+    // Deleted: nothing names either upload.
+    s.delete_object(b, k).await.unwrap();
+    assert_eq!(s.head_object(b, k).await.unwrap(), None);
 }
 
 pub(crate) async fn complete_refusals_change_nothing(s: &dyn MetaStore) {
@@ -676,6 +744,12 @@ mod redb {
     }
 
     #[tokio::test]
+    async fn completed_objects_name_their_upload() {
+        let dir = tempfile::tempdir().unwrap();
+        super::completed_objects_name_their_upload(&open(&dir)).await;
+    }
+
+    #[tokio::test]
     async fn complete_refusals_change_nothing() {
         let dir = tempfile::tempdir().unwrap();
         super::complete_refusals_change_nothing(&open(&dir)).await;
@@ -730,8 +804,8 @@ mod postgres {
 
     pg_tests!(
         by_ref: parts_commit_replace_and_list, complete_builds_the_object,
-            complete_refusals_change_nothing, abort_frees_the_parts,
-            bucket_deletion_aborts_uploads, uploads_are_listed_in_order;
+            completed_objects_name_their_upload, complete_refusals_change_nothing,
+            abort_frees_the_parts, bucket_deletion_aborts_uploads, uploads_are_listed_in_order;
         shared:
     );
 }

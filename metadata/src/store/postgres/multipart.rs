@@ -26,7 +26,10 @@ use crate::store::codec::{decode, encode};
 use crate::store::keys::{
     object_key, part_key, prefix_successor, upload_id_of_upload_key, upload_key,
 };
-use crate::store::rules::{check_condition, check_listed_parts, concatenate, rolled_up};
+use crate::store::rules::{
+    check_condition, check_listed_parts, completed_object, completion_without_upload, concatenate,
+    rolled_up,
+};
 
 pub(super) async fn create_upload(
     t: &Transaction<'_>,
@@ -177,14 +180,10 @@ pub(super) async fn complete_upload(
         .take(t)
         .await?;
     if !upload_exists(t, &ukey).await? {
-        // A completion retried after a lost answer: it already happened.
-        if current(t, &okey)
-            .await?
-            .is_some_and(|c| c.version == object.version)
-        {
-            return Ok(Ok(None));
-        }
-        return Ok(Err(StoreError::NoSuchUpload));
+        return Ok(completion_without_upload(
+            current(t, &okey).await?.as_ref(),
+            req,
+        ));
     }
     let stored: HashMap<u32, PartRecord> = parts_of(t, &req.upload_id, false)
         .await?
@@ -241,8 +240,7 @@ pub(super) async fn complete_upload(
     }
 
     // Every check passed: from here on, only writes.
-    let mut meta = object.clone();
-    meta.part_sizes = listed.iter().map(|p| p.size).collect();
+    let meta = completed_object(req, &listed);
     exec(
         t,
         "INSERT INTO objects (okey, version, meta) VALUES ($1, $2, $3) \

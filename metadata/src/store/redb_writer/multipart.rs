@@ -16,6 +16,7 @@ use crate::ids::{BucketName, UploadId, VersionId};
 use crate::model::{CompleteRequest, ErasureCode, Manifest, ObjectData, ObjectMeta, PartRecord};
 use crate::store::codec::{decode, encode};
 use crate::store::keys::{object_key, part_key, upload_id_of_upload_key, upload_key};
+use crate::store::rules::{completed_object, completion_without_upload};
 
 /// Which upload an operation names.
 pub(super) type UploadName<'a> = (&'a BucketName, &'a String, &'a UploadId);
@@ -87,15 +88,12 @@ impl Tables<'_> {
         let object = &req.object;
         let ukey = upload_key(&object.bucket, object.key.as_bytes(), &req.upload_id);
         if self.uploads.get(ukey.as_slice())?.is_none() {
-            // A completion retried after a lost answer: it already happened.
             let okey = object_key(&object.bucket, object.key.as_bytes());
-            if let Some(current) = self.objects.get(okey.as_slice())? {
-                let current: ObjectMeta = decode("object", current.value())?;
-                if current.version == object.version {
-                    return Ok(Ok(WriteOutcome::Replaced(None)));
-                }
-            }
-            return Ok(Err(StoreError::NoSuchUpload));
+            let current = match self.objects.get(okey.as_slice())? {
+                Some(c) => Some(decode::<ObjectMeta>("object", c.value())?),
+                None => None,
+            };
+            return Ok(completion_without_upload(current.as_ref(), req).map(WriteOutcome::Replaced));
         }
         let listed = match self.check_listed_parts(req)? {
             Ok(listed) => listed,
@@ -128,8 +126,7 @@ impl Tables<'_> {
         }
 
         // Every check passed: from here on, only writes.
-        let mut meta = object.clone();
-        meta.part_sizes = listed.iter().map(|p| p.size).collect();
+        let meta = completed_object(req, &listed);
         let okey = object_key(&meta.bucket, meta.key.as_bytes());
         let old = match self
             .objects
