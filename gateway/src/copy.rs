@@ -115,6 +115,7 @@ impl Tessera {
         };
         let condition = WriteCondition {
             shards_written_since_unix_ms: Some(written.shards_written_since()),
+            bucket_id: Some(dest.id),
             ..WriteCondition::default()
         };
         self.commit_written(&meta, &written.data, &condition)
@@ -236,7 +237,7 @@ impl Tessera {
             checksums,
             shards_written_since_unix_ms: Some(written.shards_written_since()),
         };
-        self.commit_written_part(&dest.name, &req.input.key, &upload_id, &part, &written.data)
+        self.commit_written_part(&dest, &req.input.key, &upload_id, &part, &written.data)
             .await?;
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {

@@ -11,8 +11,8 @@ use md5::{Digest, Md5};
 use metadata::error::MetadataError;
 use metadata::ids::{BucketName, UploadId, VersionId};
 use metadata::model::{
-    CompleteRequest, MultipartUpload as UploadRecord, ObjectData, ObjectHeaders, ObjectMeta,
-    PartRecord, UploadsQuery, now_unix_ms,
+    BucketInfo, CompleteRequest, MultipartUpload as UploadRecord, ObjectData, ObjectHeaders,
+    ObjectMeta, PartRecord, UploadsQuery, WriteCondition, now_unix_ms,
 };
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
@@ -207,6 +207,7 @@ impl Tessera {
             user_metadata: user_metadata_of(input.metadata),
             checksum_algorithm: input.checksum_algorithm.map(|a| a.as_str().to_owned()),
             checksum_type: checksum.map(|c| c.type_name().to_owned()),
+            bucket_id: Some(bucket.id),
         };
         self.io
             .meta
@@ -270,7 +271,7 @@ impl Tessera {
             checksums,
             shards_written_since_unix_ms: Some(written.shards_written_since()),
         };
-        self.commit_written_part(&bucket.name, &input.key, &upload_id, &part, &written.data)
+        self.commit_written_part(&bucket, &input.key, &upload_id, &part, &written.data)
             .await?;
         tracing::debug!(bucket = %bucket.name, key = %input.key, part_number, bytes = part.size, "part stored");
         let sums = crate::checksum::to_output(&part.checksums);
@@ -285,11 +286,13 @@ impl Tessera {
         }))
     }
 
-    /// Records a stored part under its upload. As for objects, only a definite
-    /// refusal frees the part's shards at once.
+    /// Records a stored part under its upload, in the bucket the request
+    /// checked (`bucket`, which metadata compares with the bucket at
+    /// commit). As for objects, only a definite refusal frees the part's
+    /// shards at once.
     pub(crate) async fn commit_written_part(
         &self,
-        bucket: &BucketName,
+        bucket: &BucketInfo,
         key: &str,
         upload_id: &UploadId,
         part: &PartRecord,
@@ -298,7 +301,7 @@ impl Tessera {
         if let Err(err) = self
             .io
             .meta
-            .commit_part(bucket, key, upload_id, part, data)
+            .commit_part(&bucket.name, key, upload_id, part, data, Some(bucket.id))
             .await
         {
             if matches!(
@@ -309,7 +312,7 @@ impl Tessera {
             ) {
                 self.discard(data);
             }
-            return Err(self.bucket_error(bucket, err).into());
+            return Err(self.bucket_error(&bucket.name, err).into());
         }
         Ok(())
     }
@@ -321,8 +324,10 @@ impl Tessera {
         let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
         let input = req.input;
         let upload_id = parse_upload_id(&input.upload_id)?;
-        let condition =
-            crate::object::write_condition(input.if_none_match.as_ref(), input.if_match.as_ref())?;
+        let condition = WriteCondition {
+            bucket_id: Some(bucket.id),
+            ..crate::object::write_condition(input.if_none_match.as_ref(), input.if_match.as_ref())?
+        };
 
         let declared_sums = completion_checksums(&input);
         let listed = input

@@ -80,6 +80,7 @@ impl Tessera {
         };
         let condition = WriteCondition {
             shards_written_since_unix_ms: Some(written.shards_written_since()),
+            bucket_id: Some(bucket.id),
             ..condition
         };
         self.commit_written(&meta, &written.data, &condition)
@@ -368,7 +369,7 @@ pub(crate) fn write_condition(
     Ok(WriteCondition {
         if_none_match_any,
         if_match,
-        shards_written_since_unix_ms: None,
+        ..WriteCondition::default()
     })
 }
 

@@ -17,7 +17,7 @@ use tests::pattern;
 const MIB: usize = 1024 * 1024;
 
 /// Every shard file on every node's disk.
-fn files_on_disk(t: &TestCluster) -> BTreeSet<PathBuf> {
+pub(crate) fn files_on_disk(t: &TestCluster) -> BTreeSet<PathBuf> {
     let mut out = BTreeSet::new();
     for i in 0..t.cluster.node_count() {
         let shards = t.cluster.node_data_dir(i).join("shards");

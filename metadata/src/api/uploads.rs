@@ -44,11 +44,23 @@ pub(super) async fn handle_commit_part(
     ApiJson(req): ApiJson<CommitPartRequest>,
 ) -> Result<Json<ReplacedPartResponse>, ApiError> {
     validate::commit_part(&req)?;
-    let CommitPartRequest { upload, part, data } = req;
+    let CommitPartRequest {
+        upload,
+        part,
+        data,
+        bucket_id,
+    } = req;
     let number = part.part_number;
     let replaced = state
         .store
-        .commit_part(&upload.bucket, &upload.key, &upload.upload_id, part, data)
+        .commit_part(
+            &upload.bucket,
+            &upload.key,
+            &upload.upload_id,
+            part,
+            data,
+            bucket_id,
+        )
         .await?;
     tracing::debug!(
         bucket = %upload.bucket, key = %upload.key, upload_id = %upload.upload_id,

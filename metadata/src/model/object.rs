@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{BucketName, UploadId, VersionId};
+use crate::ids::{BucketId, BucketName, UploadId, VersionId};
 use crate::model::Manifest;
 
 /// The HTTP representation headers S3 stores with an object and returns on GET.
@@ -68,7 +68,9 @@ impl ObjectMeta {
 /// A conditional write's precondition on the key's current version, checked
 /// inside the commit's transaction so that concurrent writers cannot both
 /// win: `If-None-Match: *` (only if no current version) and `If-Match`
-/// (only if the current version has this ETag).
+/// (only if the current version has this ETag); and what the write's
+/// request checked before its body arrived (the bucket, when its shards
+/// began), which must still hold when it commits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteCondition {
     #[serde(default)]
@@ -81,6 +83,13 @@ pub struct WriteCondition {
     /// the client retries; without it, only collections under way refuse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards_written_since_unix_ms: Option<i64>,
+    /// The bucket whose ownership the request checked. If the bucket was
+    /// deleted (and perhaps created again by someone else) since, the
+    /// commit is `NoSuchBucket`: a slow upload never lands in a bucket its
+    /// signer was not checked against. `None`: not checked (internal
+    /// writers, older gateways).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_id: Option<BucketId>,
 }
 
 impl WriteCondition {
@@ -88,6 +97,7 @@ impl WriteCondition {
         !self.if_none_match_any
             && self.if_match.is_none()
             && self.shards_written_since_unix_ms.is_none()
+            && self.bucket_id.is_none()
     }
 }
 

@@ -32,9 +32,9 @@ use super::redb_store::{
     ACCESS_KEYS, BUCKETS, DATA, GARBAGE, NODES, OBJECTS, PARTS, SHARD_DELETIONS, SHARD_REFS,
     SHARDS_DELETED, UPLOADS, USERS,
 };
-use super::rules::{check_bucket_deletion, check_condition, is_striped};
+use super::rules::{check_bucket, check_bucket_deletion, check_condition, is_striped};
 use super::{NodeRecord, StoreError};
-use crate::ids::{AccessKeyId, BucketName, NodeId, UploadId, UserName, VersionId};
+use crate::ids::{AccessKeyId, BucketId, BucketName, NodeId, UploadId, UserName, VersionId};
 use crate::model::{
     BucketInfo, BucketUpdate, CompleteRequest, MoveOutcome, ObjectMeta, PartRecord, ShardMove,
     WriteCondition, now_unix_ms,
@@ -122,12 +122,15 @@ pub(super) enum WriteOp {
     },
     CreateUpload {
         bucket: BucketName,
+        /// The bucket the request checked (see [`check_bucket`]).
+        bucket_id: Option<BucketId>,
         key: String,
         upload_id: UploadId,
         value: Vec<u8>,
     },
     CommitPart {
         bucket: BucketName,
+        bucket_id: Option<BucketId>,
         key: String,
         upload_id: UploadId,
         part_number: u32,
@@ -298,8 +301,8 @@ impl<'txn> Tables<'txn> {
                 data,
                 files,
             } => {
-                if self.buckets.get(bucket.as_str().as_bytes())?.is_none() {
-                    return Ok(Err(StoreError::NoSuchBucket));
+                if let Err(e) = self.check_bucket(bucket, condition.bucket_id)? {
+                    return Ok(Err(e));
                 }
                 let okey = object_key(bucket, key.as_bytes());
                 let old = match self.objects.get(okey.as_slice())? {
@@ -399,12 +402,14 @@ impl<'txn> Tables<'txn> {
             }
             WriteOp::CreateUpload {
                 bucket,
+                bucket_id,
                 key,
                 upload_id,
                 value,
-            } => self.create_upload(bucket, key, upload_id, value),
+            } => self.create_upload((bucket, key, upload_id, *bucket_id), value),
             WriteOp::CommitPart {
                 bucket,
+                bucket_id,
                 key,
                 upload_id,
                 part_number,
@@ -414,7 +419,7 @@ impl<'txn> Tables<'txn> {
                 files,
                 written_since,
             } => self.commit_part(
-                (bucket, key, upload_id),
+                (bucket, key, upload_id, *bucket_id),
                 *part_number,
                 *version,
                 (part, data),
@@ -455,6 +460,17 @@ impl<'txn> Tables<'txn> {
         }
         self.buckets.remove(key)?;
         Ok(Ok(WriteOutcome::Done))
+    }
+
+    /// [`check_bucket`] against the stored bucket. Inner error: the
+    /// refusal.
+    fn check_bucket(
+        &self,
+        name: &BucketName,
+        expected: Option<BucketId>,
+    ) -> Result<Result<(), StoreError>, StoreError> {
+        let stored = self.buckets.get(name.as_str().as_bytes())?;
+        Ok(check_bucket(stored.as_ref().map(|v| v.value()), expected))
     }
 
     /// Whether `version` names live data or retired data: either way a new

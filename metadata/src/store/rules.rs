@@ -1,14 +1,15 @@
 //! Rules every backend applies the same way, written once: whether a
-//! conditional write may replace the current version, whether a bucket may
-//! be deleted, what a stored data record is, how a completion's parts
-//! become one manifest and the object it makes, and what a completion whose
-//! upload is gone answers.
+//! conditional write may replace the current version, whether a write may
+//! still land in its bucket, whether a bucket may be deleted, what a stored
+//! data record is, how a completion's parts become one manifest and the
+//! object it makes, and what a completion whose upload is gone answers.
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::StoreError;
 use super::codec::decode;
+use crate::ids::BucketId;
 use crate::model::{
     CompleteRequest, ErasureCode, Manifest, ObjectData, ObjectMeta, PartRecord, WriteCondition,
 };
@@ -31,6 +32,35 @@ pub(crate) fn check_condition(
         }
     }
     Ok(())
+}
+
+/// The id in a stored `BucketInfo`, read without building the rest (a
+/// CORS configuration, say): every write checks it.
+#[derive(Deserialize)]
+struct StoredBucketId {
+    #[serde(default)]
+    id: BucketId,
+}
+
+/// Whether a write may commit into the bucket stored as `stored` (its
+/// encoded `BucketInfo`; `None`: no such bucket). `expected` is the bucket
+/// the write's request checked; when the name now holds another creation
+/// (deleted and created again meanwhile), the write is `NoSuchBucket` as if
+/// it had come after the deletion, which it did. `None` checks existence
+/// only.
+pub(crate) fn check_bucket(
+    stored: Option<&[u8]>,
+    expected: Option<BucketId>,
+) -> Result<(), StoreError> {
+    let Some(raw) = stored else {
+        return Err(StoreError::NoSuchBucket);
+    };
+    match expected {
+        Some(id) if decode::<StoredBucketId>("bucket", raw)?.id != id => {
+            Err(StoreError::NoSuchBucket)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Whether DeleteBucket may go ahead, as S3 decides it: a bucket that holds
@@ -191,4 +221,41 @@ pub(crate) fn rolled_up<'a>(key: &'a str, prefix: &str, delimiter: &str) -> Opti
     let rest = key.get(prefix.len()..)?;
     let at = rest.find(delimiter)?;
     Some(&key[..prefix.len() + at + delimiter.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::BucketInfo;
+
+    #[test]
+    fn a_write_lands_only_in_the_bucket_it_checked() {
+        let info = BucketInfo::new("media".parse().unwrap(), "alice".into(), 1);
+        let raw = crate::store::codec::encode(&info).unwrap();
+        assert_eq!(check_bucket(Some(&raw), Some(info.id)), Ok(()));
+        assert_eq!(check_bucket(Some(&raw), None), Ok(()));
+        assert_eq!(
+            check_bucket(Some(&raw), Some(BucketId::new())),
+            Err(StoreError::NoSuchBucket)
+        );
+        assert_eq!(check_bucket(None, None), Err(StoreError::NoSuchBucket));
+        assert_eq!(
+            check_bucket(None, Some(info.id)),
+            Err(StoreError::NoSuchBucket)
+        );
+    }
+
+    /// A bucket stored before buckets had ids reads as the nil id, which
+    /// a request that loaded it carries; a creation after it has another.
+    #[test]
+    fn buckets_from_before_ids_are_the_nil_creation() {
+        let old = br#"{"name":"media","owner":"alice","created_unix_ms":1,"public_read":false}"#;
+        let info: BucketInfo = crate::store::codec::decode("bucket", old).unwrap();
+        assert_eq!(info.id, BucketId::default());
+        assert_eq!(check_bucket(Some(old), Some(info.id)), Ok(()));
+        assert_eq!(
+            check_bucket(Some(old), Some(BucketId::new())),
+            Err(StoreError::NoSuchBucket)
+        );
+    }
 }

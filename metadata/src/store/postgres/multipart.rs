@@ -12,11 +12,13 @@ use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
 use super::locks::Locks;
-use super::objects::{bucket_exists, bucket_range, discard_data, retire, version_taken};
+use super::objects::{
+    bucket_check, bucket_exists, bucket_range, discard_data, retire, version_taken,
+};
 use super::shard_refs::{add_refs, admit};
 use super::sql::{all, exec, limit, opt};
 use super::txn::{TxError, TxResult};
-use crate::ids::{BucketName, UploadId, VersionId};
+use crate::ids::{BucketId, BucketName, UploadId, VersionId};
 use crate::model::{
     CompleteRequest, MultipartUpload, ObjectData, ObjectMeta, PartRecord, PartsPage, UploadsPage,
     UploadsQuery,
@@ -42,8 +44,8 @@ pub(super) async fn create_upload(
         .upload(&ukey, true)
         .take(t)
         .await?;
-    if !bucket_exists(t, &upload.bucket).await? {
-        return Ok(Err(StoreError::NoSuchBucket));
+    if let Err(e) = bucket_check(t, &upload.bucket, upload.bucket_id).await? {
+        return Ok(Err(e));
     }
     exec(
         t,
@@ -64,6 +66,8 @@ async fn upload_exists(t: &Transaction<'_>, ukey: &[u8]) -> Result<bool, tokio_p
 /// The pre-encoded parts of a part commit.
 pub(super) struct PartCommit<'a> {
     pub bucket: &'a BucketName,
+    /// The bucket the request checked.
+    pub bucket_id: Option<BucketId>,
     pub key: &'a str,
     pub upload_id: &'a UploadId,
     pub part_number: u32,
@@ -88,6 +92,11 @@ pub(super) async fn commit_part(
         .version(c.version.0)
         .take(t)
         .await?;
+    // Refused before the upload is looked at: the caller frees the part's
+    // shards on `NoSuchBucket`.
+    if let Err(e) = bucket_check(t, c.bucket, c.bucket_id).await? {
+        return Ok(Err(e));
+    }
     if !upload_exists(t, &ukey).await? {
         // The part's shards are written and no record will ever name them:
         // hand them to the collector, unless the version is live elsewhere.
@@ -179,6 +188,9 @@ pub(super) async fn complete_upload(
         .version(object.version.0)
         .take(t)
         .await?;
+    if let Err(e) = bucket_check(t, &object.bucket, req.condition.bucket_id).await? {
+        return Ok(Err(e));
+    }
     if !upload_exists(t, &ukey).await? {
         return Ok(completion_without_upload(
             current(t, &okey).await?.as_ref(),

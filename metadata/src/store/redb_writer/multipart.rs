@@ -12,25 +12,23 @@ use std::collections::HashSet;
 use redb::ReadableTable;
 
 use super::{StoreError, Tables, WriteOutcome, WriteResult, retire};
-use crate::ids::{BucketName, UploadId, VersionId};
+use crate::ids::{BucketId, BucketName, UploadId, VersionId};
 use crate::model::{CompleteRequest, ErasureCode, Manifest, ObjectData, ObjectMeta, PartRecord};
 use crate::store::codec::{decode, encode};
 use crate::store::keys::{object_key, part_key, upload_id_of_upload_key, upload_key};
 use crate::store::rules::{completed_object, completion_without_upload};
 
-/// Which upload an operation names.
-pub(super) type UploadName<'a> = (&'a BucketName, &'a String, &'a UploadId);
+/// Which upload an operation names, and the bucket its request checked.
+pub(super) type UploadName<'a> = (&'a BucketName, &'a String, &'a UploadId, Option<BucketId>);
 
 impl Tables<'_> {
     pub(super) fn create_upload(
         &mut self,
-        bucket: &BucketName,
-        key: &str,
-        upload_id: &UploadId,
+        (bucket, key, upload_id, bucket_id): UploadName<'_>,
         value: &[u8],
     ) -> Result<WriteResult, StoreError> {
-        if self.buckets.get(bucket.as_str().as_bytes())?.is_none() {
-            return Ok(Err(StoreError::NoSuchBucket));
+        if let Err(e) = self.check_bucket(bucket, bucket_id)? {
+            return Ok(Err(e));
         }
         let ukey = upload_key(bucket, key.as_bytes(), upload_id);
         self.uploads.insert(ukey.as_slice(), value)?;
@@ -39,13 +37,18 @@ impl Tables<'_> {
 
     pub(super) fn commit_part(
         &mut self,
-        (bucket, key, upload_id): UploadName<'_>,
+        (bucket, key, upload_id, bucket_id): UploadName<'_>,
         part_number: u32,
         version: VersionId,
         (part, data): (&[u8], &[u8]),
         (files, written_since): (&[Vec<u8>], Option<i64>),
         now_ms: i64,
     ) -> Result<WriteResult, StoreError> {
+        // Refused before the upload is looked at: the caller frees the
+        // part's shards on `NoSuchBucket`.
+        if let Err(e) = self.check_bucket(bucket, bucket_id)? {
+            return Ok(Err(e));
+        }
         let ukey = upload_key(bucket, key.as_bytes(), upload_id);
         if self.uploads.get(ukey.as_slice())?.is_none() {
             // The part's shards are written (a gateway commits only after
@@ -86,6 +89,9 @@ impl Tables<'_> {
         now_ms: i64,
     ) -> Result<WriteResult, StoreError> {
         let object = &req.object;
+        if let Err(e) = self.check_bucket(&object.bucket, req.condition.bucket_id)? {
+            return Ok(Err(e));
+        }
         let ukey = upload_key(&object.bucket, object.key.as_bytes(), &req.upload_id);
         if self.uploads.get(ukey.as_slice())?.is_none() {
             let okey = object_key(&object.bucket, object.key.as_bytes());
