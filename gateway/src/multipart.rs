@@ -24,8 +24,6 @@ use crate::service::Tessera;
 use crate::time_format::timestamp;
 use crate::upload_body::{IncomingBody, ReceivedBody, declared_checksums};
 
-/// S3's smallest part, but for the last one.
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// S3's part numbers run from 1 to 10,000.
 const MAX_PART_NUMBER: i32 = 10_000;
 /// Most parts or uploads in one listing page.
@@ -259,6 +257,7 @@ impl Tessera {
                     content_md5: input.content_md5.as_deref(),
                     ..incoming
                 },
+                crate::limits::MAX_PART_SIZE,
                 false,
             )
             .await?;
@@ -391,6 +390,7 @@ impl Tessera {
         }
         let records = self.listed_parts(&upload, &parts).await?;
         let size = records.iter().map(|p| p.size).sum();
+        crate::limits::check_object_size(size)?;
         for (listed, record) in listed.iter().zip(&records) {
             check_listed_checksums(listed, record)?;
         }
@@ -432,7 +432,7 @@ impl Tessera {
                 upload_id,
                 object,
                 parts,
-                min_part_size: MIN_PART_SIZE,
+                min_part_size: crate::limits::MIN_PART_SIZE,
                 condition,
             })
             .await;

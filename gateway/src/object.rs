@@ -47,6 +47,7 @@ impl Tessera {
                     content_md5: input.content_md5.as_deref(),
                     ..incoming
                 },
+                crate::limits::MAX_PUT_SIZE,
                 true,
             )
             .await?;
