@@ -127,7 +127,7 @@ impl Tessera {
         };
         self.commit_written(&meta, &written.data, &condition)
             .await?;
-        tracing::info!(from = %format!("{}/{}", source_bucket.name, src_key), to = %format!("{}/{}", meta.bucket, meta.key), bytes = meta.size, "object copied");
+        tracing::info!(from = ?format!("{}/{}", source_bucket.name, src_key), to = ?format!("{}/{}", meta.bucket, meta.key), bytes = meta.size, "object copied");
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(ETag::Strong(meta.etag)),

@@ -212,7 +212,7 @@ impl Tessera {
             .create_upload(&upload)
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
-        tracing::info!(bucket = %bucket.name, key = %upload.key, upload_id = %upload.upload_id, "multipart upload created");
+        tracing::info!(bucket = %bucket.name, key = ?upload.key, upload_id = %upload.upload_id, "multipart upload created");
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(bucket.name.to_string()),
             key: Some(upload.key),
@@ -272,7 +272,7 @@ impl Tessera {
         };
         self.commit_written_part(&bucket, &input.key, &upload_id, &part, &written.data)
             .await?;
-        tracing::debug!(bucket = %bucket.name, key = %input.key, part_number, bytes = part.size, "part stored");
+        tracing::debug!(bucket = %bucket.name, key = ?input.key, part_number, bytes = part.size, "part stored");
         let sums = crate::checksum::to_output(&part.checksums);
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(part.etag)),
@@ -447,7 +447,7 @@ impl Tessera {
             }
             Err(e) => return Err(self.bucket_error(&bucket.name, e).into()),
         }
-        tracing::info!(bucket = %bucket.name, key = %input.key, bytes = size, parts = etags.len(), "multipart upload completed");
+        tracing::info!(bucket = %bucket.name, key = ?input.key, bytes = size, parts = etags.len(), "multipart upload completed");
         Ok(S3Response::new(output))
     }
 
@@ -467,7 +467,7 @@ impl Tessera {
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         match self.io.meta.head_object(bucket, key).await {
             Ok(current) if current.completed_from(upload_id) && current.etag == etag => {
-                tracing::info!(%bucket, %key, %upload_id, "multipart completion repeated");
+                tracing::info!(%bucket, ?key, %upload_id, "multipart completion repeated");
                 Ok(S3Response::new(completion_output(&current)))
             }
             Ok(_) | Err(MetadataError::NoSuchKey) => {
@@ -522,7 +522,7 @@ impl Tessera {
             .abort_upload(&bucket.name, &req.input.key, &upload_id)
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
-        tracing::info!(bucket = %bucket.name, key = %req.input.key, %upload_id, "multipart upload aborted");
+        tracing::info!(bucket = %bucket.name, key = ?req.input.key, %upload_id, "multipart upload aborted");
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }
 

@@ -86,7 +86,7 @@ impl Tessera {
         };
         self.commit_written(&meta, &written.data, &condition)
             .await?;
-        tracing::info!(bucket = %meta.bucket, key = %meta.key, bytes = meta.size, "object stored");
+        tracing::info!(bucket = %meta.bucket, key = ?meta.key, bytes = meta.size, "object stored");
         let sums = crate::checksum::to_output(&meta.checksums);
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(meta.etag)),
@@ -255,7 +255,7 @@ impl Tessera {
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
         if removed.is_some() {
-            tracing::info!(bucket = %bucket.name, key = %req.input.key, "object deleted");
+            tracing::info!(bucket = %bucket.name, key = ?req.input.key, "object deleted");
         }
         // S3 answers 204 whether or not the key existed.
         Ok(S3Response::new(DeleteObjectOutput::default()))
