@@ -3,9 +3,11 @@
 //!
 //! Safe to keep briefly because the check is not the last word: every object
 //! operation still goes to metadata, which answers `NoSuchBucket` for a bucket
-//! deleted meanwhile (and the entry is dropped then). The one thing a stale
-//! entry could allow is the old owner's access to a bucket that was deleted
-//! and re-created by someone else within the TTL, which is why it is short.
+//! deleted meanwhile (and the entry is dropped then). Writes carry the id of
+//! the bucket they checked, so metadata refuses them in a bucket deleted and
+//! re-created since, however stale the entry. What a stale entry could
+//! still allow is the old owner's reads and deletes in a bucket re-created
+//! by someone else within the TTL, which is why it is short.
 //!
 //! Names metadata does not know are remembered apart, briefly, so that
 //! requests for made-up buckets neither reach metadata one by one nor push

@@ -103,6 +103,7 @@ mod tests {
             user_metadata: Default::default(),
             checksums: Default::default(),
             part_sizes: Vec::new(),
+            upload_id: None,
         }
     }
 

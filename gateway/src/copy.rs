@@ -16,6 +16,7 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use crate::access::parse_bucket;
 use crate::conditions::ReadConditions;
 use crate::error::GatewayError;
+use crate::limits::{MAX_COPY_SOURCE_SIZE, UploadLength, check_copy_source};
 use crate::object::{strip_aws_chunked, user_metadata_of};
 use crate::service::Tessera;
 use crate::time_format::timestamp;
@@ -45,6 +46,7 @@ impl Tessera {
         let (source_bucket, src_key, src, data) = self
             .copy_source(&req, &req.input.copy_source, copy_conditions!(req))
             .await?;
+        check_copy_source(src.size)?;
         let input = req.input;
 
         let replace = input
@@ -82,7 +84,12 @@ impl Tessera {
         let version = VersionId::new();
         let written = self
             .io
-            .write_object(body, Some(src.size), true, None)
+            .write_object(
+                body,
+                UploadLength::new(Some(src.size), MAX_COPY_SOURCE_SIZE)?,
+                true,
+                None,
+            )
             .await?;
         if written.md5 != md5_of(&src) {
             // The source's ETag is its MD5 unless it was a multipart upload;
@@ -111,14 +118,16 @@ impl Tessera {
                 Default::default()
             },
             part_sizes: Vec::new(),
+            upload_id: None,
         };
         let condition = WriteCondition {
             shards_written_since_unix_ms: Some(written.shards_written_since()),
+            bucket_id: Some(dest.id),
             ..WriteCondition::default()
         };
         self.commit_written(&meta, &written.data, &condition)
             .await?;
-        tracing::info!(from = %format!("{}/{}", source_bucket.name, src_key), to = %format!("{}/{}", meta.bucket, meta.key), bytes = meta.size, "object copied");
+        tracing::info!(from = ?format!("{}/{}", source_bucket.name, src_key), to = ?format!("{}/{}", meta.bucket, meta.key), bytes = meta.size, "object copied");
         Ok(S3Response::new(CopyObjectOutput {
             copy_object_result: Some(CopyObjectResult {
                 e_tag: Some(ETag::Strong(meta.etag)),
@@ -208,6 +217,7 @@ impl Tessera {
             Some(r) => copy_source_range(r, src.size)?,
         };
         let len = span.end - span.start;
+        check_copy_source(len)?;
         let body = self
             .io
             .read_object(data.into(), span)
@@ -217,7 +227,12 @@ impl Tessera {
         let version = VersionId::new();
         let written = self
             .io
-            .write_object(body, Some(len), false, declared.hasher())
+            .write_object(
+                body,
+                UploadLength::new(Some(len), MAX_COPY_SOURCE_SIZE)?,
+                false,
+                declared.hasher(),
+            )
             .await?;
         let checksums = match declared.verify(written.checksums.as_ref(), None) {
             Ok(checksums) => checksums,
@@ -235,7 +250,7 @@ impl Tessera {
             checksums,
             shards_written_since_unix_ms: Some(written.shards_written_since()),
         };
-        self.commit_written_part(&dest.name, &req.input.key, &upload_id, &part, &written.data)
+        self.commit_written_part(&dest, &req.input.key, &upload_id, &part, &written.data)
             .await?;
         Ok(S3Response::new(UploadPartCopyOutput {
             copy_part_result: Some(CopyPartResult {

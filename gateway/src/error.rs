@@ -32,6 +32,9 @@ pub enum GatewayError {
     IncompleteBody { got: u64, expected: u64 },
     #[error("request body is longer than the declared {expected} bytes")]
     BodyTooLong { expected: u64 },
+    /// Over one of S3's size limits ([`crate::limits`]).
+    #[error("the upload is larger than the {max} bytes allowed")]
+    EntityTooLarge { max: u64 },
     #[error("request body: {0}")]
     Body(#[source] s3s::StdError),
     #[error("the Content-MD5 did not match the body")]
@@ -51,6 +54,7 @@ impl GatewayError {
             self,
             GatewayError::IncompleteBody { .. }
                 | GatewayError::BodyTooLong { .. }
+                | GatewayError::EntityTooLarge { .. }
                 | GatewayError::Body(_)
                 | GatewayError::BadDigest
                 | GatewayError::AccessDenied
@@ -146,6 +150,10 @@ impl From<GatewayError> for S3Error {
             GatewayError::BodyTooLong { .. } => (
                 C::IncompleteBody,
                 "The request body is longer than its declared x-amz-decoded-content-length.",
+            ),
+            GatewayError::EntityTooLarge { .. } => (
+                C::EntityTooLarge,
+                "Your proposed upload exceeds the maximum allowed object size.",
             ),
             GatewayError::Body(source) => return crate::body_error::s3_error_of(source.as_ref()),
             GatewayError::BadDigest => (

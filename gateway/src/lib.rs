@@ -28,6 +28,7 @@ mod digest_pipe;
 pub mod error;
 mod head_queue;
 pub mod layout;
+pub mod limits;
 mod list;
 pub mod manifest_cache;
 pub mod manifest_lease;

@@ -232,7 +232,7 @@ impl ManifestCache {
         match kept.filter(|k| err.is_retryable() && self.still_servable(k)) {
             Some(kept) => {
                 metrics::counter!("cache_manifest_lookups_total", "result" => "stale").increment(1);
-                tracing::warn!(bucket = %bucket, key, error = %err, "metadata unreachable; serving a kept manifest");
+                tracing::warn!(bucket = %bucket, key = ?key, error = %err, "metadata unreachable; serving a kept manifest");
                 Ok(Found {
                     meta: kept.meta.clone(),
                     body: kept.body.clone(),

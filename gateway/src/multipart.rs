@@ -11,8 +11,8 @@ use md5::{Digest, Md5};
 use metadata::error::MetadataError;
 use metadata::ids::{BucketName, UploadId, VersionId};
 use metadata::model::{
-    CompleteRequest, MultipartUpload as UploadRecord, ObjectData, ObjectHeaders, ObjectMeta,
-    PartRecord, UploadsQuery, now_unix_ms,
+    BucketInfo, CompleteRequest, MultipartUpload as UploadRecord, ObjectData, ObjectHeaders,
+    ObjectMeta, PartRecord, UploadsQuery, WriteCondition, now_unix_ms,
 };
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
@@ -24,8 +24,6 @@ use crate::service::Tessera;
 use crate::time_format::timestamp;
 use crate::upload_body::{IncomingBody, ReceivedBody, declared_checksums};
 
-/// S3's smallest part, but for the last one.
-pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
 /// S3's part numbers run from 1 to 10,000.
 const MAX_PART_NUMBER: i32 = 10_000;
 /// Most parts or uploads in one listing page.
@@ -146,6 +144,25 @@ fn check_listed_checksums(listed: &CompletedPart, record: &PartRecord) -> Result
     Ok(())
 }
 
+/// CompleteMultipartUpload's answer, from the object it made: the same for
+/// the first request and for any repeat of it.
+fn completion_output(object: &ObjectMeta) -> CompleteMultipartUploadOutput {
+    let sums = crate::checksum::to_output(&object.checksums);
+    CompleteMultipartUploadOutput {
+        bucket: Some(object.bucket.to_string()),
+        key: Some(object.key.clone()),
+        e_tag: Some(ETag::Strong(object.etag.clone())),
+        location: Some(format!("/{}/{}", object.bucket, object.key)),
+        checksum_crc32: sums.checksum_crc32,
+        checksum_crc32c: sums.checksum_crc32c,
+        checksum_crc64nvme: sums.checksum_crc64nvme,
+        checksum_sha1: sums.checksum_sha1,
+        checksum_sha256: sums.checksum_sha256,
+        checksum_type: sums.checksum_type,
+        ..Default::default()
+    }
+}
+
 /// The whole-object checksums a completion declares.
 fn completion_checksums(input: &CompleteMultipartUploadInput) -> Checksum {
     Checksum {
@@ -188,13 +205,14 @@ impl Tessera {
             user_metadata: user_metadata_of(input.metadata),
             checksum_algorithm: input.checksum_algorithm.map(|a| a.as_str().to_owned()),
             checksum_type: checksum.map(|c| c.type_name().to_owned()),
+            bucket_id: Some(bucket.id),
         };
         self.io
             .meta
             .create_upload(&upload)
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
-        tracing::info!(bucket = %bucket.name, key = %upload.key, upload_id = %upload.upload_id, "multipart upload created");
+        tracing::info!(bucket = %bucket.name, key = ?upload.key, upload_id = %upload.upload_id, "multipart upload created");
         Ok(S3Response::new(CreateMultipartUploadOutput {
             bucket: Some(bucket.name.to_string()),
             key: Some(upload.key),
@@ -239,6 +257,7 @@ impl Tessera {
                     content_md5: input.content_md5.as_deref(),
                     ..incoming
                 },
+                crate::limits::MAX_PART_SIZE,
                 false,
             )
             .await?;
@@ -251,9 +270,9 @@ impl Tessera {
             checksums,
             shards_written_since_unix_ms: Some(written.shards_written_since()),
         };
-        self.commit_written_part(&bucket.name, &input.key, &upload_id, &part, &written.data)
+        self.commit_written_part(&bucket, &input.key, &upload_id, &part, &written.data)
             .await?;
-        tracing::debug!(bucket = %bucket.name, key = %input.key, part_number, bytes = part.size, "part stored");
+        tracing::debug!(bucket = %bucket.name, key = ?input.key, part_number, bytes = part.size, "part stored");
         let sums = crate::checksum::to_output(&part.checksums);
         Ok(S3Response::new(UploadPartOutput {
             e_tag: Some(ETag::Strong(part.etag)),
@@ -266,11 +285,13 @@ impl Tessera {
         }))
     }
 
-    /// Records a stored part under its upload. As for objects, only a definite
-    /// refusal frees the part's shards at once.
+    /// Records a stored part under its upload, in the bucket the request
+    /// checked (`bucket`, which metadata compares with the bucket at
+    /// commit). As for objects, only a definite refusal frees the part's
+    /// shards at once.
     pub(crate) async fn commit_written_part(
         &self,
-        bucket: &BucketName,
+        bucket: &BucketInfo,
         key: &str,
         upload_id: &UploadId,
         part: &PartRecord,
@@ -279,7 +300,7 @@ impl Tessera {
         if let Err(err) = self
             .io
             .meta
-            .commit_part(bucket, key, upload_id, part, data)
+            .commit_part(&bucket.name, key, upload_id, part, data, Some(bucket.id))
             .await
         {
             if matches!(
@@ -290,7 +311,7 @@ impl Tessera {
             ) {
                 self.discard(data);
             }
-            return Err(self.bucket_error(bucket, err).into());
+            return Err(self.bucket_error(&bucket.name, err).into());
         }
         Ok(())
     }
@@ -302,14 +323,10 @@ impl Tessera {
         let bucket = self.owned_bucket(&req, &req.input.bucket).await?;
         let input = req.input;
         let upload_id = parse_upload_id(&input.upload_id)?;
-        let condition =
-            crate::object::write_condition(input.if_none_match.as_ref(), input.if_match.as_ref())?;
-        let upload = self
-            .io
-            .meta
-            .get_upload(&bucket.name, &input.key, &upload_id)
-            .await
-            .map_err(|e| self.bucket_error(&bucket.name, e))?;
+        let condition = WriteCondition {
+            bucket_id: Some(bucket.id),
+            ..crate::object::write_condition(input.if_none_match.as_ref(), input.if_match.as_ref())?
+        };
 
         let declared_sums = completion_checksums(&input);
         let listed = input
@@ -322,22 +339,6 @@ impl Tessera {
                     "The XML you provided was not well-formed or did not validate against our published schema.",
                 )
             })?;
-        let checksum = UploadChecksum::from_record(
-            upload.checksum_algorithm.as_deref(),
-            upload.checksum_type.as_deref(),
-        );
-        if let (Some(asked), Some(c)) = (&input.checksum_type, checksum)
-            && asked.as_str() != c.type_name()
-        {
-            return Err(S3Error::with_message(
-                S3ErrorCode::InvalidRequest,
-                format!(
-                    "The upload was created for the {} checksum type, not {}.",
-                    c.type_name(),
-                    asked.as_str()
-                ),
-            ));
-        }
         let mut parts: Vec<(u32, String)> = Vec::with_capacity(listed.len());
         for p in &listed {
             let number = p
@@ -354,8 +355,42 @@ impl Tessera {
         if parts.windows(2).any(|w| w[0].0 >= w[1].0) {
             return Err(GatewayError::Metadata(MetadataError::InvalidPartOrder).into());
         }
+        let etags: Vec<String> = parts.iter().map(|(_, e)| e.clone()).collect();
+        let etag = multipart_etag(&etags)?;
+        let upload = match self
+            .io
+            .meta
+            .get_upload(&bucket.name, &input.key, &upload_id)
+            .await
+        {
+            Ok(upload) => upload,
+            Err(MetadataError::NoSuchUpload) => {
+                return self
+                    .completed_before(&bucket.name, &input.key, &upload_id, &etag)
+                    .await;
+            }
+            Err(e) => return Err(self.bucket_error(&bucket.name, e).into()),
+        };
+
+        let checksum = UploadChecksum::from_record(
+            upload.checksum_algorithm.as_deref(),
+            upload.checksum_type.as_deref(),
+        );
+        if let (Some(asked), Some(c)) = (&input.checksum_type, checksum)
+            && asked.as_str() != c.type_name()
+        {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                format!(
+                    "The upload was created for the {} checksum type, not {}.",
+                    c.type_name(),
+                    asked.as_str()
+                ),
+            ));
+        }
         let records = self.listed_parts(&upload, &parts).await?;
         let size = records.iter().map(|p| p.size).sum();
+        crate::limits::check_object_size(size)?;
         for (listed, record) in listed.iter().zip(&records) {
             check_listed_checksums(listed, record)?;
         }
@@ -376,9 +411,6 @@ impl Tessera {
             }
             checksums.insert(c.algorithm.to_owned(), value);
         }
-        let etags: Vec<String> = parts.iter().map(|(_, e)| e.clone()).collect();
-        let etag = multipart_etag(&etags)?;
-
         let object = ObjectMeta {
             bucket: bucket.name.clone(),
             key: input.key.clone(),
@@ -390,33 +422,59 @@ impl Tessera {
             user_metadata: upload.user_metadata.clone(),
             checksums,
             part_sizes: Vec::new(),
+            upload_id: None,
         };
-        let sums = crate::checksum::to_output(&object.checksums);
-        self.io
+        let output = completion_output(&object);
+        let completed = self
+            .io
             .meta
             .complete_upload(&CompleteRequest {
                 upload_id,
                 object,
                 parts,
-                min_part_size: MIN_PART_SIZE,
+                min_part_size: crate::limits::MIN_PART_SIZE,
                 condition,
             })
-            .await
-            .map_err(|e| self.bucket_error(&bucket.name, e))?;
-        tracing::info!(bucket = %bucket.name, key = %input.key, bytes = size, parts = etags.len(), "multipart upload completed");
-        Ok(S3Response::new(CompleteMultipartUploadOutput {
-            bucket: Some(bucket.name.to_string()),
-            key: Some(input.key.clone()),
-            e_tag: Some(ETag::Strong(etag)),
-            location: Some(format!("/{}/{}", bucket.name, input.key)),
-            checksum_crc32: sums.checksum_crc32,
-            checksum_crc32c: sums.checksum_crc32c,
-            checksum_crc64nvme: sums.checksum_crc64nvme,
-            checksum_sha1: sums.checksum_sha1,
-            checksum_sha256: sums.checksum_sha256,
-            checksum_type: sums.checksum_type,
-            ..Default::default()
-        }))
+            .await;
+        match completed {
+            Ok(_) => {}
+            // Another completion of this upload (the same request sent
+            // twice at once) committed first.
+            Err(MetadataError::NoSuchUpload) => {
+                return self
+                    .completed_before(&bucket.name, &input.key, &upload_id, &etag)
+                    .await;
+            }
+            Err(e) => return Err(self.bucket_error(&bucket.name, e).into()),
+        }
+        tracing::info!(bucket = %bucket.name, key = ?input.key, bytes = size, parts = etags.len(), "multipart upload completed");
+        Ok(S3Response::new(output))
+    }
+
+    /// CompleteMultipartUpload of an upload that is gone. If the key's
+    /// current version is what completing this upload made, with the ETag
+    /// the request's part list gives (`etag`), the request repeats one that
+    /// succeeded (a client that lost the answer retries) and gets the same
+    /// answer, as S3 gives it. A completion listing other parts is no
+    /// repeat; and once that version is replaced or deleted, the upload is
+    /// simply unknown: `NoSuchUpload`.
+    async fn completed_before(
+        &self,
+        bucket: &BucketName,
+        key: &str,
+        upload_id: &UploadId,
+        etag: &str,
+    ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+        match self.io.meta.head_object(bucket, key).await {
+            Ok(current) if current.completed_from(upload_id) && current.etag == etag => {
+                tracing::info!(%bucket, ?key, %upload_id, "multipart completion repeated");
+                Ok(S3Response::new(completion_output(&current)))
+            }
+            Ok(_) | Err(MetadataError::NoSuchKey) => {
+                Err(GatewayError::Metadata(MetadataError::NoSuchUpload).into())
+            }
+            Err(e) => Err(self.bucket_error(bucket, e).into()),
+        }
     }
 
     /// The records of the listed parts, in the listed order. A missing part
@@ -464,7 +522,7 @@ impl Tessera {
             .abort_upload(&bucket.name, &req.input.key, &upload_id)
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
-        tracing::info!(bucket = %bucket.name, key = %req.input.key, %upload_id, "multipart upload aborted");
+        tracing::info!(bucket = %bucket.name, key = ?req.input.key, %upload_id, "multipart upload aborted");
         Ok(S3Response::new(AbortMultipartUploadOutput::default()))
     }
 

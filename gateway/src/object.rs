@@ -47,6 +47,7 @@ impl Tessera {
                     content_md5: input.content_md5.as_deref(),
                     ..incoming
                 },
+                crate::limits::MAX_PUT_SIZE,
                 true,
             )
             .await?;
@@ -76,14 +77,16 @@ impl Tessera {
                 .unwrap_or_default(),
             checksums,
             part_sizes: Vec::new(),
+            upload_id: None,
         };
         let condition = WriteCondition {
             shards_written_since_unix_ms: Some(written.shards_written_since()),
+            bucket_id: Some(bucket.id),
             ..condition
         };
         self.commit_written(&meta, &written.data, &condition)
             .await?;
-        tracing::info!(bucket = %meta.bucket, key = %meta.key, bytes = meta.size, "object stored");
+        tracing::info!(bucket = %meta.bucket, key = ?meta.key, bytes = meta.size, "object stored");
         let sums = crate::checksum::to_output(&meta.checksums);
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(meta.etag)),
@@ -252,7 +255,7 @@ impl Tessera {
             .await
             .map_err(|e| self.bucket_error(&bucket.name, e))?;
         if removed.is_some() {
-            tracing::info!(bucket = %bucket.name, key = %req.input.key, "object deleted");
+            tracing::info!(bucket = %bucket.name, key = ?req.input.key, "object deleted");
         }
         // S3 answers 204 whether or not the key existed.
         Ok(S3Response::new(DeleteObjectOutput::default()))
@@ -367,7 +370,7 @@ pub(crate) fn write_condition(
     Ok(WriteCondition {
         if_none_match_any,
         if_match,
-        shards_written_since_unix_ms: None,
+        ..WriteCondition::default()
     })
 }
 

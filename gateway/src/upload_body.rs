@@ -12,6 +12,7 @@ use s3s::{S3Error, S3ErrorCode, TrailingHeaders};
 
 use crate::checksum::DeclaredChecksums;
 use crate::error::GatewayError;
+use crate::limits::UploadLength;
 use crate::object::parse_content_md5;
 use crate::service::Tessera;
 use crate::writer::Written;
@@ -35,30 +36,35 @@ pub(crate) struct ReceivedBody {
 }
 
 impl Tessera {
+    /// Stores and checks a body of at most `max` bytes (PutObject's or
+    /// UploadPart's limit); one declared larger is refused before a byte of
+    /// it is read.
     pub(crate) async fn receive_body(
         &self,
         incoming: IncomingBody<'_>,
+        max: u64,
         allow_inline: bool,
     ) -> Result<ReceivedBody, S3Error> {
-        let expected_len = match incoming.content_length {
+        let declared = match incoming.content_length {
             Some(len) => Some(u64::try_from(len).map_err(|_| {
                 S3Error::with_message(S3ErrorCode::InvalidArgument, "Content-Length is negative.")
             })?),
             None => None,
         };
+        let length = UploadLength::new(declared, max)?;
         let content_md5 = parse_content_md5(incoming.content_md5)?;
         let hasher = incoming.declared.hasher();
         let version = VersionId::new();
         let written = match incoming.body {
             Some(body) => {
                 self.io
-                    .write_object(body, expected_len, allow_inline, hasher)
+                    .write_object(body, length, allow_inline, hasher)
                     .await
             }
             None => {
                 let empty = futures::stream::empty();
                 self.io
-                    .write_object(empty, expected_len, allow_inline, hasher)
+                    .write_object(empty, length, allow_inline, hasher)
                     .await
             }
         }?;

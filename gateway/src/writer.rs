@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 
 use crate::digest_pipe::{BodyDigests, DigestPipe};
 use crate::error::GatewayError;
+use crate::limits::UploadLength;
 use crate::object_io::ObjectIo;
 
 /// How many nodes a failed shard write may move through before giving up.
@@ -92,14 +93,15 @@ impl Pipeline {
 }
 
 impl ObjectIo {
-    /// Stores `body` as the data of an object version or part. With
-    /// `expected_len`, a body that ends early or runs long is refused (and what
-    /// was written of it is deleted). `allow_inline` lets a small body live in
-    /// metadata; multipart parts are always striped so they can be joined.
+    /// Stores `body` as the data of an object version or part. A body that
+    /// ends short of its declared `length`, runs past it or past the limit
+    /// is refused (and what was written of it is deleted). `allow_inline`
+    /// lets a small body live in metadata; multipart parts are always
+    /// striped so they can be joined.
     pub async fn write_object<S>(
         self: &Arc<Self>,
         body: S,
-        expected_len: Option<u64>,
+        length: UploadLength,
         allow_inline: bool,
         checksums: Option<s3s::checksum::ChecksumHasher>,
     ) -> Result<Written, GatewayError>
@@ -109,7 +111,7 @@ impl ObjectIo {
         let started_unix_ms = metadata::model::now_unix_ms();
         let mut pipeline = Pipeline::default();
         let result = self
-            .write_stripes(body, expected_len, allow_inline, checksums, &mut pipeline)
+            .write_stripes(body, length, allow_inline, checksums, &mut pipeline)
             .await;
         // Whatever happened, wait for in-flight stripes: nothing may be left
         // writing shards after this returns.
@@ -143,7 +145,7 @@ impl ObjectIo {
     async fn write_stripes<S>(
         self: &Arc<Self>,
         body: S,
-        expected_len: Option<u64>,
+        mut length: UploadLength,
         allow_inline: bool,
         checksums: Option<s3s::checksum::ChecksumHasher>,
         pipeline: &mut Pipeline,
@@ -155,17 +157,12 @@ impl ObjectIo {
         let mut body = std::pin::pin!(body);
         let mut digests = DigestPipe::new(checksums);
         let mut buf = BytesMut::new();
-        let mut total: u64 = 0;
+        let expected_len = length.declared();
         let in_flight = self.config.stripes_in_flight.max(1);
 
         while let Some(chunk) = body.next().await {
             let mut chunk = chunk.map_err(GatewayError::Body)?;
-            total += chunk.len() as u64;
-            if let Some(expected) = expected_len
-                && total > expected
-            {
-                return Err(GatewayError::BodyTooLong { expected });
-            }
+            length.take(chunk.len())?;
             digests.update(chunk.clone()).await;
             while chunk.has_remaining() {
                 if buf.capacity() == 0 {
@@ -192,14 +189,7 @@ impl ObjectIo {
             }
         }
 
-        if let Some(expected) = expected_len
-            && total != expected
-        {
-            return Err(GatewayError::IncompleteBody {
-                got: total,
-                expected,
-            });
-        }
+        let total = length.finish()?;
         let digests = digests
             .finish()
             .await

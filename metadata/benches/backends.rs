@@ -70,6 +70,7 @@ fn object(bucket: &BucketName, key: String) -> ObjectMeta {
         user_metadata: Default::default(),
         checksums: Default::default(),
         part_sizes: Vec::new(),
+        upload_id: None,
     }
 }
 

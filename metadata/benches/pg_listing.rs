@@ -64,6 +64,7 @@ fn template(bucket: &BucketName, version: VersionId) -> String {
         user_metadata: Default::default(),
         checksums: Default::default(),
         part_sizes: Vec::new(),
+        upload_id: None,
     };
     serde_json::to_string(&meta).expect("encode metadata")
 }

@@ -23,7 +23,9 @@ use serde::de::DeserializeOwned;
 
 use crate::cluster_auth::ClusterSecret;
 use crate::error::{ErrorBody, MetadataError};
-use crate::ids::{AccessKeyId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId};
+use crate::ids::{
+    AccessKeyId, BucketId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId,
+};
 use crate::model::{
     AccessKey, AccessKeySummary, BucketInfo, BucketUpdate, CompleteRequest, ListPage, ListQuery,
     MultipartUpload, NodeHeartbeat, NodeStatus, ObjectData, ObjectMeta, PartRecord, PartsPage,
@@ -162,8 +164,9 @@ impl MetadataClient {
             .await
     }
 
-    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds any object or
-    /// multipart upload in progress.
+    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds any object. Its
+    /// multipart uploads in progress are aborted with it (their parts'
+    /// data becomes garbage), as S3 does.
     pub async fn delete_bucket(&self, name: &BucketName) -> Result<(), MetadataError> {
         self.call_no_content::<()>(Method::DELETE, &format!("/v1/buckets/{name}"), None)
             .await
@@ -182,7 +185,9 @@ impl MetadataClient {
 
     /// [`MetadataClient::commit_object`] under a precondition on the key's
     /// current version, checked in the commit's transaction:
-    /// `PreconditionFailed`, or `NoSuchKey` for `if_match` without a version.
+    /// `PreconditionFailed`, or `NoSuchKey` for `if_match` without a version;
+    /// and `NoSuchBucket` when the bucket is not `condition.bucket_id` (the
+    /// one the request checked) any more.
     pub async fn commit_object_if(
         &self,
         meta: &ObjectMeta,
@@ -313,7 +318,9 @@ impl MetadataClient {
 
     /// Records a part whose shards are durable. Returns the earlier attempt
     /// of the same part number, whose data is now garbage. `NoSuchUpload`
-    /// (then `data` is garbage too, so its shards are collected).
+    /// (then `data` is garbage too, so its shards are collected), or
+    /// `NoSuchBucket` when the bucket is not `bucket_id` (the one the
+    /// request checked) any more.
     pub async fn commit_part(
         &self,
         bucket: &BucketName,
@@ -321,11 +328,13 @@ impl MetadataClient {
         upload_id: &UploadId,
         part: &PartRecord,
         data: &ObjectData,
+        bucket_id: Option<BucketId>,
     ) -> Result<Option<PartRecord>, MetadataError> {
         let body = CommitPartRequest {
             upload: upload_req(bucket, key, upload_id),
             part: part.clone(),
             data: data.clone(),
+            bucket_id,
         };
         let r: ReplacedPartResponse = self
             .call(Method::POST, "/v1/uploads/commit-part", Some(&body))

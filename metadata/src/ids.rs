@@ -20,6 +20,8 @@ pub enum IdError {
     VersionId(String),
     #[error("invalid upload id {0:?}: 32 lowercase hex digits")]
     UploadId(String),
+    #[error("invalid bucket id {0:?}: 32 lowercase hex digits")]
+    BucketId(String),
     #[error("invalid user name {0:?}: 1-64 characters of A-Z, a-z, 0-9 and +=,.@_-")]
     UserName(String),
     #[error("invalid access key id {0:?}: 3-128 characters of A-Z, a-z, 0-9, '.', '_' and '-'")]
@@ -284,6 +286,54 @@ impl fmt::Debug for UploadId {
 }
 serde_via_str!(UploadId);
 
+/// Which creation of a bucket name a record or a request is about. A name
+/// can be deleted and created again, by another user, while a request that
+/// checked the first bucket's owner is still streaming its body: writes
+/// carry the id of the bucket they checked, and metadata refuses them
+/// (`NoSuchBucket`) in the committing transaction when the bucket under
+/// that name is not that one any more. Random per creation, so a name's
+/// creations never share one. The nil id (the default) stands for the one
+/// creation of a bucket made before buckets had ids: at most one such
+/// record exists per name, and every later creation gets a random id.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct BucketId(pub uuid::Uuid);
+
+impl BucketId {
+    pub fn new() -> Self {
+        BucketId(uuid::Uuid::new_v4())
+    }
+}
+
+impl FromStr for BucketId {
+    type Err = IdError;
+    /// Only the exact form [`fmt::Display`] writes, like [`UploadId`].
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        let ok = s.len() == 32
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        if !ok {
+            return Err(IdError::BucketId(s.to_owned()));
+        }
+        uuid::Uuid::try_parse(s)
+            .map(BucketId)
+            .map_err(|_| IdError::BucketId(s.to_owned()))
+    }
+}
+
+impl fmt::Display for BucketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0.simple())
+    }
+}
+
+impl fmt::Debug for BucketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BucketId({})", self.0.simple())
+    }
+}
+
+serde_via_str!(BucketId);
+
 /// A user: who owns buckets. Spelled as IAM spells user names, so names
 /// carried over from AWS fit.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -380,6 +430,20 @@ pub const MAX_KEY_BYTES: usize = 1024;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bucket_ids_round_trip_in_one_spelling() {
+        let id = BucketId::new();
+        assert_eq!(id.to_string().parse::<BucketId>(), Ok(id));
+        assert_ne!(id, BucketId::new());
+        assert_eq!(
+            BucketId::default().to_string(),
+            "00000000000000000000000000000000"
+        );
+        for bad in ["", "xyz", &id.to_string().to_uppercase(), &id.0.to_string()] {
+            assert!(bad.parse::<BucketId>().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn user_names_and_access_key_ids() {

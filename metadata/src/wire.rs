@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{BucketName, UploadId};
+use crate::ids::{BucketId, BucketName, UploadId};
 use crate::model::{
     AccessKeySummary, BucketInfo, ObjectData, ObjectMeta, PartRecord, UserInfo, WriteCondition,
 };
@@ -148,6 +148,10 @@ pub struct CommitPartRequest {
     pub upload: UploadRequest,
     pub part: PartRecord,
     pub data: ObjectData,
+    /// The bucket whose ownership the request checked: the commit is
+    /// `NoSuchBucket` if the name holds another bucket by now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_id: Option<BucketId>,
 }
 
 /// Answer of `commit-part`: the attempt of the same part number it replaced.

@@ -1,7 +1,8 @@
 //! Garbage collection with real processes: the shards of deleted,
-//! overwritten, aborted and refused uploads leave the disks after the grace
-//! period, and no shard a live manifest names ever does, even when another
-//! object with the same bytes shares its files.
+//! overwritten, aborted and refused uploads, and of the unfinished uploads of
+//! a deleted bucket, leave the disks after the grace period, and no shard a
+//! live manifest names ever does, even when another object with the same
+//! bytes shares its files.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use tests::pattern;
 const MIB: usize = 1024 * 1024;
 
 /// Every shard file on every node's disk.
-fn files_on_disk(t: &TestCluster) -> BTreeSet<PathBuf> {
+pub(crate) fn files_on_disk(t: &TestCluster) -> BTreeSet<PathBuf> {
     let mut out = BTreeSet::new();
     for i in 0..t.cluster.node_count() {
         let shards = t.cluster.node_data_dir(i).join("shards");
@@ -210,4 +211,125 @@ async fn unreferenced_shards_leave_the_disks_and_named_ones_never_do() {
     tokio::time::sleep(Duration::from_secs(3)).await;
     put(&t.s3, "collect", "twin", &keep).await;
     assert!(get(&t.s3, "collect", "twin", None).await == keep);
+}
+
+/// `aws s3 rb --force` after an abandoned multipart upload: S3 deletes a
+/// bucket whose only contents are unfinished uploads, and drops them. The
+/// bucket goes, and the uploaded part's shards leave the disks like those of
+/// an aborted upload. An object still keeps a bucket (`BucketNotEmpty`).
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_a_bucket_drops_its_unfinished_uploads() {
+    let t = TestCluster::start_with(Options {
+        gc_grace: Some(Duration::from_secs(1)),
+        ..Options::default()
+    })
+    .await;
+    t.s3.create_bucket().bucket("abandon").send().await.unwrap();
+    put(&t.s3, "abandon", "left", b"a small object").await;
+    let up =
+        t.s3.create_multipart_upload()
+            .bucket("abandon")
+            .key("big.mp4")
+            .send()
+            .await
+            .unwrap();
+    let id = up.upload_id().unwrap().to_owned();
+    t.s3.upload_part()
+        .bucket("abandon")
+        .key("big.mp4")
+        .upload_id(&id)
+        .part_number(1)
+        .body(pattern(5 * MIB, 40).into())
+        .send()
+        .await
+        .unwrap();
+    // A second upload with no part at all.
+    t.s3.create_multipart_upload()
+        .bucket("abandon")
+        .key("other.mp4")
+        .send()
+        .await
+        .unwrap();
+
+    // The part's shard files, as metadata names them.
+    let bucket = "abandon".parse().unwrap();
+    let (_, data) = t
+        .metadata()
+        .get_part(&bucket, "big.mp4", &id.parse().unwrap(), 1)
+        .await
+        .unwrap();
+    let ObjectData::Striped(manifest) = data else {
+        panic!("a part is always striped")
+    };
+    let part_files: BTreeSet<PathBuf> = manifest.shards().map(|s| t.shard_file(s)).collect();
+    assert!(!part_files.is_empty());
+    let on_disk = files_on_disk(&t);
+    assert!(part_files.iter().all(|f| on_disk.contains(f)));
+
+    // The object keeps the bucket, and the refusal drops nothing.
+    let err =
+        t.s3.delete_bucket()
+            .bucket("abandon")
+            .send()
+            .await
+            .unwrap_err();
+    assert_eq!(
+        err.into_service_error().meta().code(),
+        Some("BucketNotEmpty")
+    );
+    let listed =
+        t.s3.list_multipart_uploads()
+            .bucket("abandon")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(listed.uploads().len(), 2);
+
+    // With only the uploads left, DeleteBucket succeeds.
+    t.s3.delete_object()
+        .bucket("abandon")
+        .key("left")
+        .send()
+        .await
+        .unwrap();
+    t.s3.delete_bucket().bucket("abandon").send().await.unwrap();
+    let err =
+        t.s3.head_bucket()
+            .bucket("abandon")
+            .send()
+            .await
+            .unwrap_err();
+    assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(404));
+    let buckets = t.s3.list_buckets().send().await.unwrap();
+    assert!(
+        buckets
+            .buckets()
+            .iter()
+            .all(|b| b.name() != Some("abandon"))
+    );
+
+    // The part's shards are collected after the grace period.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let on_disk = files_on_disk(&t);
+        let left = part_files.iter().filter(|f| on_disk.contains(*f)).count();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} shard files of the dropped upload are still on disk"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // The name re-created is an empty bucket: the old uploads are gone.
+    t.s3.create_bucket().bucket("abandon").send().await.unwrap();
+    let listed =
+        t.s3.list_multipart_uploads()
+            .bucket("abandon")
+            .send()
+            .await
+            .unwrap();
+    assert!(listed.uploads().is_empty());
 }

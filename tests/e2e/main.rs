@@ -25,6 +25,7 @@ mod s3_buckets;
 mod s3_checksums;
 mod s3_cors_and_hosts;
 mod s3_errors;
+mod s3_limits;
 mod s3_listing;
 mod s3_multipart;
 mod s3_objects;

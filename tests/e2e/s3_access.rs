@@ -309,3 +309,106 @@ async fn public_read_buckets_serve_anonymous_get_and_head_only() {
             .unwrap_err();
     assert_eq!(code(e.into_service_error()), "NotImplemented");
 }
+
+/// A PUT checks the bucket's owner when it starts, and lands in that bucket
+/// or nowhere. Here the bucket is deleted and created again by another user
+/// while the body is still on its way: the PUT answers `NoSuchBucket`, the
+/// new owner's bucket stays empty, and the shards already written for the
+/// body leave the disks like those of any refused upload.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_slow_put_never_lands_in_a_bucket_created_again_meanwhile() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use crate::garbage_collection::files_on_disk;
+    use crate::harness::Options;
+    use crate::raw_sigv4::{Signer, host_of};
+
+    let t = TestCluster::start_with(Options {
+        gc_grace: Some(Duration::from_secs(1)),
+        ..Options::default()
+    })
+    .await;
+    let (bob_id, bob_secret) = create_user(&t, "bob").await;
+    let bob = t.client_with(&bob_id, &bob_secret);
+    t.s3.create_bucket().bucket("shared").send().await.unwrap();
+
+    // The PUT's head and the first stripes of its body, by the test user.
+    const MIB: usize = 1024 * 1024;
+    let body = tests::pattern(9 * MIB, 7);
+    let endpoint = t.cluster.s3_endpoint();
+    let host = host_of(&endpoint);
+    let signed = Signer::for_tests().sign_request(
+        "PUT",
+        &host,
+        "/shared/slow.bin",
+        "",
+        Vec::new(),
+        "UNSIGNED-PAYLOAD",
+        time::OffsetDateTime::now_utc(),
+    );
+    let mut head = "PUT /shared/slow.bin HTTP/1.1\r\n".to_owned();
+    for (k, v) in &signed.headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    ));
+    let mut conn = tokio::net::TcpStream::connect(&host).await.unwrap();
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&body[..6 * MIB]).await.unwrap();
+    conn.flush().await.unwrap();
+    // Shards of the body are on the disks: the gateway checked the bucket
+    // and is storing the body.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while files_on_disk(&t).is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "no shard of the body was written"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    // Meanwhile the bucket goes, and Bob takes the name.
+    t.s3.delete_bucket().bucket("shared").send().await.unwrap();
+    bob.create_bucket().bucket("shared").send().await.unwrap();
+
+    conn.write_all(&body[6 * MIB..]).await.unwrap();
+    conn.flush().await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), conn.read_to_end(&mut answer))
+        .await
+        .expect("the PUT is answered")
+        .expect("read the answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 404") && answer.contains("<Code>NoSuchBucket</Code>"),
+        "{answer}"
+    );
+
+    // Bob's bucket holds nothing of it.
+    let e = bob
+        .head_object()
+        .bucket("shared")
+        .key("slow.bin")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(e.raw_response().map(|r| r.status().as_u16()), Some(404));
+    let listed = bob.list_objects_v2().bucket("shared").send().await.unwrap();
+    assert!(listed.contents().is_empty(), "{:?}", listed.contents());
+
+    // And the body's shards are collected.
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let left = files_on_disk(&t).len();
+        if left == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{left} shard files of the refused PUT are still on disk"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

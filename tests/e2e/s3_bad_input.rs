@@ -1,7 +1,8 @@
 //! Requests no SDK would send: plain bodies that do not match their
 //! Content-Length or `x-amz-content-sha256`, XML with DTDs and entities, keys
 //! with dot segments, unknown upload ids, operations we do not offer, clocks
-//! off by more than S3 allows, and presigned URLs past their expiry.
+//! off by more than S3 allows, and presigned URLs past their expiry; and
+//! keys that try to forge lines in the logs.
 
 use std::time::Duration;
 
@@ -709,4 +710,113 @@ async fn expired_presigned_urls_are_refused() {
     assert_eq!(resp.status().as_u16(), 403);
     assert!(resp.text().await.unwrap().contains("Request has expired"));
     assert_absent(&t, "pre", "late").await;
+}
+
+/// Object keys are the client's bytes, newlines included, and they appear in
+/// the logs of the gateway and of metadata. A key carrying a newline and a
+/// made-up log line must not become a line of its own in any log: keys are
+/// logged escaped (`"a\nb"`), never as they are.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_key_cannot_forge_a_log_line() {
+    use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
+
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("logs").send().await.unwrap();
+    const FORGED: &str = "2030-01-01T00:00:00.000000Z  INFO forged: all is well";
+    let key = |name: &str| format!("{name}\n{FORGED}\r\n{FORGED}");
+
+    // Every operation that logs a key at the default level.
+    put(&t.s3, "logs", &key("put"), b"body").await;
+    t.s3.copy_object()
+        .bucket("logs")
+        .key(key("copy"))
+        .copy_source(format!("logs/{}", percent_encoded(&key("put"))))
+        .send()
+        .await
+        .unwrap();
+    let up =
+        t.s3.create_multipart_upload()
+            .bucket("logs")
+            .key(key("multipart"))
+            .send()
+            .await
+            .unwrap();
+    let id = up.upload_id().unwrap();
+    let part =
+        t.s3.upload_part()
+            .bucket("logs")
+            .key(key("multipart"))
+            .upload_id(id)
+            .part_number(1)
+            .body(b"only part".to_vec().into())
+            .send()
+            .await
+            .unwrap();
+    t.s3.complete_multipart_upload()
+        .bucket("logs")
+        .key(key("multipart"))
+        .upload_id(id)
+        .multipart_upload(
+            CompletedMultipartUpload::builder()
+                .parts(
+                    CompletedPart::builder()
+                        .part_number(1)
+                        .set_e_tag(part.e_tag().map(str::to_owned))
+                        .build(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let aborted =
+        t.s3.create_multipart_upload()
+            .bucket("logs")
+            .key(key("aborted"))
+            .send()
+            .await
+            .unwrap();
+    t.s3.abort_multipart_upload()
+        .bucket("logs")
+        .key(key("aborted"))
+        .upload_id(aborted.upload_id().unwrap())
+        .send()
+        .await
+        .unwrap();
+    t.s3.delete_object()
+        .bucket("logs")
+        .key(key("put"))
+        .send()
+        .await
+        .unwrap();
+
+    let logs = t.cluster.spec().data_dir.join("logs");
+    let mut escaped = 0;
+    for entry in std::fs::read_dir(&logs).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for line in text.lines() {
+            assert!(
+                !line.starts_with(FORGED),
+                "{}: a key forged the line {line:?}",
+                path.display()
+            );
+        }
+        escaped += text.matches(&format!("\\n{FORGED}\\r\\n{FORGED}")).count();
+    }
+    // The keys were logged, escaped: the check above saw them.
+    assert!(escaped >= 6, "{escaped} escaped keys in the logs");
+}
+
+/// `x-amz-copy-source` is a header: the SDK sends it as given, so a key in
+/// it is percent-encoded by the caller.
+fn percent_encoded(key: &str) -> String {
+    key.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' | b'/' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }

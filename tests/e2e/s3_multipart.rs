@@ -419,3 +419,108 @@ async fn upload_part_copy_with_ranges() {
     expected.extend_from_slice(&source);
     assert!(get(&t.s3, "upc", "joined", None).await == expected);
 }
+
+/// CompleteMultipartUpload sent again after it succeeded (a client that lost
+/// the answer retries) gets the first answer again, checksum included, for
+/// as long as the object it made is the key's current version. A completion
+/// of the same upload listing other parts is no repeat, and once the key is
+/// overwritten the upload is unknown: both `NoSuchUpload`.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_completion_answers_as_the_first() {
+    use aws_sdk_s3::types::ChecksumAlgorithm;
+    let t = TestCluster::start().await;
+    t.s3.create_bucket().bucket("again").send().await.unwrap();
+    let parts = [pattern(5 * MIB, 51), pattern(MIB, 52)];
+    let created =
+        t.s3.create_multipart_upload()
+            .bucket("again")
+            .key("clip.mp4")
+            .checksum_algorithm(ChecksumAlgorithm::Crc32)
+            .send()
+            .await
+            .unwrap();
+    let id = created.upload_id().unwrap().to_owned();
+    let mut done = Vec::new();
+    for (i, data) in parts.iter().enumerate() {
+        let n = i as i32 + 1;
+        let out =
+            t.s3.upload_part()
+                .bucket("again")
+                .key("clip.mp4")
+                .upload_id(&id)
+                .part_number(n)
+                .checksum_algorithm(ChecksumAlgorithm::Crc32)
+                .body(data.clone().into())
+                .send()
+                .await
+                .unwrap();
+        done.push(
+            CompletedPart::builder()
+                .part_number(n)
+                .set_e_tag(out.e_tag().map(str::to_owned))
+                .set_checksum_crc32(out.checksum_crc32().map(str::to_owned))
+                .build(),
+        );
+    }
+    let complete = || {
+        t.s3.complete_multipart_upload()
+            .bucket("again")
+            .key("clip.mp4")
+            .upload_id(&id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(done.clone()))
+                    .build(),
+            )
+            .send()
+    };
+    let answer =
+        |o: &aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput| {
+            (
+                o.bucket().map(str::to_owned),
+                o.key().map(str::to_owned),
+                o.e_tag().map(str::to_owned),
+                o.location().map(str::to_owned),
+                o.checksum_crc32().map(str::to_owned),
+                o.checksum_type().cloned(),
+            )
+        };
+    let first = complete().await.unwrap();
+    let expected = expected_etag(&[&parts[0], &parts[1]]);
+    assert_eq!(first.e_tag(), Some(expected.as_str()));
+    assert!(first.checksum_crc32().is_some_and(|c| c.ends_with("-2")));
+    let second = complete().await.unwrap();
+    assert_eq!(answer(&second), answer(&first));
+    // Nothing happened the second time: the object is the one completed.
+    let head =
+        t.s3.head_object()
+            .bucket("again")
+            .key("clip.mp4")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(head.e_tag(), Some(expected.as_str()));
+    assert!(get(&t.s3, "again", "clip.mp4", None).await == parts.concat());
+
+    // A completion listing other parts repeats nothing.
+    let other =
+        t.s3.complete_multipart_upload()
+            .bucket("again")
+            .key("clip.mp4")
+            .upload_id(&id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(done[..1].to_vec()))
+                    .build(),
+            )
+            .send()
+            .await;
+    assert_eq!(code(other.unwrap_err()).as_deref(), Some("NoSuchUpload"));
+
+    // Overwritten: the upload is gone for good.
+    crate::harness::put(&t.s3, "again", "clip.mp4", b"replaced").await;
+    assert_eq!(
+        code(complete().await.unwrap_err()).as_deref(),
+        Some("NoSuchUpload")
+    );
+}

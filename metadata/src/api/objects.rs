@@ -35,7 +35,7 @@ pub(super) async fn handle_commit_object(
         .await;
     changes::announce(&state, &bucket, &key).await;
     let replaced = replaced?;
-    tracing::debug!(%bucket, %key, %version, replaced = ?replaced.as_ref().map(|m| m.version), "committed");
+    tracing::debug!(%bucket, ?key, %version, replaced = ?replaced.as_ref().map(|m| m.version), "committed");
     Ok(Json(ReplacedResponse { replaced }))
 }
 

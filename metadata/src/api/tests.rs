@@ -18,6 +18,7 @@ use crate::server::{ServeError, serve};
 use crate::store::conformance::{meta, striped};
 use crate::wire::{MAX_HEADS_PER_REQUEST, ObjectKeyRequest};
 
+mod bucket_ids;
 mod uploads;
 
 const SECRET: &str = "test-cluster-secret-0123";

@@ -22,7 +22,7 @@ pub(super) async fn handle_create_upload(
     validate::owner(&upload.owner)?;
     let (bucket, key, upload_id) = (upload.bucket.clone(), upload.key.clone(), upload.upload_id);
     state.store.create_upload(upload).await?;
-    tracing::debug!(%bucket, %key, %upload_id, "upload created");
+    tracing::debug!(%bucket, ?key, %upload_id, "upload created");
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -44,14 +44,26 @@ pub(super) async fn handle_commit_part(
     ApiJson(req): ApiJson<CommitPartRequest>,
 ) -> Result<Json<ReplacedPartResponse>, ApiError> {
     validate::commit_part(&req)?;
-    let CommitPartRequest { upload, part, data } = req;
+    let CommitPartRequest {
+        upload,
+        part,
+        data,
+        bucket_id,
+    } = req;
     let number = part.part_number;
     let replaced = state
         .store
-        .commit_part(&upload.bucket, &upload.key, &upload.upload_id, part, data)
+        .commit_part(
+            &upload.bucket,
+            &upload.key,
+            &upload.upload_id,
+            part,
+            data,
+            bucket_id,
+        )
         .await?;
     tracing::debug!(
-        bucket = %upload.bucket, key = %upload.key, upload_id = %upload.upload_id,
+        bucket = %upload.bucket, key = ?upload.key, upload_id = %upload.upload_id,
         part = number, replaced = ?replaced.as_ref().map(|p| p.version), "part committed"
     );
     Ok(Json(ReplacedPartResponse { replaced }))
@@ -108,7 +120,7 @@ pub(super) async fn handle_complete_upload(
     changes::announce(&state, &bucket, &key).await;
     let replaced = replaced?;
     tracing::info!(
-        %bucket, %key, %upload_id, %version, parts,
+        %bucket, ?key, %upload_id, %version, parts,
         replaced = ?replaced.as_ref().map(|m| m.version), "upload completed"
     );
     Ok(Json(ReplacedResponse { replaced }))
@@ -123,7 +135,7 @@ pub(super) async fn handle_abort_upload(
         .store
         .abort_upload(&req.bucket, &req.key, &req.upload_id)
         .await?;
-    tracing::info!(bucket = %req.bucket, key = %req.key, upload_id = %req.upload_id, "upload aborted");
+    tracing::info!(bucket = %req.bucket, key = ?req.key, upload_id = %req.upload_id, "upload aborted");
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -112,6 +112,11 @@ pub(super) fn uploads_query(q: &UploadsQuery) -> Result<(), MetadataError> {
 /// become the current version of a key.
 pub(super) fn commit(meta: &ObjectMeta, data: &ObjectData) -> Result<(), MetadataError> {
     key(&meta.key)?;
+    // A plain write naming an upload would answer that upload's retried
+    // completions with this version.
+    if meta.upload_id.is_some() {
+        return Err(invalid("only a completed upload names an upload id"));
+    }
     // GetObject?partNumber slices the object by these sizes.
     if !meta.part_sizes.is_empty()
         && meta
@@ -235,6 +240,7 @@ mod tests {
             user_metadata: Default::default(),
             checksums: Default::default(),
             part_sizes: Vec::new(),
+            upload_id: None,
         }
     }
 
@@ -265,6 +271,9 @@ mod tests {
         assert!(commit(&parts, &manifest(6, 40)).is_ok());
         parts.part_sizes = vec![30, 11];
         assert!(commit(&parts, &manifest(6, 40)).is_err());
+        let mut claims_upload = meta(40);
+        claims_upload.upload_id = Some(crate::ids::UploadId::new());
+        assert!(commit(&claims_upload, &manifest(6, 40)).is_err());
     }
 
     #[test]

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use proptest::prelude::*;
 
 use super::list_objects;
-use crate::ids::{BucketName, UploadId, VersionId};
+use crate::ids::{BucketId, BucketName, UploadId, VersionId};
 use crate::model::{
     BucketInfo, CompleteRequest, ListPage, ListQuery, MultipartUpload, NodeHeartbeat, ObjectData,
     ObjectMeta, PartRecord, PartsPage, UploadsPage, UploadsQuery,
@@ -201,8 +201,11 @@ impl MetaStore for Counting {
         id: &UploadId,
         part: PartRecord,
         data: ObjectData,
+        bucket_id: Option<BucketId>,
     ) -> Result<Option<PartRecord>, StoreError> {
-        self.inner.commit_part(bucket, key, id, part, data).await
+        self.inner
+            .commit_part(bucket, key, id, part, data, bucket_id)
+            .await
     }
     async fn list_parts(
         &self,

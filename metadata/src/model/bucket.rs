@@ -1,13 +1,17 @@
 use serde::{Deserialize, Serialize};
 
 use super::cors::CorsConfig;
-use crate::ids::BucketName;
+use crate::ids::{BucketId, BucketName};
 
 /// A bucket, who owns it, and who else may read it. The owner is a user name;
 /// requests signed by any other user are refused by the gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BucketInfo {
     pub name: BucketName,
+    /// This creation of the name (see [`BucketId`]); records written before
+    /// buckets had ids read as the nil id.
+    #[serde(default)]
+    pub id: BucketId,
     pub owner: String,
     pub created_unix_ms: i64,
     /// Anonymous GET and HEAD of its objects are allowed (canned ACL
@@ -23,6 +27,7 @@ impl BucketInfo {
     pub fn new(name: BucketName, owner: String, created_unix_ms: i64) -> Self {
         BucketInfo {
             name,
+            id: BucketId::new(),
             owner,
             created_unix_ms,
             public_read: false,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{BucketName, UploadId, VersionId};
+use crate::ids::{BucketId, BucketName, UploadId, VersionId};
 use crate::model::{ObjectHeaders, ObjectMeta, WriteCondition};
 
 /// An upload in progress. It carries what CreateMultipartUpload was told
@@ -30,6 +30,12 @@ pub struct MultipartUpload {
     /// object's checksum follows from the parts').
     #[serde(default)]
     pub checksum_type: Option<String>,
+    /// The bucket it was created in (the one whose ownership
+    /// CreateMultipartUpload checked): creating it is refused
+    /// (`NoSuchBucket`) if the bucket changed meanwhile. `None` from
+    /// older gateways and in records written before it was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_id: Option<BucketId>,
 }
 
 /// One uploaded part. Uploading the same part number again replaces it; each

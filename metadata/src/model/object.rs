@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{BucketName, VersionId};
+use crate::ids::{BucketId, BucketName, UploadId, VersionId};
 use crate::model::Manifest;
 
 /// The HTTP representation headers S3 stores with an object and returns on GET.
@@ -48,12 +48,29 @@ pub struct ObjectMeta {
     /// without the upload. Empty for single PUTs.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub part_sizes: Vec<u64>,
+    /// The multipart upload this version was completed from. A client that
+    /// lost the answer to CompleteMultipartUpload sends it again after the
+    /// upload is gone; while this version is still current, that retry is
+    /// recognised by it and answered as the first request was. Set by the
+    /// store at completion; `None` for every other write (and for versions
+    /// completed before it was recorded, which decode unchanged).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<UploadId>,
+}
+
+impl ObjectMeta {
+    /// Whether this version is what completing `upload` made.
+    pub fn completed_from(&self, upload: &UploadId) -> bool {
+        self.upload_id.as_ref() == Some(upload)
+    }
 }
 
 /// A conditional write's precondition on the key's current version, checked
 /// inside the commit's transaction so that concurrent writers cannot both
 /// win: `If-None-Match: *` (only if no current version) and `If-Match`
-/// (only if the current version has this ETag).
+/// (only if the current version has this ETag); and what the write's
+/// request checked before its body arrived (the bucket, when its shards
+/// began), which must still hold when it commits.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WriteCondition {
     #[serde(default)]
@@ -66,6 +83,13 @@ pub struct WriteCondition {
     /// the client retries; without it, only collections under way refuse.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shards_written_since_unix_ms: Option<i64>,
+    /// The bucket whose ownership the request checked. If the bucket was
+    /// deleted (and perhaps created again by someone else) since, the
+    /// commit is `NoSuchBucket`: a slow upload never lands in a bucket its
+    /// signer was not checked against. `None`: not checked (internal
+    /// writers, older gateways).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket_id: Option<BucketId>,
 }
 
 impl WriteCondition {
@@ -73,6 +97,7 @@ impl WriteCondition {
         !self.if_none_match_any
             && self.if_match.is_none()
             && self.shards_written_since_unix_ms.is_none()
+            && self.bucket_id.is_none()
     }
 }
 
@@ -114,5 +139,35 @@ mod base64_bytes {
             .decode(s.as_bytes())
             .map(Bytes::from)
             .map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Records written before versions named their upload decode unchanged
+    /// (both backends store this JSON), and a version that names none is
+    /// written exactly as before.
+    #[test]
+    fn versions_without_an_upload_id_decode_and_encode_as_before() {
+        let version = VersionId::new();
+        let old = format!(
+            r#"{{"bucket":"media","key":"k","version":"{version}","size":3,"etag":"abc-1","last_modified_unix_ms":2,"headers":{{}},"part_sizes":[3]}}"#
+        );
+        let meta: ObjectMeta = serde_json::from_str(&old).unwrap();
+        assert_eq!((meta.version, meta.upload_id), (version, None));
+        assert!(!meta.completed_from(&UploadId::new()));
+        let again = serde_json::to_string(&meta).unwrap();
+        assert!(!again.contains("upload_id"), "{again}");
+
+        let id = UploadId::new();
+        let named = ObjectMeta {
+            upload_id: Some(id),
+            ..meta
+        };
+        let back: ObjectMeta =
+            serde_json::from_slice(&serde_json::to_vec(&named).unwrap()).unwrap();
+        assert!(back.completed_from(&id));
     }
 }

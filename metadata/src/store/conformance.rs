@@ -38,6 +38,7 @@ pub(crate) fn meta(b: &str, key: &str, size: u64) -> ObjectMeta {
         user_metadata: Default::default(),
         checksums: Default::default(),
         part_sizes: Vec::new(),
+        upload_id: None,
     }
 }
 

@@ -389,6 +389,7 @@ mod tests {
             user_metadata: Default::default(),
             checksum_algorithm: None,
             checksum_type: None,
+            bucket_id: None,
         };
         let part = PartRecord {
             part_number: 1,
@@ -443,6 +444,7 @@ mod tests {
                 &upload.upload_id,
                 part.clone(),
                 striped("p1"),
+                None,
             )
             .await
             .unwrap();

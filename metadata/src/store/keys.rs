@@ -25,6 +25,12 @@ pub(crate) fn upload_key(bucket: &BucketName, key: &[u8], upload_id: &UploadId) 
     k
 }
 
+/// The upload id at the end of an [`upload_key`].
+pub(crate) fn upload_id_of_upload_key(key: &[u8]) -> Option<UploadId> {
+    let tail: [u8; 16] = key.get(key.len().checked_sub(16)?..)?.try_into().ok()?;
+    Some(UploadId(uuid::Uuid::from_bytes(tail)))
+}
+
 /// `upload id, part number` big-endian: an upload's parts in number order.
 pub(crate) fn part_key(upload_id: &UploadId, part_number: u32) -> [u8; 20] {
     let mut k = [0u8; 20];
@@ -111,6 +117,17 @@ mod tests {
         assert_eq!(common_prefix_len(b"a/b", b"b", b"/"), None);
         assert_eq!(common_prefix_len(b"a--b", b"", b"--"), Some(3));
         assert_eq!(common_prefix_len(b"a/b", b"", b""), None);
+    }
+
+    #[test]
+    fn an_upload_key_names_its_upload() {
+        let b: BucketName = "abc".parse().unwrap();
+        let id = UploadId::new();
+        assert_eq!(
+            upload_id_of_upload_key(&upload_key(&b, "k\0x".as_bytes(), &id)),
+            Some(id)
+        );
+        assert_eq!(upload_id_of_upload_key(b"short"), None);
     }
 
     #[test]

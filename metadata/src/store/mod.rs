@@ -47,7 +47,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
-use crate::ids::{AccessKeyId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId};
+use crate::ids::{
+    AccessKeyId, BucketId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId,
+};
 use crate::model::{
     AccessKey, BucketInfo, BucketUpdate, CompleteRequest, MoveOutcome, MultipartUpload,
     NodeHeartbeat, ObjectData, ObjectMeta, PartRecord, PartsPage, ShardMove, UploadsPage,
@@ -188,8 +190,10 @@ pub trait MetaStore: Send + Sync + 'static {
         update: BucketUpdate,
     ) -> Result<BucketInfo, StoreError>;
 
-    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds an object or an
-    /// upload in progress.
+    /// `NoSuchBucket`, or `BucketNotEmpty` while it holds an object. Its
+    /// uploads in progress are aborted in the same transaction, their parts'
+    /// data moved to garbage as [`MetaStore::abort_upload`] moves it (S3
+    /// deletes a bucket with unfinished uploads).
     async fn delete_bucket(&self, name: &BucketName) -> Result<(), StoreError>;
 
     /// Makes `meta` the current version of `(meta.bucket, meta.key)` with its
@@ -198,6 +202,11 @@ pub trait MetaStore: Send + Sync + 'static {
     /// same version id again for the same key (a retried commit) rewrites it
     /// in place and replaces nothing; reusing a version id anywhere else is
     /// `VersionInUse`. `NoSuchBucket` if the bucket is missing.
+    ///
+    /// Every write into a bucket may carry the [`BucketId`] its request
+    /// checked (here in [`WriteCondition::bucket_id`]); it is `NoSuchBucket`
+    /// when the name now holds another creation, decided in the write's
+    /// own transaction.
     async fn commit_object(
         &self,
         meta: ObjectMeta,
@@ -322,7 +331,7 @@ pub trait MetaStore: Send + Sync + 'static {
     async fn move_shards(&self, moves: Vec<ShardMove>) -> Result<Vec<MoveOutcome>, StoreError>;
 
     /// Starts (or, retried with the same id, rewrites) an upload.
-    /// `NoSuchBucket`.
+    /// `NoSuchBucket`, also when the bucket is not `upload.bucket_id`.
     async fn create_upload(&self, upload: MultipartUpload) -> Result<(), StoreError>;
 
     /// `Ok(None)` if there is no such upload under this bucket and key.
@@ -339,6 +348,8 @@ pub trait MetaStore: Send + Sync + 'static {
     /// version used anywhere else is `VersionInUse`. `NoSuchUpload`; the
     /// refused part's data then goes straight to garbage, because its shards
     /// are already written and nothing else will ever name them.
+    /// `NoSuchBucket` when the bucket is not `bucket_id` (the one the
+    /// request checked), before the upload is looked at.
     async fn commit_part(
         &self,
         bucket: &BucketName,
@@ -346,6 +357,7 @@ pub trait MetaStore: Send + Sync + 'static {
         upload_id: &UploadId,
         part: PartRecord,
         data: ObjectData,
+        bucket_id: Option<BucketId>,
     ) -> Result<Option<PartRecord>, StoreError>;
 
     /// Up to `limit` parts numbered above `after`, ascending. `NoSuchUpload`.
@@ -368,16 +380,20 @@ pub trait MetaStore: Send + Sync + 'static {
         part_number: u32,
     ) -> Result<Option<(PartRecord, ObjectData)>, StoreError>;
 
-    /// Completes an upload in one transaction: checks the listed parts
-    /// (`NoSuchUpload`, `InvalidPartOrder`, `InvalidPart`, `EntityTooSmall`,
-    /// `Invalid` for a size or erasure-code mismatch or an inline part,
-    /// `VersionInUse`), makes `req.object` (with `part_sizes` set) current
-    /// with the listed parts' stripes concatenated as its data, moves the
-    /// replaced version's data and the unlisted parts' data to garbage, and
-    /// removes the upload and its parts. The listed parts' data rows are
-    /// removed, not retired: their shards now belong to the object. Returns
-    /// the replaced version. A retry after success (no upload, and the key's
-    /// current version is `req.object.version`) answers `Ok(None)`.
+    /// Completes an upload in one transaction: checks the bucket
+    /// (`NoSuchBucket`, also when it is not `req.condition.bucket_id`) and
+    /// the listed parts (`NoSuchUpload`, `InvalidPartOrder`, `InvalidPart`,
+    /// `EntityTooSmall`, `Invalid` for a size or erasure-code mismatch or an
+    /// inline part, `VersionInUse`), makes `req.object` (with `part_sizes` and
+    /// `upload_id` set) current with the listed parts' stripes concatenated
+    /// as its data, moves the replaced version's data and the unlisted
+    /// parts' data to garbage, and removes the upload and its parts. The
+    /// listed parts' data rows are removed, not retired: their shards now
+    /// belong to the object. Returns the replaced version. A retry after
+    /// success (no upload, and the key's current version is
+    /// `req.object.version`) answers `Ok(None)`; with another version it is
+    /// `NoSuchUpload`, and the current version's `upload_id` tells whether
+    /// the upload was completed into it.
     async fn complete_upload(&self, req: CompleteRequest)
     -> Result<Option<ObjectMeta>, StoreError>;
 

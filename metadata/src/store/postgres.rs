@@ -39,7 +39,9 @@ use super::codec::{decode, encode};
 use super::keys::{hash_of_shard_file_key, object_key};
 use super::redb_writer::shard_refs::file_keys;
 use super::{GarbageEntry, LeaseHolder, MetaStore, NodeRecord, StoreError};
-use crate::ids::{AccessKeyId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId};
+use crate::ids::{
+    AccessKeyId, BucketId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId,
+};
 use crate::model::{
     AccessKey, BucketInfo, BucketUpdate, CompleteRequest, MoveOutcome, MultipartUpload,
     NodeHeartbeat, ObjectData, ObjectMeta, PartRecord, PartsPage, ShardMove, UploadsPage,
@@ -219,7 +221,7 @@ impl MetaStore for PgStore {
     }
 
     async fn delete_bucket(&self, name: &BucketName) -> Result<(), StoreError> {
-        write_txn!(self, |t| objects::delete_bucket(t, name))
+        write_txn!(self, |t| objects::delete_bucket(t, name, now_unix_ms()))
     }
 
     async fn commit_object_if(
@@ -477,12 +479,14 @@ impl MetaStore for PgStore {
         upload_id: &UploadId,
         part: PartRecord,
         data: ObjectData,
+        bucket_id: Option<BucketId>,
     ) -> Result<Option<PartRecord>, StoreError> {
         let encoded_part = encode(&part)?;
         let encoded_data = encode(&data)?;
         let files = file_keys(&data);
         let commit = multipart::PartCommit {
             bucket,
+            bucket_id,
             key,
             upload_id,
             part_number: part.part_number,

@@ -26,7 +26,9 @@ use super::keys::{hash_of_shard_file_key, node_prefix, shard_file_key};
 use super::redb_writer::shard_refs::file_keys;
 use super::redb_writer::{self, WriteOp, WriteOutcome, WriteRequest};
 use super::{GarbageEntry, MetaStore, NodeRecord, StoreError};
-use crate::ids::{AccessKeyId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId};
+use crate::ids::{
+    AccessKeyId, BucketId, BucketName, NodeId, ShardHash, UploadId, UserName, VersionId,
+};
 use crate::model::{
     AccessKey, BucketInfo, BucketUpdate, CompleteRequest, MoveOutcome, MultipartUpload,
     NodeHeartbeat, ObjectData, ObjectMeta, PartRecord, PartsPage, ShardMove, UploadsPage,
@@ -598,6 +600,7 @@ impl MetaStore for RedbStore {
         let value = encode(&upload)?;
         self.write(WriteOp::CreateUpload {
             bucket: upload.bucket,
+            bucket_id: upload.bucket_id,
             key: upload.key,
             upload_id: upload.upload_id,
             value,
@@ -624,9 +627,11 @@ impl MetaStore for RedbStore {
         upload_id: &UploadId,
         part: PartRecord,
         data: ObjectData,
+        bucket_id: Option<BucketId>,
     ) -> Result<Option<PartRecord>, StoreError> {
         let op = WriteOp::CommitPart {
             bucket: bucket.clone(),
+            bucket_id,
             key: key.to_owned(),
             upload_id: *upload_id,
             part_number: part.part_number,

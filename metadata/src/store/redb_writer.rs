@@ -32,9 +32,9 @@ use super::redb_store::{
     ACCESS_KEYS, BUCKETS, DATA, GARBAGE, NODES, OBJECTS, PARTS, SHARD_DELETIONS, SHARD_REFS,
     SHARDS_DELETED, UPLOADS, USERS,
 };
-use super::rules::{check_condition, is_striped};
+use super::rules::{check_bucket, check_bucket_deletion, check_condition, is_striped};
 use super::{NodeRecord, StoreError};
-use crate::ids::{AccessKeyId, BucketName, NodeId, UploadId, UserName, VersionId};
+use crate::ids::{AccessKeyId, BucketId, BucketName, NodeId, UploadId, UserName, VersionId};
 use crate::model::{
     BucketInfo, BucketUpdate, CompleteRequest, MoveOutcome, ObjectMeta, PartRecord, ShardMove,
     WriteCondition, now_unix_ms,
@@ -122,12 +122,15 @@ pub(super) enum WriteOp {
     },
     CreateUpload {
         bucket: BucketName,
+        /// The bucket the request checked (see [`check_bucket`]).
+        bucket_id: Option<BucketId>,
         key: String,
         upload_id: UploadId,
         value: Vec<u8>,
     },
     CommitPart {
         bucket: BucketName,
+        bucket_id: Option<BucketId>,
         key: String,
         upload_id: UploadId,
         part_number: u32,
@@ -283,24 +286,7 @@ impl<'txn> Tables<'txn> {
                 self.buckets.insert(key, value.as_slice())?;
                 Ok(Ok(WriteOutcome::Done))
             }
-            WriteOp::DeleteBucket { name } => {
-                let key = name.as_str().as_bytes();
-                if self.buckets.get(key)?.is_none() {
-                    return Ok(Err(StoreError::NoSuchBucket));
-                }
-                let lo = object_key(name, b"");
-                // S3 deletes a bucket with uploads in progress (and their
-                // parts with it). We refuse instead: dropping the bucket here
-                // would orphan the parts' shards, and retiring thousands of
-                // parts inside one group-commit batch would stall every other
-                // write. The client aborts its uploads first (or lifecycle
-                // does), which also tells it what it is throwing away.
-                if starts_any(&self.objects, &lo)? || starts_any(&self.uploads, &lo)? {
-                    return Ok(Err(StoreError::BucketNotEmpty));
-                }
-                self.buckets.remove(key)?;
-                Ok(Ok(WriteOutcome::Done))
-            }
+            WriteOp::DeleteBucket { name } => self.delete_bucket(name, now_ms),
             WriteOp::UpdateBucket { name, update } => self.update_bucket(name, update),
             WriteOp::CreateUser { name, value } => self.create_user(name, value),
             WriteOp::DeleteUser { name } => self.delete_user(name),
@@ -315,8 +301,8 @@ impl<'txn> Tables<'txn> {
                 data,
                 files,
             } => {
-                if self.buckets.get(bucket.as_str().as_bytes())?.is_none() {
-                    return Ok(Err(StoreError::NoSuchBucket));
+                if let Err(e) = self.check_bucket(bucket, condition.bucket_id)? {
+                    return Ok(Err(e));
                 }
                 let okey = object_key(bucket, key.as_bytes());
                 let old = match self.objects.get(okey.as_slice())? {
@@ -416,12 +402,14 @@ impl<'txn> Tables<'txn> {
             }
             WriteOp::CreateUpload {
                 bucket,
+                bucket_id,
                 key,
                 upload_id,
                 value,
-            } => self.create_upload(bucket, key, upload_id, value),
+            } => self.create_upload((bucket, key, upload_id, *bucket_id), value),
             WriteOp::CommitPart {
                 bucket,
+                bucket_id,
                 key,
                 upload_id,
                 part_number,
@@ -431,7 +419,7 @@ impl<'txn> Tables<'txn> {
                 files,
                 written_since,
             } => self.commit_part(
-                (bucket, key, upload_id),
+                (bucket, key, upload_id, *bucket_id),
                 *part_number,
                 *version,
                 (part, data),
@@ -445,6 +433,44 @@ impl<'txn> Tables<'txn> {
                 upload_id,
             } => self.abort_upload(bucket, key, upload_id, now_ms),
         }
+    }
+
+    /// DeleteBucket (see [`check_bucket_deletion`]): the bucket goes, and
+    /// its uploads in progress with it, each aborted as AbortMultipartUpload
+    /// aborts one. That costs this batch one removal per part; abandoned
+    /// uploads are few and small next to the batch's bound on operations.
+    fn delete_bucket(&mut self, name: &BucketName, now_ms: i64) -> Result<WriteResult, StoreError> {
+        let key = name.as_str().as_bytes();
+        let lo = object_key(name, b"");
+        let exists = self.buckets.get(key)?.is_some();
+        if let Err(e) = check_bucket_deletion(exists, starts_any(&self.objects, &lo)?) {
+            return Ok(Err(e));
+        }
+        let mut uploads = Vec::new();
+        for item in self.uploads.range::<&[u8]>(lo.as_slice()..)? {
+            let (k, _) = item?;
+            let k = k.value();
+            if !k.starts_with(&lo) {
+                break;
+            }
+            uploads.push(k.to_vec());
+        }
+        for ukey in uploads {
+            self.drop_upload(&ukey, now_ms)?;
+        }
+        self.buckets.remove(key)?;
+        Ok(Ok(WriteOutcome::Done))
+    }
+
+    /// [`check_bucket`] against the stored bucket. Inner error: the
+    /// refusal.
+    fn check_bucket(
+        &self,
+        name: &BucketName,
+        expected: Option<BucketId>,
+    ) -> Result<Result<(), StoreError>, StoreError> {
+        let stored = self.buckets.get(name.as_str().as_bytes())?;
+        Ok(check_bucket(stored.as_ref().map(|v| v.value()), expected))
     }
 
     /// Whether `version` names live data or retired data: either way a new

@@ -1,12 +1,15 @@
 //! Rules every backend applies the same way, written once: whether a
-//! conditional write may replace the current version, what a stored data
-//! record is, and how a completion's parts become one manifest.
+//! conditional write may replace the current version, whether a write may
+//! still land in its bucket, whether a bucket may be deleted, what a stored
+//! data record is, how a completion's parts become one manifest and the
+//! object it makes, and what a completion whose upload is gone answers.
 
 use serde::Deserialize;
 use serde::de::IgnoredAny;
 
 use super::StoreError;
 use super::codec::decode;
+use crate::ids::BucketId;
 use crate::model::{
     CompleteRequest, ErasureCode, Manifest, ObjectData, ObjectMeta, PartRecord, WriteCondition,
 };
@@ -27,6 +30,52 @@ pub(crate) fn check_condition(
             Some(c) if c.etag != wanted => return Err(StoreError::PreconditionFailed),
             Some(_) => {}
         }
+    }
+    Ok(())
+}
+
+/// The id in a stored `BucketInfo`, read without building the rest (a
+/// CORS configuration, say): every write checks it.
+#[derive(Deserialize)]
+struct StoredBucketId {
+    #[serde(default)]
+    id: BucketId,
+}
+
+/// Whether a write may commit into the bucket stored as `stored` (its
+/// encoded `BucketInfo`; `None`: no such bucket). `expected` is the bucket
+/// the write's request checked; when the name now holds another creation
+/// (deleted and created again meanwhile), the write is `NoSuchBucket` as if
+/// it had come after the deletion, which it did. `None` checks existence
+/// only.
+pub(crate) fn check_bucket(
+    stored: Option<&[u8]>,
+    expected: Option<BucketId>,
+) -> Result<(), StoreError> {
+    let Some(raw) = stored else {
+        return Err(StoreError::NoSuchBucket);
+    };
+    match expected {
+        Some(id) if decode::<StoredBucketId>("bucket", raw)?.id != id => {
+            Err(StoreError::NoSuchBucket)
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether DeleteBucket may go ahead, as S3 decides it: a bucket that holds
+/// an object is `BucketNotEmpty`, but uploads in progress do not keep it.
+/// On `Ok` the backend removes the bucket and, in the same transaction,
+/// aborts each of its uploads exactly as AbortMultipartUpload does (their
+/// parts' data to garbage), so no part outlives its bucket: a bucket
+/// created later under the same name never inherits them, and `aws s3 rb
+/// --force` succeeds after an abandoned upload.
+pub(crate) fn check_bucket_deletion(exists: bool, holds_objects: bool) -> Result<(), StoreError> {
+    if !exists {
+        return Err(StoreError::NoSuchBucket);
+    }
+    if holds_objects {
+        return Err(StoreError::BucketNotEmpty);
     }
     Ok(())
 }
@@ -98,6 +147,32 @@ pub(crate) fn check_listed_parts(
     Ok(listed)
 }
 
+/// The version a completion makes current: the request's, with the listed
+/// parts' sizes (GetObject with `partNumber` slices by them) and the upload
+/// it came from (a retried completion is recognised by it).
+pub(crate) fn completed_object(req: &CompleteRequest, listed: &[PartRecord]) -> ObjectMeta {
+    let mut meta = req.object.clone();
+    meta.part_sizes = listed.iter().map(|p| p.size).collect();
+    meta.upload_id = Some(req.upload_id);
+    meta
+}
+
+/// A completion whose upload is gone. If the key's current version is the
+/// very version this request commits, the metadata call is a retry after
+/// a lost answer: done already, nothing replaced. Anything else is
+/// `NoSuchUpload`, a client's own retry included: it carries a fresh
+/// version, and its gateway answers it from the current object when that
+/// [`ObjectMeta::completed_from`] the upload.
+pub(crate) fn completion_without_upload(
+    current: Option<&ObjectMeta>,
+    req: &CompleteRequest,
+) -> Result<Option<ObjectMeta>, StoreError> {
+    match current {
+        Some(c) if c.version == req.object.version => Ok(None),
+        _ => Err(StoreError::NoSuchUpload),
+    }
+}
+
 /// The object's manifest: the listed parts' stripes in order. The shards
 /// stay where the parts put them; nothing is rewritten. `Invalid` for an
 /// inline part or parts of different erasure codes.
@@ -146,4 +221,41 @@ pub(crate) fn rolled_up<'a>(key: &'a str, prefix: &str, delimiter: &str) -> Opti
     let rest = key.get(prefix.len()..)?;
     let at = rest.find(delimiter)?;
     Some(&key[..prefix.len() + at + delimiter.len()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::BucketInfo;
+
+    #[test]
+    fn a_write_lands_only_in_the_bucket_it_checked() {
+        let info = BucketInfo::new("media".parse().unwrap(), "alice".into(), 1);
+        let raw = crate::store::codec::encode(&info).unwrap();
+        assert_eq!(check_bucket(Some(&raw), Some(info.id)), Ok(()));
+        assert_eq!(check_bucket(Some(&raw), None), Ok(()));
+        assert_eq!(
+            check_bucket(Some(&raw), Some(BucketId::new())),
+            Err(StoreError::NoSuchBucket)
+        );
+        assert_eq!(check_bucket(None, None), Err(StoreError::NoSuchBucket));
+        assert_eq!(
+            check_bucket(None, Some(info.id)),
+            Err(StoreError::NoSuchBucket)
+        );
+    }
+
+    /// A bucket stored before buckets had ids reads as the nil id, which
+    /// a request that loaded it carries; a creation after it has another.
+    #[test]
+    fn buckets_from_before_ids_are_the_nil_creation() {
+        let old = br#"{"name":"media","owner":"alice","created_unix_ms":1,"public_read":false}"#;
+        let info: BucketInfo = crate::store::codec::decode("bucket", old).unwrap();
+        assert_eq!(info.id, BucketId::default());
+        assert_eq!(check_bucket(Some(old), Some(info.id)), Ok(()));
+        assert_eq!(
+            check_bucket(Some(old), Some(BucketId::new())),
+            Err(StoreError::NoSuchBucket)
+        );
+    }
 }

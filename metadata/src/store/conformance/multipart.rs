@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use bytes::Bytes;
 
-use super::{bucket, bucket_info, meta};
+use super::{bucket, bucket_info, meta, striped};
 use crate::ids::{NodeId, ShardHash, UploadId, VersionId};
 use crate::model::{
     CompleteRequest, ErasureCode, Manifest, MultipartUpload, ObjectData, PartRecord, ShardRef,
@@ -24,6 +24,7 @@ pub(crate) fn upload(b: &str, key: &str) -> MultipartUpload {
         user_metadata: [("color".to_owned(), "red".to_owned())].into(),
         checksum_algorithm: Some("crc32".into()),
         checksum_type: None,
+        bucket_id: None,
     }
 }
 
@@ -72,7 +73,7 @@ fn stripes(d: &ObjectData) -> Vec<Stripe> {
     }
 }
 
-fn complete(up: &MultipartUpload, parts: &[&PartRecord], size: u64) -> CompleteRequest {
+pub(crate) fn complete(up: &MultipartUpload, parts: &[&PartRecord], size: u64) -> CompleteRequest {
     let mut object = meta(up.bucket.as_str(), &up.key, size);
     object.etag = format!("abc-{}", parts.len());
     CompleteRequest {
@@ -99,9 +100,16 @@ async fn garbage_versions(s: &dyn MetaStore) -> HashSet<VersionId> {
 /// Commits `parts` to `up`, panicking on refusal.
 async fn commit_all(s: &dyn MetaStore, up: &MultipartUpload, parts: &[(PartRecord, ObjectData)]) {
     for (p, d) in parts {
-        s.commit_part(&up.bucket, &up.key, &up.upload_id, p.clone(), d.clone())
-            .await
-            .unwrap();
+        s.commit_part(
+            &up.bucket,
+            &up.key,
+            &up.upload_id,
+            p.clone(),
+            d.clone(),
+            None,
+        )
+        .await
+        .unwrap();
     }
 }
 
@@ -123,19 +131,20 @@ pub(crate) async fn parts_commit_replace_and_list(s: &dyn MetaStore) {
 
     let (p1, d1) = part(1, 3, "p1");
     assert_eq!(
-        s.commit_part(b, k, id, p1.clone(), d1.clone()).await,
+        s.commit_part(b, k, id, p1.clone(), d1.clone(), None).await,
         Ok(None)
     );
     // A retry of the same attempt replaces nothing.
     assert_eq!(
-        s.commit_part(b, k, id, p1.clone(), d1.clone()).await,
+        s.commit_part(b, k, id, p1.clone(), d1.clone(), None).await,
         Ok(None)
     );
     assert!(garbage_versions(s).await.is_empty());
     // A new attempt of part 1 replaces it; the old data becomes garbage.
     let (p1b, d1b) = part(1, 3, "p1b");
     assert_eq!(
-        s.commit_part(b, k, id, p1b.clone(), d1b.clone()).await,
+        s.commit_part(b, k, id, p1b.clone(), d1b.clone(), None)
+            .await,
         Ok(Some(p1.clone()))
     );
     let garbage = s.list_garbage(10).await.unwrap();
@@ -156,7 +165,7 @@ pub(crate) async fn parts_commit_replace_and_list(s: &dyn MetaStore) {
     let mut reused = part(2, 3, "x").0;
     reused.version = p1.version;
     assert_eq!(
-        s.commit_part(b, k, id, reused, d1.clone()).await,
+        s.commit_part(b, k, id, reused, d1.clone(), None).await,
         Err(StoreError::VersionInUse)
     );
     let object = meta("media", "small", 3);
@@ -166,7 +175,7 @@ pub(crate) async fn parts_commit_replace_and_list(s: &dyn MetaStore) {
     let mut reused = part(2, 3, "x").0;
     reused.version = object.version;
     assert_eq!(
-        s.commit_part(b, k, id, reused, d1.clone()).await,
+        s.commit_part(b, k, id, reused, d1.clone(), None).await,
         Err(StoreError::VersionInUse)
     );
     let mut stolen = meta("media", "stolen", 3);
@@ -218,7 +227,7 @@ pub(crate) async fn parts_commit_replace_and_list(s: &dyn MetaStore) {
     // A part for a missing upload is refused, and its data is collected.
     let (orphan, orphan_data) = part(1, 3, "orphan");
     assert_eq!(
-        s.commit_part(b, k, &UploadId::new(), orphan.clone(), orphan_data)
+        s.commit_part(b, k, &UploadId::new(), orphan.clone(), orphan_data, None)
             .await,
         Err(StoreError::NoSuchUpload)
     );
@@ -246,6 +255,7 @@ pub(crate) async fn complete_builds_the_object(s: &dyn MetaStore) {
     let (m, d) = s.get_object(b, k).await.unwrap().unwrap();
     let mut expected = req.object.clone();
     expected.part_sizes = vec![3, 4, 2];
+    expected.upload_id = Some(*id);
     assert_eq!(m, expected);
     let concatenated: Vec<_> = [&parts[0].1, &parts[1].1, &parts[3].1]
         .into_iter()
@@ -299,6 +309,183 @@ pub(crate) async fn complete_builds_the_object(s: &dyn MetaStore) {
         .unwrap();
     let (m, d) = s.get_object(b, "empty").await.unwrap().unwrap();
     assert_eq!((m.size, m.part_sizes, stripes(&d).len()), (0, vec![0], 0));
+}
+
+/// CompleteMultipartUpload is idempotent for clients: the object it makes
+/// names its upload, so a retry after the upload is gone (a fresh request,
+/// with a fresh version) is recognised for as long as that object is the
+/// key's current version, and never after it was replaced or deleted. The
+/// same metadata call repeated (same version) succeeds without effect.
+pub(crate) async fn completed_objects_name_their_upload(s: &dyn MetaStore) {
+    s.create_bucket(bucket_info("media", "o")).await.unwrap();
+    let up = upload("media", "k");
+    let (b, k, id) = (&up.bucket, up.key.as_str(), &up.upload_id);
+    s.create_upload(up.clone()).await.unwrap();
+    let parts = [part(1, 3, "p1")];
+    commit_all(s, &up, &parts).await;
+    let req = complete(&up, &[&parts[0].0], 3);
+    assert_eq!(req.object.upload_id, None, "the store records it");
+    s.complete_upload(req.clone()).await.unwrap();
+    let current = s.head_object(b, k).await.unwrap().unwrap();
+    assert_eq!(current.upload_id, Some(*id));
+    assert!(current.completed_from(id));
+    let listed = s
+        .scan_objects(b, "", std::ops::Bound::Unbounded, 10)
+        .await
+        .unwrap();
+    assert_eq!(listed, std::slice::from_ref(&current));
+
+    // The same call again: done already.
+    assert_eq!(s.complete_upload(req.clone()).await, Ok(None));
+    // A client's retry: no upload any more, and the current version still
+    // names it (the gateway answers from that version). Nothing changed.
+    let retry = complete(&up, &[&parts[0].0], 3);
+    assert_eq!(
+        s.complete_upload(retry.clone()).await,
+        Err(StoreError::NoSuchUpload)
+    );
+    assert_eq!(s.head_object(b, k).await.unwrap().as_ref(), Some(&current));
+    assert!(garbage_versions(s).await.is_empty());
+
+    // Overwritten: the new version names no upload, and neither the call
+    // nor the retry finds anything to recognise.
+    s.commit_object(
+        meta("media", "k", 2),
+        ObjectData::Inline(Bytes::from_static(b"hi")),
+    )
+    .await
+    .unwrap();
+    let over = s.head_object(b, k).await.unwrap().unwrap();
+    assert_eq!(over.upload_id, None);
+    assert_eq!(
+        s.complete_upload(req.clone()).await,
+        Err(StoreError::NoSuchUpload)
+    );
+
+    // Completed from another upload: it names that one.
+    let up2 = upload("media", "k");
+    s.create_upload(up2.clone()).await.unwrap();
+    let parts2 = [part(1, 3, "q1")];
+    commit_all(s, &up2, &parts2).await;
+    s.complete_upload(complete(&up2, &[&parts2[0].0], 3))
+        .await
+        .unwrap();
+    let second = s.head_object(b, k).await.unwrap().unwrap();
+    assert!(second.completed_from(&up2.upload_id));
+    assert!(!second.completed_from(id));
+    // Deleted: nothing names either upload.
+    s.delete_object(b, k).await.unwrap();
+    assert_eq!(s.head_object(b, k).await.unwrap(), None);
+}
+
+/// A write carries the bucket its request checked, and lands only in that
+/// bucket: once the name was deleted and created again (by another user,
+/// say) while the write's body was streaming, its commit is `NoSuchBucket`
+/// and changes nothing, for objects, new uploads, parts and completions.
+/// A write that names no bucket is only checked for the name's existence.
+pub(crate) async fn writes_land_only_in_the_bucket_they_checked(s: &dyn MetaStore) {
+    use crate::model::WriteCondition;
+    s.create_bucket(bucket_info("shared", "alice"))
+        .await
+        .unwrap();
+    let b = &bucket("shared");
+    let first = s.get_bucket(b).await.unwrap().unwrap();
+    let checked = |info: &crate::model::BucketInfo| WriteCondition {
+        bucket_id: Some(info.id),
+        ..WriteCondition::default()
+    };
+    // Alice's writes, checked against her bucket, land while it stands.
+    s.commit_object_if(meta("shared", "a", 3), striped("a"), checked(&first))
+        .await
+        .unwrap();
+    let mut alices = upload("shared", "big");
+    alices.bucket_id = Some(first.id);
+    s.create_upload(alices.clone()).await.unwrap();
+    let (p1, d1) = part(1, 3, "p1");
+    s.commit_part(b, "big", &alices.upload_id, p1.clone(), d1, Some(first.id))
+        .await
+        .unwrap();
+
+    // The bucket is deleted (taking the upload along) and Bob creates it
+    // again while more of Alice's writes are on their way.
+    s.delete_object(b, "a").await.unwrap();
+    s.delete_bucket(b).await.unwrap();
+    s.create_bucket(bucket_info("shared", "bob")).await.unwrap();
+    let second = s.get_bucket(b).await.unwrap().unwrap();
+    assert_ne!(first.id, second.id);
+    let garbage_before = garbage_versions(s).await;
+
+    assert_eq!(
+        s.commit_object_if(meta("shared", "a", 3), striped("late"), checked(&first))
+            .await,
+        Err(StoreError::NoSuchBucket)
+    );
+    let mut late_upload = upload("shared", "late");
+    late_upload.bucket_id = Some(first.id);
+    assert_eq!(
+        s.create_upload(late_upload.clone()).await,
+        Err(StoreError::NoSuchBucket)
+    );
+    // Bob's own upload, which Alice's stale part and completion aim at.
+    let mut bobs = upload("shared", "big");
+    bobs.bucket_id = Some(second.id);
+    s.create_upload(bobs.clone()).await.unwrap();
+    let (p2, d2) = part(1, 3, "p2");
+    assert_eq!(
+        s.commit_part(
+            b,
+            "big",
+            &bobs.upload_id,
+            p2.clone(),
+            d2.clone(),
+            Some(first.id)
+        )
+        .await,
+        Err(StoreError::NoSuchBucket)
+    );
+    s.commit_part(b, "big", &bobs.upload_id, p2.clone(), d2, Some(second.id))
+        .await
+        .unwrap();
+    let mut req = complete(&bobs, &[&p2], 3);
+    req.condition = checked(&first);
+    assert_eq!(
+        s.complete_upload(req.clone()).await,
+        Err(StoreError::NoSuchBucket)
+    );
+
+    // None of it happened.
+    assert_eq!(s.head_object(b, "a").await.unwrap(), None);
+    assert_eq!(s.head_object(b, "big").await.unwrap(), None);
+    assert_eq!(
+        s.get_upload(b, "late", &late_upload.upload_id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        s.list_parts(b, "big", &bobs.upload_id, 0, 10)
+            .await
+            .unwrap()
+            .parts,
+        std::slice::from_ref(&p2)
+    );
+    assert_eq!(garbage_versions(s).await, garbage_before);
+
+    // Writes checked against Bob's bucket (or unchecked) land.
+    req.condition = checked(&second);
+    s.complete_upload(req).await.unwrap();
+    s.commit_object_if(meta("shared", "a", 3), striped("bob"), checked(&second))
+        .await
+        .unwrap();
+    s.commit_object(meta("shared", "c", 3), striped("c"))
+        .await
+        .unwrap();
+    // And nothing lands where no bucket is.
+    assert_eq!(
+        s.commit_object_if(meta("nowhere", "a", 3), striped("x"), checked(&second))
+            .await,
+        Err(StoreError::NoSuchBucket)
+    );
 }
 
 pub(crate) async fn complete_refusals_change_nothing(s: &dyn MetaStore) {
@@ -382,16 +569,17 @@ pub(crate) async fn complete_refusals_change_nothing(s: &dyn MetaStore) {
         &up.upload_id,
         i1.clone(),
         ObjectData::Inline(Bytes::from_static(b"abc")),
+        None,
     )
     .await
     .unwrap();
     let (c2, _) = part(2, 3, "c2");
     let wide = part_data(3, "c2", ErasureCode { data: 2, parity: 1 });
-    s.commit_part(&up.bucket, &up.key, &up.upload_id, c2.clone(), wide)
+    s.commit_part(&up.bucket, &up.key, &up.upload_id, c2.clone(), wide, None)
         .await
         .unwrap();
     let (c3, d3) = part(3, 3, "c3");
-    s.commit_part(&up.bucket, &up.key, &up.upload_id, c3.clone(), d3)
+    s.commit_part(&up.bucket, &up.key, &up.upload_id, c3.clone(), d3, None)
         .await
         .unwrap();
     assert!(matches!(
@@ -410,13 +598,11 @@ pub(crate) async fn complete_refusals_change_nothing(s: &dyn MetaStore) {
     );
 }
 
-pub(crate) async fn abort_and_bucket_deletion(s: &dyn MetaStore) {
+pub(crate) async fn abort_frees_the_parts(s: &dyn MetaStore) {
     s.create_bucket(bucket_info("media", "o")).await.unwrap();
     let up = upload("media", "k");
     let (b, k, id) = (&up.bucket, up.key.as_str(), &up.upload_id);
     s.create_upload(up.clone()).await.unwrap();
-    // An upload in progress keeps the bucket from being deleted.
-    assert_eq!(s.delete_bucket(b).await, Err(StoreError::BucketNotEmpty));
     let parts = [part(1, 3, "p1"), part(2, 3, "p2")];
     commit_all(s, &up, &parts).await;
     assert_eq!(
@@ -434,11 +620,106 @@ pub(crate) async fn abort_and_bucket_deletion(s: &dyn MetaStore) {
         Err(StoreError::NoSuchUpload)
     );
     assert_eq!(
-        s.commit_part(b, k, id, part(3, 3, "late").0, part(3, 3, "late").1)
+        s.commit_part(b, k, id, part(3, 3, "late").0, part(3, 3, "late").1, None)
             .await,
         Err(StoreError::NoSuchUpload)
     );
     s.delete_bucket(b).await.unwrap();
+}
+
+/// DeleteBucket as S3 does it: an object keeps the bucket, unfinished
+/// uploads do not. They are aborted with it, their parts' shards handed to
+/// the collector exactly as AbortMultipartUpload hands them over, and
+/// nothing of them is left for a bucket re-created under the same name.
+pub(crate) async fn bucket_deletion_aborts_uploads(s: &dyn MetaStore) {
+    s.create_bucket(bucket_info("media", "o")).await.unwrap();
+    // A neighbour whose name extends this one keeps its upload.
+    s.create_bucket(bucket_info("media-2", "o")).await.unwrap();
+    let up = upload("media", "movie.mp4");
+    let (b, k, id) = (&up.bucket, up.key.as_str(), &up.upload_id);
+    s.create_upload(up.clone()).await.unwrap();
+    let parts = [part(1, 3, "p1"), part(2, 3, "p2")];
+    commit_all(s, &up, &parts).await;
+    let empty = upload("media", "a/empty");
+    s.create_upload(empty.clone()).await.unwrap();
+    let neighbour = upload("media-2", "movie.mp4");
+    s.create_upload(neighbour.clone()).await.unwrap();
+    let kept = [part(1, 3, "n1")];
+    commit_all(s, &neighbour, &kept).await;
+
+    // An object still keeps the bucket; the refusal changes nothing.
+    let object = meta("media", "clip", 2);
+    s.commit_object(object, ObjectData::Inline(Bytes::from_static(b"hi")))
+        .await
+        .unwrap();
+    assert_eq!(s.delete_bucket(b).await, Err(StoreError::BucketNotEmpty));
+    assert!(s.get_upload(b, k, id).await.unwrap().is_some());
+    assert_eq!(s.list_parts(b, k, id, 0, 10).await.unwrap().parts.len(), 2);
+    assert!(garbage_versions(s).await.is_empty());
+
+    // With only uploads left, the bucket goes and takes them along.
+    s.delete_object(b, "clip").await.unwrap();
+    s.delete_bucket(b).await.unwrap();
+    assert_eq!(s.get_bucket(b).await.unwrap(), None);
+    assert_eq!(s.get_upload(b, k, id).await.unwrap(), None);
+    assert_eq!(
+        s.get_upload(b, &empty.key, &empty.upload_id).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        s.list_parts(b, k, id, 0, 10).await,
+        Err(StoreError::NoSuchUpload)
+    );
+    assert_eq!(
+        garbage_versions(s).await,
+        HashSet::from([parts[0].0.version, parts[1].0.version]),
+        "the parts' data is garbage, as after an abort"
+    );
+    assert_eq!(
+        s.get_upload(&neighbour.bucket, &neighbour.key, &neighbour.upload_id)
+            .await
+            .unwrap(),
+        Some(neighbour.clone())
+    );
+    // A part that arrives late finds no bucket.
+    assert_eq!(
+        s.commit_part(b, k, id, part(3, 3, "late").0, part(3, 3, "late").1, None)
+            .await,
+        Err(StoreError::NoSuchBucket)
+    );
+
+    // Once collected, the parts' shard files are queued for deletion on
+    // their node, and the neighbour's are not.
+    let collected: Vec<VersionId> = parts.iter().map(|(p, _)| p.version).collect();
+    s.remove_garbage(&collected).await.unwrap();
+    let node: NodeId = "node-1".parse().unwrap();
+    let pending: HashSet<ShardHash> = s
+        .pending_deletions(&node, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .collect();
+    for tag in ["p1/0", "p1/1", "p2/0", "p2/1"] {
+        assert!(pending.contains(&ShardHash::of(tag.as_bytes())), "{tag}");
+    }
+    assert!(!pending.contains(&ShardHash::of(b"n1/0")));
+
+    // The name re-created is a new bucket with no uploads.
+    s.create_bucket(bucket_info("media", "p")).await.unwrap();
+    let q = UploadsQuery {
+        bucket: bucket("media"),
+        prefix: String::new(),
+        key_marker: None,
+        upload_id_marker: None,
+        delimiter: None,
+        max_uploads: 1000,
+    };
+    assert!(s.list_uploads(&q).await.unwrap().uploads.is_empty());
+    // Deleting a missing bucket is still `NoSuchBucket`.
+    assert_eq!(
+        s.delete_bucket(&bucket("nope")).await,
+        Err(StoreError::NoSuchBucket)
+    );
 }
 
 pub(crate) async fn uploads_are_listed_in_order(s: &dyn MetaStore) {
@@ -583,15 +864,33 @@ mod redb {
     }
 
     #[tokio::test]
+    async fn completed_objects_name_their_upload() {
+        let dir = tempfile::tempdir().unwrap();
+        super::completed_objects_name_their_upload(&open(&dir)).await;
+    }
+
+    #[tokio::test]
+    async fn writes_land_only_in_the_bucket_they_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        super::writes_land_only_in_the_bucket_they_checked(&open(&dir)).await;
+    }
+
+    #[tokio::test]
     async fn complete_refusals_change_nothing() {
         let dir = tempfile::tempdir().unwrap();
         super::complete_refusals_change_nothing(&open(&dir)).await;
     }
 
     #[tokio::test]
-    async fn abort_and_bucket_deletion() {
+    async fn abort_frees_the_parts() {
         let dir = tempfile::tempdir().unwrap();
-        super::abort_and_bucket_deletion(&open(&dir)).await;
+        super::abort_frees_the_parts(&open(&dir)).await;
+    }
+
+    #[tokio::test]
+    async fn bucket_deletion_aborts_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        super::bucket_deletion_aborts_uploads(&open(&dir)).await;
     }
 
     #[tokio::test]
@@ -631,8 +930,9 @@ mod postgres {
 
     pg_tests!(
         by_ref: parts_commit_replace_and_list, complete_builds_the_object,
-            complete_refusals_change_nothing, abort_and_bucket_deletion,
-            uploads_are_listed_in_order;
+            completed_objects_name_their_upload, writes_land_only_in_the_bucket_they_checked,
+            complete_refusals_change_nothing,
+            abort_frees_the_parts, bucket_deletion_aborts_uploads, uploads_are_listed_in_order;
         shared:
     );
 }

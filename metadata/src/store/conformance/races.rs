@@ -250,7 +250,7 @@ pub(crate) async fn part_attempts_race(r: Replicas) {
                 let (record, data) = part(1, 3, &format!("attempt-{i}"));
                 let version = record.version;
                 let replaced = s
-                    .commit_part(&up.bucket, &up.key, &up.upload_id, record, data)
+                    .commit_part(&up.bucket, &up.key, &up.upload_id, record, data, None)
                     .await
                     .unwrap();
                 (version, replaced.map(|p| p.version))

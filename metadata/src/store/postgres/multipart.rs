@@ -12,19 +12,26 @@ use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
 use super::locks::Locks;
-use super::objects::{bucket_exists, discard_data, retire, version_taken};
+use super::objects::{
+    bucket_check, bucket_exists, bucket_range, discard_data, retire, version_taken,
+};
 use super::shard_refs::{add_refs, admit};
 use super::sql::{all, exec, limit, opt};
 use super::txn::{TxError, TxResult};
-use crate::ids::{BucketName, UploadId, VersionId};
+use crate::ids::{BucketId, BucketName, UploadId, VersionId};
 use crate::model::{
     CompleteRequest, MultipartUpload, ObjectData, ObjectMeta, PartRecord, PartsPage, UploadsPage,
     UploadsQuery,
 };
 use crate::store::StoreError;
 use crate::store::codec::{decode, encode};
-use crate::store::keys::{object_key, part_key, prefix_successor, upload_key};
-use crate::store::rules::{check_condition, check_listed_parts, concatenate, rolled_up};
+use crate::store::keys::{
+    object_key, part_key, prefix_successor, upload_id_of_upload_key, upload_key,
+};
+use crate::store::rules::{
+    check_condition, check_listed_parts, completed_object, completion_without_upload, concatenate,
+    rolled_up,
+};
 
 pub(super) async fn create_upload(
     t: &Transaction<'_>,
@@ -37,8 +44,8 @@ pub(super) async fn create_upload(
         .upload(&ukey, true)
         .take(t)
         .await?;
-    if !bucket_exists(t, &upload.bucket).await? {
-        return Ok(Err(StoreError::NoSuchBucket));
+    if let Err(e) = bucket_check(t, &upload.bucket, upload.bucket_id).await? {
+        return Ok(Err(e));
     }
     exec(
         t,
@@ -59,6 +66,8 @@ async fn upload_exists(t: &Transaction<'_>, ukey: &[u8]) -> Result<bool, tokio_p
 /// The pre-encoded parts of a part commit.
 pub(super) struct PartCommit<'a> {
     pub bucket: &'a BucketName,
+    /// The bucket the request checked.
+    pub bucket_id: Option<BucketId>,
     pub key: &'a str,
     pub upload_id: &'a UploadId,
     pub part_number: u32,
@@ -77,11 +86,17 @@ pub(super) async fn commit_part(
     let ukey = upload_key(c.bucket, c.key.as_bytes(), c.upload_id);
     let pkey = part_key(c.upload_id, c.part_number);
     Locks::new()
+        .bucket(c.bucket, false)
         .upload(&ukey, false)
         .part(&pkey)
         .version(c.version.0)
         .take(t)
         .await?;
+    // Refused before the upload is looked at: the caller frees the part's
+    // shards on `NoSuchBucket`.
+    if let Err(e) = bucket_check(t, c.bucket, c.bucket_id).await? {
+        return Ok(Err(e));
+    }
     if !upload_exists(t, &ukey).await? {
         // The part's shards are written and no record will ever name them:
         // hand them to the collector, unless the version is live elsewhere.
@@ -173,15 +188,14 @@ pub(super) async fn complete_upload(
         .version(object.version.0)
         .take(t)
         .await?;
+    if let Err(e) = bucket_check(t, &object.bucket, req.condition.bucket_id).await? {
+        return Ok(Err(e));
+    }
     if !upload_exists(t, &ukey).await? {
-        // A completion retried after a lost answer: it already happened.
-        if current(t, &okey)
-            .await?
-            .is_some_and(|c| c.version == object.version)
-        {
-            return Ok(Ok(None));
-        }
-        return Ok(Err(StoreError::NoSuchUpload));
+        return Ok(completion_without_upload(
+            current(t, &okey).await?.as_ref(),
+            req,
+        ));
     }
     let stored: HashMap<u32, PartRecord> = parts_of(t, &req.upload_id, false)
         .await?
@@ -238,8 +252,7 @@ pub(super) async fn complete_upload(
     }
 
     // Every check passed: from here on, only writes.
-    let mut meta = object.clone();
-    meta.part_sizes = listed.iter().map(|p| p.size).collect();
+    let meta = completed_object(req, &listed);
     exec(
         t,
         "INSERT INTO objects (okey, version, meta) VALUES ($1, $2, $3) \
@@ -280,14 +293,47 @@ pub(super) async fn abort_upload(
     now_ms: i64,
 ) -> TxResult<()> {
     let ukey = upload_key(bucket, key.as_bytes(), upload_id);
-    Locks::new().upload(&ukey, true).take(t).await?;
+    Locks::new()
+        .bucket(bucket, false)
+        .upload(&ukey, true)
+        .take(t)
+        .await?;
     if exec(t, "DELETE FROM uploads WHERE ukey = $1", &[&ukey]).await? == 0 {
         return Ok(Err(StoreError::NoSuchUpload));
     }
+    drop_parts(t, upload_id, now_ms).await?;
+    Ok(Ok(()))
+}
+
+/// Aborts every upload of a bucket being deleted, each as
+/// [`abort_upload`] does. The caller holds the bucket's lock exclusively,
+/// which every upload write shares, so none is in progress.
+pub(super) async fn abort_bucket_uploads(
+    t: &Transaction<'_>,
+    bucket: &BucketName,
+    now_ms: i64,
+) -> Result<(), TxError> {
+    let (lo, hi) = bucket_range(bucket);
+    let rows = all(
+        t,
+        "DELETE FROM uploads WHERE ukey >= $1 AND ukey < $2 RETURNING ukey",
+        &[&lo, &hi],
+    )
+    .await?;
+    for row in rows {
+        let upload_id = upload_id_of_upload_key(row.get(0))
+            .ok_or_else(|| StoreError::Corrupt("an upload key without an upload id".into()))?;
+        drop_parts(t, &upload_id, now_ms).await?;
+    }
+    Ok(())
+}
+
+/// Removes an upload's parts, moving their data to garbage.
+async fn drop_parts(t: &Transaction<'_>, upload_id: &UploadId, now_ms: i64) -> Result<(), TxError> {
     for part in parts_of(t, upload_id, true).await? {
         discard_data(t, part.version, now_ms).await?;
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
 pub(super) async fn get_upload(

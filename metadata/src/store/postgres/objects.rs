@@ -12,12 +12,12 @@ use super::locks::Locks;
 use super::shard_refs::{admit, drop_refs};
 use super::sql::{all, exec, limit, one, opt};
 use super::txn::{TxError, TxResult};
-use crate::ids::{BucketName, VersionId};
+use crate::ids::{BucketId, BucketName, VersionId};
 use crate::model::{BucketInfo, ObjectMeta, WriteCondition};
 use crate::store::StoreError;
 use crate::store::codec::decode;
 use crate::store::keys::{object_key, prefix_successor};
-use crate::store::rules::{check_condition, is_striped};
+use crate::store::rules::{check_bucket, check_bucket_deletion, check_condition, is_striped};
 
 /// Keys of a bucket span `bucket \0 ..` up to (excluding) `bucket \x01`.
 pub(super) fn bucket_range(bucket: &BucketName) -> (Vec<u8>, Vec<u8>) {
@@ -40,6 +40,23 @@ pub(super) async fn bucket_exists(
     )
     .await?
     .is_some())
+}
+
+/// [`check_bucket`] against the stored bucket: whether a write whose
+/// request checked `expected` may land in `name`. The caller holds the
+/// bucket's lock (shared), so the answer holds until it commits.
+pub(super) async fn bucket_check(
+    t: &Transaction<'_>,
+    name: &BucketName,
+    expected: Option<BucketId>,
+) -> Result<Result<(), StoreError>, TxError> {
+    let row = opt(
+        t,
+        "SELECT info FROM buckets WHERE name = $1",
+        &[&name.as_str()],
+    )
+    .await?;
+    Ok(check_bucket(row.as_ref().map(|r| r.get(0)), expected))
 }
 
 pub(super) async fn create_bucket(
@@ -71,27 +88,29 @@ pub(super) async fn create_bucket(
     Ok(Ok(()))
 }
 
-pub(super) async fn delete_bucket(t: &Transaction<'_>, name: &BucketName) -> TxResult<()> {
-    // Waits for the writes in progress inside the bucket; later ones wait
-    // for this and then find it gone.
+/// DeleteBucket (see [`check_bucket_deletion`]): the bucket goes, and its
+/// uploads in progress with it.
+pub(super) async fn delete_bucket(
+    t: &Transaction<'_>,
+    name: &BucketName,
+    now_ms: i64,
+) -> TxResult<()> {
+    // Waits for the writes in progress inside the bucket (object and upload
+    // writes share this lock); later ones wait for this and then find it
+    // gone.
     Locks::new().bucket(name, true).take(t).await?;
-    if !bucket_exists(t, name).await? {
-        return Ok(Err(StoreError::NoSuchBucket));
-    }
-    // Refused while uploads are in progress, as the embedded store does:
-    // the client aborts them first and learns what it throws away.
     let (lo, hi) = bucket_range(name);
-    let busy: bool = one(
+    let row = one(
         t,
-        "SELECT EXISTS (SELECT 1 FROM objects WHERE okey >= $1 AND okey < $2) \
-             OR EXISTS (SELECT 1 FROM uploads WHERE ukey >= $1 AND ukey < $2)",
-        &[&lo, &hi],
+        "SELECT EXISTS (SELECT 1 FROM buckets WHERE name = $1), \
+                EXISTS (SELECT 1 FROM objects WHERE okey >= $2 AND okey < $3)",
+        &[&name.as_str(), &lo, &hi],
     )
-    .await?
-    .get(0);
-    if busy {
-        return Ok(Err(StoreError::BucketNotEmpty));
+    .await?;
+    if let Err(e) = check_bucket_deletion(row.get(0), row.get(1)) {
+        return Ok(Err(e));
     }
+    super::multipart::abort_bucket_uploads(t, name, now_ms).await?;
     exec(t, "DELETE FROM buckets WHERE name = $1", &[&name.as_str()]).await?;
     Ok(Ok(()))
 }
@@ -177,15 +196,15 @@ pub(super) async fn commit_object(
     // is taken, in one round trip.
     let row = one(
         t,
-        "SELECT EXISTS (SELECT 1 FROM buckets WHERE name = $1), \
+        "SELECT (SELECT info FROM buckets WHERE name = $1), \
                 (SELECT meta FROM objects WHERE okey = $2), \
                 EXISTS (SELECT 1 FROM data WHERE version = $3) \
                     OR EXISTS (SELECT 1 FROM garbage WHERE version = $3)",
         &[&c.bucket.as_str(), &okey, &c.version.0],
     )
     .await?;
-    if !row.get::<_, bool>(0) {
-        return Ok(Err(StoreError::NoSuchBucket));
+    if let Err(e) = check_bucket(row.get(0), c.condition.bucket_id) {
+        return Ok(Err(e));
     }
     let old: Option<ObjectMeta> = match row.get::<_, Option<&[u8]>>(1) {
         Some(raw) => Some(decode("object", raw)?),

@@ -12,24 +12,23 @@ use std::collections::HashSet;
 use redb::ReadableTable;
 
 use super::{StoreError, Tables, WriteOutcome, WriteResult, retire};
-use crate::ids::{BucketName, UploadId, VersionId};
+use crate::ids::{BucketId, BucketName, UploadId, VersionId};
 use crate::model::{CompleteRequest, ErasureCode, Manifest, ObjectData, ObjectMeta, PartRecord};
 use crate::store::codec::{decode, encode};
-use crate::store::keys::{object_key, part_key, upload_key};
+use crate::store::keys::{object_key, part_key, upload_id_of_upload_key, upload_key};
+use crate::store::rules::{completed_object, completion_without_upload};
 
-/// Which upload an operation names.
-pub(super) type UploadName<'a> = (&'a BucketName, &'a String, &'a UploadId);
+/// Which upload an operation names, and the bucket its request checked.
+pub(super) type UploadName<'a> = (&'a BucketName, &'a String, &'a UploadId, Option<BucketId>);
 
 impl Tables<'_> {
     pub(super) fn create_upload(
         &mut self,
-        bucket: &BucketName,
-        key: &str,
-        upload_id: &UploadId,
+        (bucket, key, upload_id, bucket_id): UploadName<'_>,
         value: &[u8],
     ) -> Result<WriteResult, StoreError> {
-        if self.buckets.get(bucket.as_str().as_bytes())?.is_none() {
-            return Ok(Err(StoreError::NoSuchBucket));
+        if let Err(e) = self.check_bucket(bucket, bucket_id)? {
+            return Ok(Err(e));
         }
         let ukey = upload_key(bucket, key.as_bytes(), upload_id);
         self.uploads.insert(ukey.as_slice(), value)?;
@@ -38,13 +37,18 @@ impl Tables<'_> {
 
     pub(super) fn commit_part(
         &mut self,
-        (bucket, key, upload_id): UploadName<'_>,
+        (bucket, key, upload_id, bucket_id): UploadName<'_>,
         part_number: u32,
         version: VersionId,
         (part, data): (&[u8], &[u8]),
         (files, written_since): (&[Vec<u8>], Option<i64>),
         now_ms: i64,
     ) -> Result<WriteResult, StoreError> {
+        // Refused before the upload is looked at: the caller frees the
+        // part's shards on `NoSuchBucket`.
+        if let Err(e) = self.check_bucket(bucket, bucket_id)? {
+            return Ok(Err(e));
+        }
         let ukey = upload_key(bucket, key.as_bytes(), upload_id);
         if self.uploads.get(ukey.as_slice())?.is_none() {
             // The part's shards are written (a gateway commits only after
@@ -85,17 +89,17 @@ impl Tables<'_> {
         now_ms: i64,
     ) -> Result<WriteResult, StoreError> {
         let object = &req.object;
+        if let Err(e) = self.check_bucket(&object.bucket, req.condition.bucket_id)? {
+            return Ok(Err(e));
+        }
         let ukey = upload_key(&object.bucket, object.key.as_bytes(), &req.upload_id);
         if self.uploads.get(ukey.as_slice())?.is_none() {
-            // A completion retried after a lost answer: it already happened.
             let okey = object_key(&object.bucket, object.key.as_bytes());
-            if let Some(current) = self.objects.get(okey.as_slice())? {
-                let current: ObjectMeta = decode("object", current.value())?;
-                if current.version == object.version {
-                    return Ok(Ok(WriteOutcome::Replaced(None)));
-                }
-            }
-            return Ok(Err(StoreError::NoSuchUpload));
+            let current = match self.objects.get(okey.as_slice())? {
+                Some(c) => Some(decode::<ObjectMeta>("object", c.value())?),
+                None => None,
+            };
+            return Ok(completion_without_upload(current.as_ref(), req).map(WriteOutcome::Replaced));
         }
         let listed = match self.check_listed_parts(req)? {
             Ok(listed) => listed,
@@ -128,8 +132,7 @@ impl Tables<'_> {
         }
 
         // Every check passed: from here on, only writes.
-        let mut meta = object.clone();
-        meta.part_sizes = listed.iter().map(|p| p.size).collect();
+        let meta = completed_object(req, &listed);
         let okey = object_key(&meta.bucket, meta.key.as_bytes());
         let old = match self
             .objects
@@ -166,13 +169,25 @@ impl Tables<'_> {
         now_ms: i64,
     ) -> Result<WriteResult, StoreError> {
         let ukey = upload_key(bucket, key.as_bytes(), upload_id);
-        if self.uploads.remove(ukey.as_slice())?.is_none() {
+        if !self.drop_upload(&ukey, now_ms)? {
             return Ok(Err(StoreError::NoSuchUpload));
         }
-        for part in self.remove_parts(upload_id)? {
+        Ok(Ok(WriteOutcome::Done))
+    }
+
+    /// Removes the upload under `ukey` and its parts, moving all their data
+    /// to garbage: what aborting an upload means, by request or with its
+    /// bucket. `false` if there was no such upload.
+    pub(super) fn drop_upload(&mut self, ukey: &[u8], now_ms: i64) -> Result<bool, StoreError> {
+        if self.uploads.remove(ukey)?.is_none() {
+            return Ok(false);
+        }
+        let upload_id = upload_id_of_upload_key(ukey)
+            .ok_or_else(|| StoreError::Corrupt("an upload key without an upload id".into()))?;
+        for part in self.remove_parts(&upload_id)? {
             self.discard_data(part.version, now_ms)?;
         }
-        Ok(Ok(WriteOutcome::Done))
+        Ok(true)
     }
 
     /// The completion's part list against the stored parts: order, ETags,
