@@ -420,6 +420,13 @@ mod tests {
     }
 
     #[test]
+    fn the_deploy_example_parses() {
+        let raw = RawConfig::from_toml(include_str!("../../../deploy/config/storage-node.toml"))
+            .expect("deploy/config/storage-node.toml");
+        assert_eq!(raw.limits.over(Limits::INTERNAL), Ok(Limits::INTERNAL));
+    }
+
+    #[test]
     fn refuses_bad_config() {
         let base = || RawConfig {
             data_dir: Some("/tmp/x".into()),
