@@ -43,9 +43,18 @@ fn parse(value: &HeaderValue) -> Validator {
     }
 }
 
+/// The kind of validator an `If-Range` value is, for `crate::parsers`.
+pub(crate) fn validator_kind(value: &HeaderValue) -> &'static str {
+    match parse(value) {
+        Validator::Strong(_) => "strong",
+        Validator::Date(_) => "date",
+        Validator::Never => "never",
+    }
+}
+
 /// Whether the request's signature covers `Range` (header-signed SigV4),
 /// so that the request cannot be sent again without it.
-fn range_is_signed(headers: &HeaderMap) -> bool {
+pub(crate) fn range_is_signed(headers: &HeaderMap) -> bool {
     headers
         .get(AUTHORIZATION)
         .and_then(|v| v.to_str().ok())

@@ -16,6 +16,8 @@ mod final_chunk;
 mod if_range;
 pub mod local_cluster;
 mod memory;
+#[doc(hidden)]
+pub mod parsers;
 mod presign_limits;
 mod private_file;
 mod purge;

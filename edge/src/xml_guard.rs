@@ -137,7 +137,7 @@ impl<B> DeclarationGuard<B> {
         (guard, tripped)
     }
 
-    fn sees_declaration(&mut self, chunk: &[u8]) -> bool {
+    pub(crate) fn sees_declaration(&mut self, chunk: &[u8]) -> bool {
         let head = &chunk[..chunk.len().min(CARRY)];
         self.carry.extend_from_slice(head);
         let found = declares(&self.carry) || declares(chunk);

@@ -264,7 +264,7 @@ impl Tessera {
 }
 
 /// `x-amz-copy-source-range: bytes=first-last`, both given, within the source.
-fn copy_source_range(header: &str, size: u64) -> Result<std::ops::Range<u64>, S3Error> {
+pub(crate) fn copy_source_range(header: &str, size: u64) -> Result<std::ops::Range<u64>, S3Error> {
     let malformed = || {
         S3Error::with_message(
             S3ErrorCode::InvalidArgument,

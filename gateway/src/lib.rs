@@ -37,6 +37,8 @@ mod multipart;
 mod multipart_checksum;
 mod object;
 pub mod object_io;
+#[doc(hidden)]
+pub mod parsers;
 mod prefetch;
 pub mod range;
 mod reader;
