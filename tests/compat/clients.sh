@@ -106,7 +106,9 @@ export NO_PROXY="$ENDPOINT_HOST,127.0.0.1,localhost${NO_PROXY:+,$NO_PROXY}"
 export no_proxy="$NO_PROXY"
 
 export AWS_CONFIG_FILE="$WORK/aws-config" AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
-printf '[default]\nregion = us-east-1\n' >"$AWS_CONFIG_FILE"
+# aws-cli v1 presigns with SigV2 unless told otherwise; Tessera speaks SigV4
+# only (a SigV2 URL is 400 InvalidRequest), as the README says.
+printf '[default]\nregion = us-east-1\ns3 =\n    signature_version = s3v4\n' >"$AWS_CONFIG_FILE"
 : >"$AWS_SHARED_CREDENTIALS_FILE"
 export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 export S3_ENDPOINT
