@@ -136,13 +136,7 @@ async fn sighup_swaps_the_certificate_for_new_connections() {
     let renewed = SelfSigned::generate();
     std::fs::copy(&renewed.cert_path, &first.cert_path).unwrap();
     std::fs::copy(&renewed.key_path, &first.key_path).unwrap();
-    let pid = t
-        .cluster
-        .processes()
-        .into_iter()
-        .find(|(role, _, _)| role == "edge")
-        .and_then(|(_, pid, _)| pid)
-        .expect("the edge runs");
+    let pid = t.edge_pid();
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap()),
         nix::sys::signal::Signal::SIGHUP,

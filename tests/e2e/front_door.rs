@@ -15,13 +15,7 @@ use crate::raw_sigv4::{Signer, host_of};
 
 /// The edge's resident memory, in bytes.
 fn edge_rss(t: &TestCluster) -> u64 {
-    let pid = t
-        .cluster
-        .processes()
-        .into_iter()
-        .find(|(role, _, _)| role == "edge")
-        .and_then(|(_, pid, _)| pid)
-        .expect("the edge runs");
+    let pid = t.edge_pid();
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
     let kib: u64 = status
         .lines()

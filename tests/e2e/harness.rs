@@ -83,6 +83,16 @@ impl Options {
 }
 
 impl TestCluster {
+    /// The edge's process id, for signals and for reading its memory.
+    pub fn edge_pid(&self) -> u32 {
+        self.cluster
+            .processes()
+            .into_iter()
+            .find(|(role, _, _)| role == "edge")
+            .and_then(|(_, pid, _)| pid)
+            .expect("the edge runs")
+    }
+
     pub async fn start() -> Self {
         Self::start_with(Options::default()).await
     }
