@@ -150,8 +150,7 @@ impl ChunkedPut {
             out.extend_from_slice(format!("{:x}", data.len()).as_bytes());
             if self.mode.signs_chunks() {
                 let signature = if self.bad_signature_at == Some(i) {
-                    // Well-formed, but not the chunk's signature.
-                    sha256_hex(format!("not the signature of chunk {i}").as_bytes())
+                    near_miss(&chunk_signature(seed, &previous, data))
                 } else {
                     chunk_signature(seed, &previous, data)
                 };
@@ -172,7 +171,7 @@ impl ChunkedPut {
         }
         if self.mode == Streaming::SignedTrailer {
             let signature = if self.bad_trailer_signature {
-                sha256_hex(b"not the trailer signature")
+                near_miss(&trailer_signature(seed, &previous, &self.trailer))
             } else {
                 trailer_signature(seed, &previous, &self.trailer)
             };
@@ -181,6 +180,14 @@ impl ChunkedPut {
         out.extend_from_slice(b"\r\n");
         out
     }
+}
+
+/// The right signature with its last hex digit changed: well-formed, and
+/// wrong only where a compare that stops early or skips the tail would not look.
+fn near_miss(signature: &str) -> String {
+    let (head, last) = signature.split_at(signature.len() - 1);
+    let flipped = if last == "0" { "1" } else { "0" };
+    format!("{head}{flipped}")
 }
 
 /// Signing values of the right lengths, for measuring encoded bodies.
