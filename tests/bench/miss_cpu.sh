@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# What a cache miss costs an edge: CPU seconds per GB of first reads,
+# measured on the edge's own process, for two edges of one cluster.
+# Throughput on a shared 2-core machine is noisy; the reader's CPU per byte
+# is much less so, and it is what a miss path change should move.
+#
+#   bash tests/bench/miss_cpu.sh [seconds-per-phase] [rounds] [loadgen args...]
+#   SECOND_EDGE_BIN=/path/to/other/edge SECOND_CACHE=6GiB bash tests/bench/miss_cpu.sh 10 3
+#
+# Edge "first" is the local cluster's (default cache); edge "second" runs
+# SECOND_EDGE_BIN (default: the same build) with --cache-size SECOND_CACHE
+# (default 0, cache off). Each round PUTs through one edge and reads every
+# object once through the other, so the reader's CPU is the GETs' alone.
+# Default workload: 1 MiB objects, 16 concurrent. PERF=first (or second)
+# records a 2 s `perf record -g` of that reader in the last round.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+SECS="${1:-10}"
+ROUNDS="${2:-3}"
+shift $(($# < 2 ? $# : 2))
+LOADGEN_ARGS=("$@")
+[[ ${#LOADGEN_ARGS[@]} -eq 0 ]] && LOADGEN_ARGS=(--size 1MiB --concurrency 16)
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo build --release -q -p edge -p tests --bins
+BIN="$CARGO_TARGET_DIR/release"
+WORK="$(mktemp -d)"
+cleanup() {
+    [[ -n "${SECOND:-}" ]] && kill "$SECOND" 2>/dev/null || true
+    [[ -n "${CLUSTER:-}" ]] && kill -INT "$CLUSTER" 2>/dev/null || true
+    wait 2>/dev/null || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+"$BIN/edge" local-cluster --data "$WORK/tessera" --s3-port 19000 --admin-port 19001 \
+    --metadata-port 19100 --first-node-port 19101 >"$WORK/cluster.log" 2>&1 &
+CLUSTER=$!
+for _ in $(seq 1 120); do
+    curl -sf http://127.0.0.1:19001/health >/dev/null && break
+    sleep 0.5
+done
+TESSERA_ACCESS_KEY=tessera TESSERA_SECRET_KEY=tessera-local-secret \
+    "${SECOND_EDGE_BIN:-$BIN/edge}" serve --listen 127.0.0.1:19010 --admin-listen 127.0.0.1:19011 \
+    --metadata-url http://127.0.0.1:19100 --cluster-secret-file "$WORK/tessera/cluster-secret" \
+    --cache-size "${SECOND_CACHE:-0}" >"$WORK/second.log" 2>&1 &
+SECOND=$!
+for _ in $(seq 1 60); do curl -sf http://127.0.0.1:19011/health >/dev/null && break; sleep 0.5; done
+FIRST=$(python3 -c '
+import json, sys
+c = json.load(open(sys.argv[1]))
+print(next(p["pid"] for p in c["processes"] if p["role"] == "edge"))' "$WORK/tessera/cluster.json")
+
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+for round in $(seq 1 "$ROUNDS"); do
+    for reader in first second; do
+        if [[ $reader == first ]]; then pid=$FIRST writer=19010 port=19000; else pid=$SECOND writer=19000 port=19010; fi
+        if [[ "${PERF:-}" == "$reader" && $round == "$ROUNDS" ]]; then
+            (sleep "$SECS.7"; perf record -g -p "$pid" -o "perf-$reader.data" -- sleep 2 >/dev/null 2>&1) &
+        fi
+        before=$(ticks "$pid")
+        line=$("$BIN/loadgen" --label "$reader" --endpoint "http://127.0.0.1:$writer" \
+            --get-endpoint "http://127.0.0.1:$port" --bucket "miss-$round-$reader" \
+            --seconds "$SECS" --first-reads "${LOADGEN_ARGS[@]}" | grep ' GET ')
+        after=$(ticks "$pid")
+        python3 - "$line" "$before" "$after" "$(getconf CLK_TCK)" <<'EOF'
+import re, sys
+line, before, after, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+ops = int(re.search(r"ops=(\d+)", line).group(1))
+size = int(re.search(r"size=(\d+)", line).group(1))
+mbs = float(re.search(r"([\d.]+) MB/s", line).group(1))
+print(f"{line.split()[0]:<7} {mbs:>7.1f} MB/s  {(after - before) / hz / (ops * size / 1e9):.2f} core-s per GB read")
+EOF
+    done
+done
