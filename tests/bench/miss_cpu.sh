@@ -72,3 +72,11 @@ print(f"{line.split()[0]:<7} {mbs:>7.1f} MB/s  {(after - before) / hz / (ops * s
 EOF
     done
 done
+# Resident memory against what each cache says it holds: a cache that pins
+# more than the bytes it counts shows here.
+for reader in first second; do
+    if [[ $reader == first ]]; then pid=$FIRST port=19001; else pid=$SECOND port=19011; fi
+    held=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^cache_size_bytes /{print $2}')
+    echo "$reader: $(grep -E 'VmHWM|VmRSS' "/proc/$pid/status" | tr -s ' \t\n' ' ')cache holds ${held:-0} bytes"
+done
+
