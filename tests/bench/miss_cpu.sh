@@ -76,7 +76,11 @@ done
 # more than the bytes it counts shows here.
 for reader in first second; do
     if [[ $reader == first ]]; then pid=$FIRST port=19001; else pid=$SECOND port=19011; fi
-    held=$(curl -s "http://127.0.0.1:$port/metrics" | awk '/^cache_size_bytes /{print $2}')
+    metrics=$(curl -s "http://127.0.0.1:$port/metrics")
+    held=$(awk '/^cache_size_bytes /{print $2}' <<<"$metrics")
     echo "$reader: $(grep -E 'VmHWM|VmRSS' "/proc/$pid/status" | tr -s ' \t\n' ' ')cache holds ${held:-0} bytes"
+    # Reads that asked a second node (hedged) or decoded from parity, with
+    # every node up: each costs extra fetches, hashing and decoding.
+    grep -E '^gateway_(hedged_shard_reads|degraded_stripe_reads)_total ' <<<"$metrics" | sed "s/^/$reader: /" || true
 done
 
