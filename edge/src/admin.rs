@@ -97,10 +97,43 @@ pub enum KeyCommand {
     Revoke { access_key: AccessKeyId },
 }
 
+/// Appends a line to the command's output (a `String`, which cannot fail).
+macro_rules! outln {
+    ($out:expr) => {
+        $out.push('\n')
+    };
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
 /// The local cluster keeps its secret here (see `local-cluster --data`).
 const LOCAL_SECRET_FILE: &str = "./data/cluster-secret";
 
+/// Runs the command, then prints what it has to say in one write: a reader
+/// that stops early (`edge admin key list | head -1`) ends the command
+/// quietly, as it would any Unix tool, instead of a broken-pipe panic.
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
+    let mut out = String::new();
+    execute(args, &mut out).await?;
+    emit(&out)
+}
+
+/// Writes `out` to standard output; a closed pipe is not an error.
+fn emit(out: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to standard output"),
+    }
+}
+
+async fn execute(args: AdminArgs, out: &mut String) -> anyhow::Result<()> {
     let secret = match (&args.cluster_secret, &args.cluster_secret_file) {
         (Some(s), _) => s.clone(),
         (None, Some(f)) => read_secret(f)?,
@@ -115,9 +148,9 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
         AdminCommand::Status => {
             let status = meta.cluster_status().await?;
             if json {
-                print_json(&status)?;
+                print_json(out, &status)?;
             } else {
-                print_status(&status);
+                print_status(out, &status);
             }
         }
         AdminCommand::User(UserCommand::Create { name, no_key }) => {
@@ -128,39 +161,39 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 Some(meta.create_access_key(&name).await?)
             };
             if json {
-                print_json(&serde_json::json!({ "user": user, "key": key }))?;
+                print_json(out, &serde_json::json!({ "user": user, "key": key }))?;
             } else {
-                println!("created user {}", user.name);
+                outln!(out, "created user {}", user.name);
                 if let Some(key) = &key {
-                    print_key(key);
+                    print_key(out, key);
                 }
             }
         }
         AdminCommand::User(UserCommand::List) => {
             let users = meta.list_users().await?;
             if json {
-                print_json(&users)?;
+                print_json(out, &users)?;
             } else {
-                println!("{:<32} created", "user");
+                outln!(out, "{:<32} created", "user");
                 for u in users {
-                    println!("{:<32} {}", u.name, timestamp(u.created_unix_ms));
+                    outln!(out, "{:<32} {}", u.name, timestamp(u.created_unix_ms));
                 }
             }
         }
         AdminCommand::User(UserCommand::Delete { name }) => {
             meta.delete_user(&name).await?;
             if json {
-                print_json(&serde_json::json!({ "deleted": name }))?;
+                print_json(out, &serde_json::json!({ "deleted": name }))?;
             } else {
-                println!("deleted user {name} and revoked its keys");
+                outln!(out, "deleted user {name} and revoked its keys");
             }
         }
         AdminCommand::Key(KeyCommand::Create { user }) => {
             let key = meta.create_access_key(&user).await?;
             if json {
-                print_json(&key)?;
+                print_json(out, &key)?;
             } else {
-                print_key(&key);
+                print_key(out, &key);
             }
         }
         AdminCommand::Key(KeyCommand::List { user }) => {
@@ -171,11 +204,12 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 .filter(|k| user.as_ref().is_none_or(|u| k.user == *u))
                 .collect();
             if json {
-                print_json(&keys)?;
+                print_json(out, &keys)?;
             } else {
-                println!("{:<24} {:<32} created", "access key", "user");
+                outln!(out, "{:<24} {:<32} created", "access key", "user");
                 for k in keys {
-                    println!(
+                    outln!(
+                        out,
                         "{:<24} {:<32} {}",
                         k.access_key,
                         k.user,
@@ -200,17 +234,17 @@ pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
                 }
             };
             if json {
-                print_json(&serde_json::json!({ "node": node, "result": done }))?;
+                print_json(out, &serde_json::json!({ "node": node, "result": done }))?;
             } else {
-                println!("{node}: {done}");
+                outln!(out, "{node}: {done}");
             }
         }
         AdminCommand::Key(KeyCommand::Revoke { access_key }) => {
             meta.delete_access_key(&access_key).await?;
             if json {
-                print_json(&serde_json::json!({ "revoked": access_key }))?;
+                print_json(out, &serde_json::json!({ "revoked": access_key }))?;
             } else {
-                println!("revoked {access_key}");
+                outln!(out, "revoked {access_key}");
             }
         }
     }
@@ -222,18 +256,27 @@ fn read_secret(path: &PathBuf) -> anyhow::Result<String> {
     Ok(s.trim().to_owned())
 }
 
-fn print_key(key: &AccessKey) {
-    println!("user        {}", key.user);
-    println!("access key  {}", key.access_key);
-    println!("secret key  {}", key.secret_key);
-    println!("(the secret is shown only now; keep it safe)");
+fn print_key(out: &mut String, key: &AccessKey) {
+    outln!(out, "user        {}", key.user);
+    outln!(out, "access key  {}", key.access_key);
+    outln!(out, "secret key  {}", key.secret_key);
+    outln!(out, "(the secret is shown only now; keep it safe)");
 }
 
-fn print_status(status: &metadata::wire::ClusterStatus) {
+fn print_status(out: &mut String, status: &metadata::wire::ClusterStatus) {
     use metadata::byte_size::ByteSize;
-    println!(
+    outln!(
+        out,
         "{:<12} {:<9} {:<22} {:>11} {:>11} {:>8} {:>8} {:>14} {:>16}",
-        "node", "state", "address", "capacity", "used", "shards", "named", "read/write ms", "scrub"
+        "node",
+        "state",
+        "address",
+        "capacity",
+        "used",
+        "shards",
+        "named",
+        "read/write ms",
+        "scrub"
     );
     for n in &status.nodes {
         let hb = &n.heartbeat;
@@ -258,7 +301,8 @@ fn print_status(status: &metadata::wire::ClusterStatus) {
                 )
             },
         );
-        println!(
+        outln!(
+            out,
             "{:<12} {:<9} {:<22} {:>11} {:>11} {:>8} {:>8} {:>14} {:>16}",
             hb.id.as_str(),
             state,
@@ -272,22 +316,26 @@ fn print_status(status: &metadata::wire::ClusterStatus) {
         );
     }
     let r = &status.redundancy;
-    println!();
-    println!("stripes      {} ({} bytes)", r.stripes, r.bytes);
-    println!("  full       {}", r.full);
+    outln!(out);
+    outln!(out, "stripes      {} ({} bytes)", r.stripes, r.bytes);
+    outln!(out, "  full       {}", r.full);
     for (missing, count) in &r.degraded {
-        println!("  degraded   {count} missing {missing} shard(s)");
+        outln!(out, "  degraded   {count} missing {missing} shard(s)");
     }
-    println!(
+    outln!(
+        out,
         "  unreadable {} ({} bytes)",
-        r.unreadable, r.unreadable_bytes
+        r.unreadable,
+        r.unreadable_bytes
     );
-    println!(
+    outln!(
+        out,
         "redundancy debt  {} bytes in degraded stripes",
         r.degraded_bytes
     );
     let p = &status.repair;
-    println!(
+    outln!(
+        out,
         "repair           {} queued, {} in flight; rebuilt {} shards ({}) at {}/s over the last minute, {} already held, {} failed",
         p.queued,
         p.in_flight,
@@ -300,14 +348,16 @@ fn print_status(status: &metadata::wire::ClusterStatus) {
     if let Some(walk) = &p.last_walk {
         let d = &walk.deferred;
         if d.waiting_shards > 0 {
-            println!(
+            outln!(
+                out,
                 "                 {} shards wait for their node to return (repair starts {} s after a node goes silent)",
                 d.waiting_shards,
                 p.repair_after_ms / 1000
             );
         }
         if d.no_spare_shards > 0 {
-            println!(
+            outln!(
+                out,
                 "                 {} shards have no spare node to go to: the debt stays until a node returns or is added",
                 d.no_spare_shards
             );
@@ -315,12 +365,14 @@ fn print_status(status: &metadata::wire::ClusterStatus) {
     }
     let b = &p.rebalance;
     if b.max_in_flight == 0 {
-        println!(
+        outln!(
+            out,
             "rebalance        off; {} shards are off their preferred node",
             b.remaining_shards
         );
     } else {
-        println!(
+        outln!(
+            out,
             "rebalance        {} queued, {} in flight (at most {}); moved {} shards ({}); {} shards ({}) still to move, {} waiting for their node",
             b.queued,
             b.in_flight,
@@ -333,17 +385,22 @@ fn print_status(status: &metadata::wire::ClusterStatus) {
         );
     }
     match p.verified_full_unix_ms {
-        Some(at) => println!("verified full    {}", timestamp(at)),
-        None => println!("verified full    not since the metadata service started"),
+        Some(at) => outln!(out, "verified full    {}", timestamp(at)),
+        None => outln!(
+            out,
+            "verified full    not since the metadata service started"
+        ),
     }
-    println!(
+    outln!(
+        out,
         "garbage          {} versions in grace, {} shard files to delete",
-        status.garbage_versions, status.pending_deletions
+        status.garbage_versions,
+        status.pending_deletions
     );
 }
 
-fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+fn print_json<T: serde::Serialize>(out: &mut String, value: &T) -> anyhow::Result<()> {
+    outln!(out, "{}", serde_json::to_string_pretty(value)?);
     Ok(())
 }
 

@@ -412,3 +412,35 @@ async fn a_slow_put_never_lands_in_a_bucket_created_again_meanwhile() {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 }
+
+/// `edge admin ... | head -1`: the reader goes away before the command
+/// prints; the command ends quietly with success, not a broken-pipe panic.
+#[tokio::test(flavor = "multi_thread")]
+async fn admin_output_into_a_closed_pipe_ends_quietly() {
+    let t = TestCluster::start().await;
+    for name in ["carol", "dave", "erin"] {
+        create_user(&t, name).await;
+    }
+    for args in [&["user", "list"][..], &["key", "list"], &["status"]] {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .arg("admin")
+            .arg("--metadata-url")
+            .arg(t.cluster.spec().metadata_url())
+            .args(args)
+            .env("TESSERA_CLUSTER_SECRET", crate::harness::CLUSTER_SECRET)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("admin command starts");
+        // Close the read end at once, as `head` does once it has its lines.
+        drop(child.stdout.take());
+        let out = tokio::time::timeout(Duration::from_secs(20), child.wait_with_output())
+            .await
+            .expect("admin command timed out")
+            .expect("admin command runs");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {:?} {stderr}", out.status);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
