@@ -125,7 +125,8 @@ export RCLONE_CONFIG_TESSERA_REGION=us-east-1
 export RCLONE_CONFIG_TESSERA_FORCE_PATH_STYLE=true
 
 # s3cmd: a config file in the temp folder; host_bucket equal to host_base
-# means path-style requests.
+# means path-style requests. No region: s3cmd then signs with its default,
+# S3's legacy name `US`, which the store must take as us-east-1.
 HOSTPORT="${S3_ENDPOINT#*://}"
 HOSTPORT="${HOSTPORT%%/*}"
 if [[ "$S3_ENDPOINT" == https://* ]]; then S3CMD_HTTPS=True; else S3CMD_HTTPS=False; fi
@@ -138,7 +139,6 @@ host_base = $HOSTPORT
 host_bucket = $HOSTPORT
 use_https = $S3CMD_HTTPS
 signature_v2 = False
-bucket_location = us-east-1
 EOF
 
 # --- helpers -----------------------------------------------------------------

@@ -427,9 +427,16 @@ async fn prepare(req: &mut Request, ccx: &CallContext<'_>) -> S3Result<Prepare> 
                         secret_key: cred.secret_key,
                     });
 
+                    // Tessera patch: S3's legacy region names stand for their
+                    // regions (s3cmd signs with "US" by default).
                     let cred_region = cred
                         .region
                         .filter(|s| !s.is_empty())
+                        .map(|s| match s.as_str() {
+                            "US" => "us-east-1".to_owned(),
+                            "EU" => "eu-west-1".to_owned(),
+                            _ => s,
+                        })
                         .map(|s| crate::region::Region::new(s.into()))
                         .transpose()
                         .map_err(|e| invalid_request!("invalid credential region: {e}"))?;
