@@ -1,3 +1,3 @@
-fn main() -> anyhow::Result<()> {
-    edge::cli::main()
+fn main() -> std::process::ExitCode {
+    metadata::lifecycle::exit_report(edge::cli::main().map_err(Into::into))
 }

@@ -1,7 +1,10 @@
 //! Process lifecycle shared by every binary: logging, shutdown on SIGINT or
-//! SIGTERM, and (for child processes of a test harness or the local cluster)
-//! exiting when the parent dies, so no process is ever left running.
+//! SIGTERM, (for child processes of a test harness or the local cluster)
+//! exiting when the parent dies, so no process is ever left running, and how
+//! a binary ends on an error: one line, never a backtrace.
 
+use std::error::Error;
+use std::process::ExitCode;
 use std::time::Duration;
 
 /// Env var: when set to `1`, the process exits once its parent process is gone.
@@ -63,5 +66,66 @@ pub fn exit_with_parent_if_asked() {
                 }
             }
         });
+    }
+}
+
+/// Ends a binary: success, or `error: ` and the error with its causes on one
+/// line on stderr, and exit status 1. An operator's mistake (a busy port, an
+/// unreachable service, a missing file) reads as a sentence, even with
+/// `RUST_BACKTRACE` set, where returning the error from `main` would print
+/// its debug form and a backtrace.
+pub fn exit_report(result: Result<(), Box<dyn Error + Send + Sync>>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", one_line(e.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes, joined by `: `. A cause whose message the text
+/// already holds is left out, as errors often repeat their source's message
+/// in their own.
+pub fn one_line(err: &(dyn Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut cause = err.source();
+    while let Some(c) = cause {
+        let message = c.to_string();
+        if !message.is_empty() && !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::one_line;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the config: {0}")]
+    struct Repeats(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("starting the node")]
+    struct Wraps(#[source] Repeats);
+
+    #[test]
+    fn causes_are_joined_once_each() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let err = Wraps(Repeats(io));
+        assert_eq!(
+            one_line(&err),
+            "starting the node: reading the config: no such file"
+        );
+    }
+
+    #[test]
+    fn a_lone_error_is_its_message() {
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "address in use");
+        assert_eq!(one_line(&io), "address in use");
     }
 }

@@ -5,8 +5,12 @@ use clap::Parser as _;
 use metadata::config::{Args, Config};
 use metadata::lifecycle;
 
+fn main() -> std::process::ExitCode {
+    lifecycle::exit_report(run().map_err(Into::into))
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     lifecycle::init_tracing();
     lifecycle::exit_with_parent_if_asked();
     let args = Args::parse();

@@ -5,8 +5,12 @@
 
 use clap::Parser;
 
+fn main() -> std::process::ExitCode {
+    metadata::lifecycle::exit_report(run().map_err(Into::into))
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     metadata::lifecycle::init_tracing();
     metadata::lifecycle::exit_with_parent_if_asked();
     let args = storage_node::Args::parse();

@@ -15,6 +15,7 @@ mod garbage_collection;
 mod harness;
 mod http_semantics;
 mod metadata_replicas;
+mod operator_errors;
 mod raw_chunked;
 mod raw_sigv4;
 mod rebalance;
