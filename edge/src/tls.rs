@@ -8,6 +8,9 @@
 //! so a renewed certificate (certbot, cert-manager) is picked up by the next
 //! client while open connections finish on the old one. A renewal that does
 //! not load keeps the certificate in use and says why in the log.
+//!
+//! Plain HTTP sent to the TLS port gets a short 400 that says the port
+//! speaks HTTPS, instead of a TLS alert that clients print as "HTTP/0.9".
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -19,7 +22,7 @@ use rustls::server::{ClientHello, ResolvesServerCert};
 use rustls::sign::CertifiedKey;
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -195,9 +198,51 @@ impl Tls {
 impl Handshake for Tls {
     type Io = TlsStream<WatchedIo<TcpStream>>;
 
-    async fn handshake(&self, io: WatchedIo<TcpStream>) -> io::Result<Self::Io> {
+    async fn handshake(&self, mut io: WatchedIo<TcpStream>) -> io::Result<Self::Io> {
+        if speaks_plain_http(io.get_ref()).await? {
+            answer_plain_http(&mut io).await;
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "plain HTTP on the HTTPS port",
+            ));
+        }
         self.accept(io).await
     }
+}
+
+/// The body of the answer to plain HTTP on the TLS port.
+const PLAIN_HTTP_BODY: &str = "This port speaks HTTPS: use an https:// URL.\n";
+
+/// Reading at most this much of a plain request before answering it.
+const PLAIN_HTTP_READ_MAX: usize = 4096;
+
+/// Whether the client opened with plain HTTP: a TLS connection starts with
+/// a handshake record (byte 0x16), an HTTP request with a method's capital
+/// letter. Peeked, so a TLS handshake still sees every byte.
+async fn speaks_plain_http(stream: &TcpStream) -> io::Result<bool> {
+    let mut first = [0u8; 1];
+    let n = stream.peek(&mut first).await?;
+    Ok(n == 1 && first[0].is_ascii_uppercase())
+}
+
+/// Reads the request's header (at most [`PLAIN_HTTP_READ_MAX`]), so that
+/// closing does not reset the connection before the client reads the
+/// answer, then answers and closes. Best effort: the client may be gone.
+async fn answer_plain_http(io: &mut WatchedIo<TcpStream>) {
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 1024];
+    while seen.len() < PLAIN_HTTP_READ_MAX && !seen.windows(4).any(|w| w == b"\r\n\r\n") {
+        match io.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => seen.extend_from_slice(&buf[..n]),
+        }
+    }
+    let answer = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{PLAIN_HTTP_BODY}",
+        PLAIN_HTTP_BODY.len()
+    );
+    let _ = io.write_all(answer.as_bytes()).await;
+    let _ = io.shutdown().await;
 }
 
 #[cfg(test)]

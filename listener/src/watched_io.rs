@@ -20,6 +20,11 @@ impl<T> WatchedIo<T> {
     pub(crate) fn new(inner: T, watch: Arc<ConnWatch>) -> Self {
         WatchedIo { inner, watch }
     }
+
+    /// The stream underneath, to look at it without reading (`peek`).
+    pub fn get_ref(&self) -> &T {
+        &self.inner
+    }
 }
 
 impl<T: AsyncRead + Unpin> AsyncRead for WatchedIo<T> {

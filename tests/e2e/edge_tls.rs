@@ -1,7 +1,7 @@
 //! HTTPS on the edge's S3 port: aws-sdk-s3 writes and reads through it, a
 //! browser-like client negotiates HTTP/2 by ALPN, an HTTP/1.1-only client
-//! still gets served, plain HTTP gets no answer, and SIGHUP swaps the
-//! certificate for new connections.
+//! still gets served, plain HTTP gets a 400 saying the port speaks HTTPS,
+//! and SIGHUP swaps the certificate for new connections.
 
 use std::time::Duration;
 
@@ -115,8 +115,11 @@ async fn s3_over_https_and_http2_by_alpn() {
     let cleartext = plain
         .get(format!("http://{}/tls/big", t.cluster.spec().s3_addr))
         .send()
-        .await;
-    assert!(cleartext.is_err(), "plain HTTP got {cleartext:?}");
+        .await
+        .expect("plain HTTP gets an answer");
+    assert_eq!(cleartext.status(), 400);
+    let text = cleartext.text().await.unwrap();
+    assert!(text.contains("speaks HTTPS"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
