@@ -265,9 +265,7 @@ fn print_key(out: &mut String, key: &AccessKey) {
 
 fn print_status(out: &mut String, status: &metadata::wire::ClusterStatus) {
     use metadata::byte_size::ByteSize;
-    outln!(
-        out,
-        "{:<12} {:<9} {:<22} {:>11} {:>11} {:>8} {:>8} {:>14} {:>16}",
+    let header = [
         "node",
         "state",
         "address",
@@ -276,8 +274,9 @@ fn print_status(out: &mut String, status: &metadata::wire::ClusterStatus) {
         "shards",
         "named",
         "read/write ms",
-        "scrub"
-    );
+        "scrub",
+    ];
+    let mut rows = Vec::new();
     for n in &status.nodes {
         let hb = &n.heartbeat;
         let state = match (n.is_up(), n.draining) {
@@ -301,37 +300,47 @@ fn print_status(out: &mut String, status: &metadata::wire::ClusterStatus) {
                 )
             },
         );
-        outln!(
-            out,
-            "{:<12} {:<9} {:<22} {:>11} {:>11} {:>8} {:>8} {:>14} {:>16}",
-            hb.id.as_str(),
-            state,
-            hb.addr,
-            ByteSize(hb.capacity_bytes).to_string(),
-            ByteSize(hb.used_bytes).to_string(),
-            hb.shard_count,
-            status.node_files.get(&hb.id).copied().unwrap_or(0),
+        rows.push([
+            hb.id.as_str().to_owned(),
+            state.to_owned(),
+            hb.addr.clone(),
+            ByteSize(hb.capacity_bytes).human(),
+            ByteSize(hb.used_bytes).human(),
+            hb.shard_count.to_string(),
+            status
+                .node_files
+                .get(&hb.id)
+                .copied()
+                .unwrap_or(0)
+                .to_string(),
             latency,
             scrub,
-        );
+        ]);
     }
+    // Names, states and addresses read left to right; numbers line up right.
+    table(out, &header, &rows, 3);
     let r = &status.redundancy;
     outln!(out);
-    outln!(out, "stripes      {} ({} bytes)", r.stripes, r.bytes);
+    outln!(
+        out,
+        "stripes      {} ({})",
+        r.stripes,
+        ByteSize(r.bytes).human()
+    );
     outln!(out, "  full       {}", r.full);
     for (missing, count) in &r.degraded {
         outln!(out, "  degraded   {count} missing {missing} shard(s)");
     }
     outln!(
         out,
-        "  unreadable {} ({} bytes)",
+        "  unreadable {} ({})",
         r.unreadable,
-        r.unreadable_bytes
+        ByteSize(r.unreadable_bytes).human()
     );
     outln!(
         out,
-        "redundancy debt  {} bytes in degraded stripes",
-        r.degraded_bytes
+        "redundancy debt  {} in degraded stripes",
+        ByteSize(r.degraded_bytes).human()
     );
     let p = &status.repair;
     outln!(
@@ -340,8 +349,8 @@ fn print_status(out: &mut String, status: &metadata::wire::ClusterStatus) {
         p.queued,
         p.in_flight,
         p.rebuilt_shards,
-        ByteSize(p.rebuilt_bytes),
-        ByteSize(p.rate_bytes_per_sec as u64),
+        ByteSize(p.rebuilt_bytes).human(),
+        ByteSize(p.rate_bytes_per_sec as u64).human(),
         p.held_shards,
         p.failed_tasks
     );
@@ -378,9 +387,9 @@ fn print_status(out: &mut String, status: &metadata::wire::ClusterStatus) {
             b.in_flight,
             b.max_in_flight,
             b.moved_shards,
-            ByteSize(b.moved_bytes),
+            ByteSize(b.moved_bytes).human(),
             b.remaining_shards,
-            ByteSize(b.remaining_bytes),
+            ByteSize(b.remaining_bytes).human(),
             b.blocked_shards
         );
     }
@@ -399,6 +408,35 @@ fn print_status(out: &mut String, status: &metadata::wire::ClusterStatus) {
     );
 }
 
+/// Writes `rows` under `header`, each column as wide as its widest cell;
+/// the first `left` columns aligned left, the others right.
+fn table<const N: usize>(out: &mut String, header: &[&str; N], rows: &[[String; N]], left: usize) {
+    let mut widths = header.map(str::len);
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut line = |cells: [&str; N]| {
+        let mut text = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i > 0 {
+                text.push_str("  ");
+            }
+            if i < left {
+                text.push_str(&format!("{cell:<w$}"));
+            } else {
+                text.push_str(&format!("{cell:>w$}"));
+            }
+        }
+        outln!(out, "{}", text.trim_end());
+    };
+    line(*header);
+    for row in rows {
+        line(row.each_ref().map(String::as_str));
+    }
+}
+
 fn print_json<T: serde::Serialize>(out: &mut String, value: &T) -> anyhow::Result<()> {
     outln!(out, "{}", serde_json::to_string_pretty(value)?);
     Ok(())
@@ -412,4 +450,36 @@ fn timestamp(unix_ms: i64) -> String {
                 .ok()
         })
         .unwrap_or_else(|| unix_ms.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table;
+
+    #[test]
+    fn columns_fit_their_widest_cell() {
+        let rows = [
+            [
+                "node-1".to_owned(),
+                "127.0.0.1:9101".to_owned(),
+                "252.0 GiB".to_owned(),
+            ],
+            [
+                "a-node-id-much-longer-than-the-header".to_owned(),
+                "[2001:db8::1]:9101".to_owned(),
+                "3.5 MiB".to_owned(),
+            ],
+        ];
+        let mut out = String::new();
+        table(&mut out, &["node", "address", "capacity"], &rows, 2);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "node                                   address              capacity",
+                "node-1                                 127.0.0.1:9101      252.0 GiB",
+                "a-node-id-much-longer-than-the-header  [2001:db8::1]:9101    3.5 MiB",
+            ]
+        );
+    }
 }

@@ -68,6 +68,25 @@ impl fmt::Display for ByteSize {
     }
 }
 
+impl ByteSize {
+    /// For people reading a report: the largest binary unit with at least
+    /// one whole, to one decimal (`252.0 GiB`, `1.5 MiB`, `512 B`). Display
+    /// gives the exact form that config files take back.
+    pub fn human(self) -> String {
+        const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+        if self.0 < 1024 {
+            return format!("{} B", self.0);
+        }
+        let mut value = self.0 as f64 / 1024.0;
+        let mut unit = 0;
+        while value >= 1024.0 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 impl Serialize for ByteSize {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(self)
@@ -104,5 +123,14 @@ mod tests {
         assert!("99999999999TiB".parse::<ByteSize>().is_err());
         assert_eq!(ByteSize(1 << 20).to_string(), "1MiB");
         assert_eq!(ByteSize(1000).to_string(), "1000B");
+    }
+
+    #[test]
+    fn human_sizes_read_at_a_glance() {
+        assert_eq!(ByteSize(512).human(), "512 B");
+        assert_eq!(ByteSize(1536).human(), "1.5 KiB");
+        assert_eq!(ByteSize(264_212_084 << 10).human(), "252.0 GiB");
+        assert_eq!(ByteSize(3 << 40).human(), "3.0 TiB");
+        assert_eq!(ByteSize(u64::MAX).human(), "16384.0 PiB");
     }
 }
