@@ -148,6 +148,41 @@ fn local_cluster_secret(data: &Path) -> anyhow::Result<String> {
     Ok(secret)
 }
 
+/// Locks `data/supervisor.lock`, or says that another local cluster runs
+/// on this folder.
+fn lock_data_folder(data: &Path) -> anyhow::Result<std::fs::File> {
+    let path = data.join("supervisor.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("opening {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another local cluster is running on {} (stop it with Ctrl-C, or pass another --data and other ports)",
+            data.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", path.display()))
+        }
+    }
+}
+
+/// Fails at once, naming the first port already taken, rather than
+/// starting processes that would each fail to bind (and wait for them).
+fn check_ports_free(ports: &[(&str, SocketAddr)]) -> anyhow::Result<()> {
+    for (role, addr) in ports {
+        if let Err(e) = std::net::TcpListener::bind(addr) {
+            anyhow::bail!(
+                "the {role} port {addr} is not free ({e}): is another cluster running? Choose other ports with --metadata-port, --first-node-port, --s3-port and --admin-port"
+            );
+        }
+    }
+    Ok(())
+}
+
 fn hex_string(bytes: [u8; 24]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -156,6 +191,10 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("creating {}", args.data.display()))?;
     let data = args.data.canonicalize()?;
+    // Held until the process ends (the system drops the lock then, even on
+    // kill -9): a second supervisor on this folder would overwrite its
+    // cluster.json and fight over its files.
+    let _lock = lock_data_folder(&data)?;
     let addr = |port: u16| SocketAddr::new(args.host, port);
     let node_addrs = (0..args.nodes)
         .map(|i| {
@@ -192,6 +231,13 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
         node_args: Vec::new(),
         metadata_replicas: Vec::new(),
     };
+    let mut ports = vec![
+        ("metadata", spec.metadata_addr),
+        ("S3", spec.s3_addr),
+        ("admin", spec.admin_addr),
+    ];
+    ports.extend(spec.node_addrs.iter().map(|a| ("storage node", *a)));
+    check_ports_free(&ports)?;
     println!("Starting a local cluster in {} ...", data.display());
     let started_on_terminal = has_controlling_terminal();
     let mut cluster = LocalCluster::start(spec)

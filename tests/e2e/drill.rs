@@ -259,3 +259,86 @@ async fn drill_restart_local_cluster_restarts_a_killed_node_on_sighup() {
     }
     panic!("no free ports for a local cluster in three attempts");
 }
+
+/// `local-cluster` started beside a running one: on the same data folder it
+/// is refused at once (the folder is locked), and on another folder with the
+/// same ports it names the first busy port; the running cluster's file is
+/// left alone either way.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_local_cluster_says_at_once_why_it_cannot_start() {
+    for attempt in 0..3 {
+        let Some([meta, first_node, s3, admin]) = local_cluster_ports(attempt + 7) else {
+            continue;
+        };
+        let ports = [
+            "--metadata-port".to_owned(),
+            meta.to_string(),
+            "--first-node-port".to_owned(),
+            first_node.to_string(),
+            "--s3-port".to_owned(),
+            s3.to_string(),
+            "--admin-port".to_owned(),
+            admin.to_string(),
+        ];
+        let dir = tempfile::tempdir().unwrap();
+        let data: PathBuf = dir.path().join("data");
+        let mut running = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .arg("local-cluster")
+            .arg("--data")
+            .arg(&data)
+            .args(&ports)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::fs::File::create(dir.path().join("out")).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("err")).unwrap())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let path = data.join("cluster.json");
+        let Some(file) = wait_for_file(&path, "the cluster to start", &mut running, |f| {
+            f.supervisor_pid.is_some()
+        })
+        .await
+        else {
+            continue; // lost a port to someone else: try others
+        };
+
+        let second = |data: PathBuf| {
+            let ports = ports.clone();
+            async move {
+                let out = tokio::time::timeout(
+                    Duration::from_secs(20),
+                    tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+                        .arg("local-cluster")
+                        .arg("--data")
+                        .arg(&data)
+                        .args(&ports)
+                        .stdin(std::process::Stdio::null())
+                        .kill_on_drop(true)
+                        .output(),
+                )
+                .await
+                .expect("a second local-cluster ends by itself")
+                .unwrap();
+                (
+                    out.status.code(),
+                    String::from_utf8_lossy(&out.stderr).into_owned(),
+                )
+            }
+        };
+        let (code, stderr) = second(data.clone()).await;
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(
+            stderr.contains("another local cluster is running"),
+            "{stderr}"
+        );
+        let (code, stderr) = second(dir.path().join("other")).await;
+        assert_eq!(code, Some(1), "{stderr}");
+        assert!(stderr.contains(&format!("127.0.0.1:{meta}")), "{stderr}");
+
+        let after = ClusterFile::read(&path).unwrap();
+        assert_eq!(after.supervisor_pid, file.supervisor_pid);
+        assert_eq!(pid_of(&after, "edge"), pid_of(&file, "edge"));
+        return;
+    }
+    panic!("no free ports for a local cluster in three attempts");
+}
