@@ -132,6 +132,35 @@ fn local_cluster_ports(attempt: u32) -> Option<[u16; 4]> {
     free.then(|| [ports[0], ports[3], ports[1], ports[2]])
 }
 
+/// The `local-cluster` flags for ports from [`local_cluster_ports`].
+fn port_args([meta, first_node, s3, admin]: [u16; 4]) -> Vec<String> {
+    [
+        ("--metadata-port", meta),
+        ("--first-node-port", first_node),
+        ("--s3-port", s3),
+        ("--admin-port", admin),
+    ]
+    .into_iter()
+    .flat_map(|(flag, port)| [flag.to_owned(), port.to_string()])
+    .collect()
+}
+
+/// Starts `tessera local-cluster` on `data` with `ports`; its output goes
+/// to `out` and `err` in `dir` (see [`dump_output`]).
+fn spawn_local_cluster(dir: &Path, data: &Path, ports: &[String]) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .arg("local-cluster")
+        .arg("--data")
+        .arg(data)
+        .args(ports)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(dir.join("out")).unwrap())
+        .stderr(std::fs::File::create(dir.join("err")).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
 /// Polls `cluster.json` until `ok` holds for it.
 async fn wait_for_file(
     path: &Path,
@@ -179,25 +208,12 @@ fn pid_of(file: &ClusterFile, role: &str) -> Option<u32> {
 #[tokio::test(flavor = "multi_thread")]
 async fn drill_restart_local_cluster_restarts_a_killed_node_on_sighup() {
     for attempt in 0..3 {
-        let Some([meta, first_node, s3, admin]) = local_cluster_ports(attempt) else {
+        let Some(ports) = local_cluster_ports(attempt) else {
             continue;
         };
         let dir = tempfile::tempdir().unwrap();
         let data: PathBuf = dir.path().join("data");
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .arg("local-cluster")
-            .arg("--data")
-            .arg(&data)
-            .args(["--metadata-port", &meta.to_string()])
-            .args(["--first-node-port", &first_node.to_string()])
-            .args(["--s3-port", &s3.to_string()])
-            .args(["--admin-port", &admin.to_string()])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::fs::File::create(dir.path().join("out")).unwrap())
-            .stderr(std::fs::File::create(dir.path().join("err")).unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let mut child = spawn_local_cluster(dir.path(), &data, &port_args(ports));
         let path = data.join("cluster.json");
         let Some(file) = wait_for_file(&path, "the cluster to start", &mut child, |f| {
             f.supervisor_pid.is_some()
@@ -267,32 +283,14 @@ async fn drill_restart_local_cluster_restarts_a_killed_node_on_sighup() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_local_cluster_says_at_once_why_it_cannot_start() {
     for attempt in 0..3 {
-        let Some([meta, first_node, s3, admin]) = local_cluster_ports(attempt + 7) else {
+        let Some(port_numbers) = local_cluster_ports(attempt + 7) else {
             continue;
         };
-        let ports = [
-            "--metadata-port".to_owned(),
-            meta.to_string(),
-            "--first-node-port".to_owned(),
-            first_node.to_string(),
-            "--s3-port".to_owned(),
-            s3.to_string(),
-            "--admin-port".to_owned(),
-            admin.to_string(),
-        ];
+        let meta = port_numbers[0];
+        let ports = port_args(port_numbers);
         let dir = tempfile::tempdir().unwrap();
         let data: PathBuf = dir.path().join("data");
-        let mut running = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .arg("local-cluster")
-            .arg("--data")
-            .arg(&data)
-            .args(&ports)
-            .stdin(std::process::Stdio::null())
-            .stdout(std::fs::File::create(dir.path().join("out")).unwrap())
-            .stderr(std::fs::File::create(dir.path().join("err")).unwrap())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
+        let mut running = spawn_local_cluster(dir.path(), &data, &ports);
         let path = data.join("cluster.json");
         let Some(file) = wait_for_file(&path, "the cluster to start", &mut running, |f| {
             f.supervisor_pid.is_some()
