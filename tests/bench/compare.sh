@@ -26,6 +26,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 cargo build --release -q -p edge -p tests --bins
 BIN="$CARGO_TARGET_DIR/release"
 WORK="$(mktemp -d)"
+source tests/bench/cluster.sh
 cleanup() {
     stop
     rm -rf "$WORK"
@@ -37,23 +38,14 @@ trap cleanup EXIT
 start() {
     rm -rf "$WORK/tessera" "$WORK/weed"
     mkdir -p "$WORK/weed"
-    "$BIN/edge" local-cluster --data "$WORK/tessera" --s3-port 19000 --admin-port 19001 \
-        --metadata-port 19100 --first-node-port 19101 >"$WORK/cluster.log" 2>&1 &
-    CLUSTER=$!
+    start_cluster
     weed server -dir="$WORK/weed" -ip=127.0.0.1 -master.port=19333 -volume.port=19080 \
         -filer -s3 -s3.port=18333 -volume.max=100 >"$WORK/weed.log" 2>&1 &
     WEED=$!
-    for _ in $(seq 1 120); do
-        curl -sf http://127.0.0.1:19001/health >/dev/null && break
-        sleep 0.5
-    done
-    extra_edge 19010 19011 0
-    NOCACHE=$!
-    extra_edge 19020 19021 256MiB
-    SMALL=$!
-    for port in 19011 19021; do
-        for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$port/health" >/dev/null && break; sleep 0.5; done
-    done
+    extra_edge "$BIN/edge" 19010 19011 0
+    NOCACHE=$EDGE_PID
+    extra_edge "$BIN/edge" 19020 19021 256MiB
+    SMALL=$EDGE_PID
     for _ in $(seq 1 60); do curl -s -o /dev/null http://127.0.0.1:18333/ && break; sleep 0.5; done
     sleep 2
 }
@@ -62,14 +54,6 @@ stop() {
     [[ -n "${CLUSTER:-}" ]] && kill -INT "$CLUSTER" 2>/dev/null || true
     wait 2>/dev/null || true
     CLUSTER= NOCACHE= SMALL= WEED=
-}
-
-export TESSERA_ACCESS_KEY=tessera TESSERA_SECRET_KEY=tessera-local-secret
-extra_edge() { # s3-port admin-port cache-size
-    "$BIN/edge" serve --listen "127.0.0.1:$1" --admin-listen "127.0.0.1:$2" \
-        --metadata-url http://127.0.0.1:19100 \
-        --cluster-secret-file "$WORK/tessera/cluster-secret" \
-        --cache-size "$3" >"$WORK/edge-$1.log" 2>&1 &
 }
 
 declare -A URL=(

@@ -36,13 +36,8 @@ NGINX=127.0.0.1:19080
 VARNISH=127.0.0.1:19082
 ORIGIN_ONLY=127.0.0.1:19010
 
-"$BIN/edge" local-cluster --data "$WORK/tessera" --s3-port 19000 --admin-port 19001 \
-    --metadata-port 19100 --first-node-port 19101 >"$WORK/cluster.log" 2>&1 &
-CLUSTER=$!
-for _ in $(seq 1 120); do
-    curl -sf http://127.0.0.1:19001/health >/dev/null && break
-    sleep 0.5
-done
+source tests/bench/cluster.sh
+start_cluster
 
 # --- data: a public-read bucket, 100 + 20 objects of 1 MiB, one of 256 MiB.
 export AWS_ACCESS_KEY_ID=tessera AWS_SECRET_ACCESS_KEY=tessera-local-secret AWS_DEFAULT_REGION=us-east-1
@@ -143,12 +138,8 @@ t = [float(x) * 1000 for x in sys.stdin]
 print(f"first byte: min {t[0]:.2f} ms  median {t[len(t)//2]:.2f} ms  max {t[-1]:.2f} ms")'
 
 echo "== origin throughput (an edge with its cache off), objects"
-SECRET_FILE="$WORK/tessera/cluster-secret"
-"$BIN/edge" serve --listen "$ORIGIN_ONLY" --admin-listen 127.0.0.1:19011 \
-    --metadata-url http://127.0.0.1:19100 --cluster-secret-file "$SECRET_FILE" \
-    --cache-size 0 >"$WORK/origin-edge.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 1 60); do curl -sf http://127.0.0.1:19011/health >/dev/null && break; sleep 0.5; done
+extra_edge "$BIN/edge" "${ORIGIN_ONLY##*:}" 19011 0
+PIDS+=("$EDGE_PID")
 bench "origin, all nodes up" "$ORIGIN_ONLY" objects "$SECS"
 NODE_PID=$(python3 -c '
 import json, sys

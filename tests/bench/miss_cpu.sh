@@ -32,19 +32,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-"$BIN/edge" local-cluster --data "$WORK/tessera" --s3-port 19000 --admin-port 19001 \
-    --metadata-port 19100 --first-node-port 19101 >"$WORK/cluster.log" 2>&1 &
-CLUSTER=$!
-for _ in $(seq 1 120); do
-    curl -sf http://127.0.0.1:19001/health >/dev/null && break
-    sleep 0.5
-done
-TESSERA_ACCESS_KEY=tessera TESSERA_SECRET_KEY=tessera-local-secret \
-    "${SECOND_EDGE_BIN:-$BIN/edge}" serve --listen 127.0.0.1:19010 --admin-listen 127.0.0.1:19011 \
-    --metadata-url http://127.0.0.1:19100 --cluster-secret-file "$WORK/tessera/cluster-secret" \
-    --cache-size "${SECOND_CACHE:-0}" >"$WORK/second.log" 2>&1 &
-SECOND=$!
-for _ in $(seq 1 60); do curl -sf http://127.0.0.1:19011/health >/dev/null && break; sleep 0.5; done
+source tests/bench/cluster.sh
+start_cluster
+extra_edge "${SECOND_EDGE_BIN:-$BIN/edge}" 19010 19011 "${SECOND_CACHE:-0}"
+SECOND=$EDGE_PID
 FIRST=$(python3 -c '
 import json, sys
 c = json.load(open(sys.argv[1]))

@@ -1,0 +1,34 @@
+# Sourced by the benchmarks: a release local cluster on 127.0.0.1 (S3 19000,
+# admin 19001, metadata 19100, storage nodes from 19101) and more edges on
+# it. Expects BIN (the release binaries) and WORK (a scratch folder).
+
+# Waits until the admin port $1 answers /health (at most ${2:-60} tries,
+# half a second apart).
+wait_healthy() {
+    for _ in $(seq 1 "${2:-60}"); do
+        curl -sf "http://127.0.0.1:$1/health" >/dev/null && return 0
+        sleep 0.5
+    done
+}
+
+# Starts the local cluster in $WORK/tessera (its pid in CLUSTER) and waits
+# for its edge.
+start_cluster() {
+    "$BIN/edge" local-cluster --data "$WORK/tessera" --s3-port 19000 --admin-port 19001 \
+        --metadata-port 19100 --first-node-port 19101 >"$WORK/cluster.log" 2>&1 &
+    CLUSTER=$!
+    wait_healthy 19001 120
+}
+
+# extra_edge BINARY S3_PORT ADMIN_PORT CACHE_SIZE: one more edge on the
+# cluster, with the local cluster's key, its pid in EDGE_PID, its log in
+# $WORK/edge-S3_PORT.log. Returns once it is healthy.
+extra_edge() {
+    TESSERA_ACCESS_KEY=tessera TESSERA_SECRET_KEY=tessera-local-secret \
+        "$1" serve --listen "127.0.0.1:$2" --admin-listen "127.0.0.1:$3" \
+        --metadata-url http://127.0.0.1:19100 \
+        --cluster-secret-file "$WORK/tessera/cluster-secret" \
+        --cache-size "$4" >"$WORK/edge-$2.log" 2>&1 &
+    EDGE_PID=$!
+    wait_healthy "$3"
+}
