@@ -181,3 +181,72 @@ async fn sighup_swaps_the_certificate_for_new_connections() {
         .await
         .expect("still served after a failed reload");
 }
+
+/// Plain HTTP on the TLS port is read for at most 4 KiB before its 400:
+/// clients sending endless headers in clear hold no memory, every such
+/// connection ends, and signed requests over HTTPS go on being served.
+#[tokio::test(flavor = "multi_thread")]
+async fn endless_plain_http_on_the_tls_port_stays_bounded() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    let cert = SelfSigned::generate();
+    let (t, endpoint) = tls_cluster(&cert).await;
+    let s3 = cert.s3_client(&endpoint, ACCESS_KEY, SECRET_KEY);
+    s3.create_bucket().bucket("flood").send().await.unwrap();
+    let rss_before = t.edge_rss();
+
+    let addr = t.cluster.spec().s3_addr;
+    let mut clients = Vec::new();
+    for _ in 0..64 {
+        clients.push(tokio::spawn(async move {
+            let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+            // 1 MiB of header lines that never end the header.
+            let _ = conn
+                .write_all(b"GET /flood/x HTTP/1.1\r\nHost: edge\r\n")
+                .await;
+            let line = format!("X-Pad: {}\r\n", "a".repeat(1000));
+            for _ in 0..1024 {
+                if conn.write_all(line.as_bytes()).await.is_err() {
+                    break;
+                }
+            }
+            let mut answer = Vec::new();
+            let _ = conn.read_to_end(&mut answer).await;
+            answer
+        }));
+    }
+    for client in clients {
+        let answer = tokio::time::timeout(Duration::from_secs(30), client)
+            .await
+            .expect("the edge ends every plain-HTTP connection")
+            .unwrap();
+        // The answer may be lost to a reset when the client was still
+        // sending; if any came, it is the 400.
+        assert!(
+            answer.is_empty() || answer.starts_with(b"HTTP/1.1 400"),
+            "{}",
+            String::from_utf8_lossy(&answer)
+        );
+    }
+    let grown = t.edge_rss().saturating_sub(rss_before);
+    assert!(grown < 64 << 20, "edge grew by {grown} bytes");
+
+    s3.put_object()
+        .bucket("flood")
+        .key("after")
+        .body(b"still served".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let got = s3
+        .get_object()
+        .bucket("flood")
+        .key("after")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        &got.body.collect().await.unwrap().into_bytes()[..],
+        b"still served"
+    );
+}

@@ -13,19 +13,6 @@ use tokio::net::{TcpSocket, TcpStream};
 use crate::harness::{Options, TestCluster, get, put};
 use crate::raw_sigv4::{Signer, host_of};
 
-/// The edge's resident memory, in bytes.
-fn edge_rss(t: &TestCluster) -> u64 {
-    let pid = t.edge_pid();
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmRSS");
-    kib * 1024
-}
-
 /// A connection to `addr` from the loopback address `from` (each loopback
 /// address is its own client to the per-address caps).
 async fn connect_from(from: IpAddr, addr: SocketAddr) -> std::io::Result<TcpStream> {
@@ -120,7 +107,7 @@ async fn every_listener_cuts_stalled_and_dribbling_clients() {
     t.s3.create_bucket().bucket("media").send().await.unwrap();
     let video = tests::pattern(16 << 20, 7);
     put(&t.s3, "media", "video", &video).await;
-    let rss_before = edge_rss(&t);
+    let rss_before = t.edge_rss();
 
     // Slowloris on every listener, from its own address: half a head, then
     // nothing.
@@ -278,7 +265,7 @@ async fn every_listener_cuts_stalled_and_dribbling_clients() {
         ) >= 32.0
     );
 
-    let grown = edge_rss(&t).saturating_sub(rss_before);
+    let grown = t.edge_rss().saturating_sub(rss_before);
     assert!(grown < 64 << 20, "the edge grew by {} MiB", grown >> 20);
     assert_eq!(
         get(&t.s3, "media", "video", Some("bytes=0-1023")).await,
@@ -339,7 +326,7 @@ async fn anonymous_requests_are_refused_before_their_body() {
         .await
         .unwrap();
     put(&t.s3, "public", "page", b"<script>alert(1)</script>").await;
-    let rss_before = edge_rss(&t);
+    let rss_before = t.edge_rss();
 
     // Anonymous form uploads of 256 MiB each, eight at once.
     let form_head = |len: usize| {
@@ -498,7 +485,7 @@ async fn anonymous_requests_are_refused_before_their_body() {
         "metadata series {meta_before} -> {meta_after}"
     );
 
-    let grown = edge_rss(&t).saturating_sub(rss_before);
+    let grown = t.edge_rss().saturating_sub(rss_before);
     assert!(grown < 64 << 20, "the edge grew by {} MiB", grown >> 20);
     assert_eq!(
         get(&t.s3, "public", "during", None).await,

@@ -83,6 +83,19 @@ impl Options {
 }
 
 impl TestCluster {
+    /// The edge's resident memory, in bytes.
+    pub fn edge_rss(&self) -> u64 {
+        let pid = self.edge_pid();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .expect("VmRSS");
+        kib * 1024
+    }
+
     /// The edge's process id, for signals and for reading its memory.
     pub fn edge_pid(&self) -> u32 {
         self.cluster
