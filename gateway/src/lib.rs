@@ -45,6 +45,7 @@ mod reader;
 pub mod response_body;
 mod service;
 pub mod shard_cache;
+mod slow_nodes;
 mod time_format;
 pub mod topology;
 mod upload_body;

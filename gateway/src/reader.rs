@@ -346,12 +346,13 @@ impl ObjectIo {
             let next_deadline = counted.values().min().copied();
             tokio::select! {
                 Some((i, started, result)) = in_flight.next() => {
-                    counted.remove(&i);
+                    // Still counted on means it beat its hedge deadline.
+                    let on_time = counted.remove(&i).is_some();
                     let node = &stripe.shards[i].node;
                     match result {
                         Ok((bytes, status)) => {
                             if status == CacheStatus::Miss {
-                                self.topology.record_latency(node, started.elapsed());
+                                self.topology.record_latency(node, started.elapsed(), on_time);
                             }
                             tally.cache.note(status);
                             have.insert(i, bytes);
@@ -378,7 +379,7 @@ impl ObjectIo {
                         let node = &stripe.shards[i].node;
                         metrics::counter!("gateway_hedged_shard_reads_total").increment(1);
                         tracing::info!(node = %node, "shard read is late; asking another node");
-                        self.topology.report_slow(node);
+                        self.topology.report_late(node);
                     }
                 }
             }

@@ -11,13 +11,15 @@ use metadata::client::MetadataClient;
 use metadata::ids::NodeId;
 use metadata::model::{NodeState, NodeStatus};
 
+use crate::slow_nodes::SlowNodes;
+
 pub struct Topology {
     meta: MetadataClient,
     nodes: RwLock<Arc<HashMap<NodeId, NodeStatus>>>,
     suspects: Mutex<HashMap<NodeId, Instant>>,
-    /// Nodes that answered a read late: reads go elsewhere first for a
-    /// while, but writes still place shards on them (slow is not failed).
-    slow: Mutex<HashMap<NodeId, Instant>>,
+    /// Nodes whose reads keep running late: reads go elsewhere first for
+    /// a while, but writes still place shards on them (slow is not failed).
+    slow: SlowNodes,
     suspect_for: Duration,
     /// Recent shard-read latency per node, milliseconds (a moving average).
     latency_ms: Mutex<HashMap<NodeId, f64>>,
@@ -48,7 +50,7 @@ impl Topology {
             meta,
             nodes: RwLock::new(Arc::new(HashMap::new())),
             suspects: Mutex::new(HashMap::new()),
-            slow: Mutex::new(HashMap::new()),
+            slow: SlowNodes::new(suspect_for),
             suspect_for,
             latency_ms: Mutex::new(HashMap::new()),
             refreshed_at: Mutex::new(Instant::now()),
@@ -112,14 +114,15 @@ impl Topology {
             .snapshot()
             .get(id)
             .is_some_and(|n| n.state == NodeState::Up);
-        up && !self.is_suspect(id) && !marked(&self.slow, id)
+        up && !self.is_suspect(id) && !self.slow.is_slow(id, Instant::now())
     }
 
-    /// Records that a node answered a read late: reads prefer other nodes
-    /// for a while; writes are unaffected.
-    pub fn report_slow(&self, id: &NodeId) {
-        if let Ok(mut slow) = self.slow.lock() {
-            slow.insert(id.clone(), Instant::now() + self.suspect_for);
+    /// Records that a read on a node ran past its hedge deadline. Reads
+    /// prefer other nodes for a while once its reads have kept running
+    /// late (see [`SlowNodes`]); writes are unaffected.
+    pub fn report_late(&self, id: &NodeId) {
+        if self.slow.late(id, Instant::now()) {
+            tracing::info!(node = %id, "storage node keeps answering late; reading around it for now");
         }
     }
 
@@ -145,8 +148,12 @@ impl Topology {
             .count()
     }
 
-    /// Records how long a node took to serve a shard.
-    pub fn record_latency(&self, id: &NodeId, took: Duration) {
+    /// Records how long a node took to serve a shard, and whether that was
+    /// within the read's hedge deadline.
+    pub fn record_latency(&self, id: &NodeId, took: Duration, on_time: bool) {
+        if on_time {
+            self.slow.on_time(id);
+        }
         let ms = took.as_secs_f64() * 1e3;
         if let Ok(mut latency) = self.latency_ms.lock() {
             let avg = latency.entry(id.clone()).or_insert(ms);
