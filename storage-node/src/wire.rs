@@ -1,6 +1,10 @@
 //! The shard API's wire format, shared by the server ([`crate::api`]) and the
 //! client ([`crate::client`]) so the two cannot drift apart.
 //!
+//! Routes: `PUT`, `GET`, `HEAD`, `DELETE /v1/shards/{hash}`, and
+//! `POST /v1/shards/{hash}/verify` (hash the stored copy now; 204, or 410
+//! if it was rotten and is now quarantined).
+//!
 //! Shard bodies are raw bytes (`application/octet-stream`). Errors are JSON
 //! `{"code": "...", "message": "..."}` with one status per code:
 //!
@@ -10,7 +14,7 @@
 //! | 400 | `IncompleteBody` | the upload broke off before its end; nothing was stored |
 //! | 401 | (plain text) | missing or wrong cluster secret |
 //! | 404 | `ShardNotFound` | this node does not hold the shard |
-//! | 410 | `ShardCorrupt` | the stored copy failed verification and was quarantined: the shard is gone from this node, read it elsewhere and repair |
+//! | 410 | `ShardCorrupt` | the stored copy failed the node's own verification and was quarantined: read it elsewhere and repair (a GET is not hashed by the node: its client verifies the bytes on arrival) |
 //! | 413 | `ShardTooLarge` | over the node's maximum shard size |
 //! | 422 | `HashMismatch` | the uploaded bytes do not hash to the name; nothing was stored |
 //! | 500 | `InternalError` | disk or other local trouble; details are in the node's log |

@@ -43,14 +43,14 @@ pub(super) async fn handle_put_shard(
     })
 }
 
-/// `GET /v1/shards/{hash}`: the verified bytes.
+/// `GET /v1/shards/{hash}`: the stored bytes, which the client verifies.
 pub(super) async fn handle_get_shard(
     State(state): State<ApiState>,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
     let hash = parse_hash(&raw)?;
     let started = std::time::Instant::now();
-    let bytes = state.store.get(&hash).await?;
+    let bytes = state.store.read_for_peer(&hash).await?;
     state.latency.record_read(started.elapsed());
     Ok((
         [(
@@ -82,6 +82,19 @@ pub(super) async fn handle_head_shard(
             .into_response()),
         None => Ok(StatusCode::NOT_FOUND.into_response()),
     }
+}
+
+/// `POST /v1/shards/{hash}/verify`: hashes the stored copy now, for a
+/// client that received bytes that do not match their name. 204 if the copy
+/// is sound (the damage was on the wire); a rotten copy is quarantined and
+/// answered 410, so this node stops claiming it and repair rewrites it.
+pub(super) async fn handle_verify_shard(
+    State(state): State<ApiState>,
+    Path(raw): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let hash = parse_hash(&raw)?;
+    state.store.verify(&hash).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// `DELETE /v1/shards/{hash}`: 204 whether or not the shard was there.

@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Request;
 use axum::middleware::from_fn_with_state;
-use axum::routing::{get, put};
+use axum::routing::{get, post, put};
 use metadata::cluster_auth::{ClusterSecret, require_cluster_secret};
 use metadata::ids::NodeId;
 use metrics_exporter_prometheus::PrometheusHandle;
@@ -56,6 +56,10 @@ pub fn router(state: ApiState) -> Router {
                 .get(handlers::handle_get_shard)
                 .head(handlers::handle_head_shard)
                 .delete(handlers::handle_delete_shard),
+        )
+        .route(
+            "/v1/shards/{hash}/verify",
+            post(handlers::handle_verify_shard),
         )
         .layer(DefaultBodyLimit::max(body_limit))
         .route_layer(from_fn_with_state(

@@ -91,7 +91,9 @@ impl StorageClient {
     }
 
     /// Fetches the shard `hash` from the node at `addr`, verified: bytes that
-    /// do not hash to `hash` are [`ShardError::Corrupt`].
+    /// do not hash to `hash` are [`ShardError::Corrupt`]. This is the one
+    /// check between the disk and the caller (the node does not hash what
+    /// it serves), so it covers rot on disk and damage on the wire alike.
     #[tracing::instrument(level = "debug", skip_all, fields(shard = %hash, node = %addr))]
     pub async fn get_shard(&self, addr: &str, hash: &ShardHash) -> Result<Bytes, ShardError> {
         self.fetch_shard(addr, hash, false).await
@@ -135,9 +137,33 @@ impl StorageClient {
         };
         if actual != *hash {
             tracing::warn!(shard = %hash, node = %addr, %actual, "fetched shard does not match its hash");
+            self.ask_to_verify(addr, hash).await;
             return Err(ShardError::Corrupt);
         }
         Ok(bytes)
+    }
+
+    /// Asks the node to hash its stored copy of `hash`, which quarantines
+    /// it if it is rotten. Best effort: the caller reads parity either way,
+    /// and the scrubber would find a rotten copy later.
+    async fn ask_to_verify(&self, addr: &str, hash: &ShardHash) {
+        let result = self
+            .http
+            .post(format!("{}/verify", Self::url(addr, hash)))
+            .header(reqwest::header::AUTHORIZATION, self.secret.header_value())
+            .send()
+            .await;
+        match result {
+            Ok(r) if r.status() == StatusCode::GONE => {
+                tracing::warn!(shard = %hash, node = %addr, "the node found its copy rotten and quarantined it");
+            }
+            Ok(r) => {
+                tracing::debug!(shard = %hash, node = %addr, status = %r.status(), "the node checked its copy");
+            }
+            Err(e) => {
+                tracing::debug!(shard = %hash, node = %addr, error = %e, "could not ask the node to check its copy");
+            }
+        }
     }
 
     /// Whether the node at `addr` holds the shard (not verified; a read is).

@@ -114,6 +114,35 @@ async fn corrupt_file_is_detected_and_quarantined() {
     assert_eq!(store.get(&hash).await.unwrap(), bytes);
 }
 
+/// Reads for peers are hashed by the peer: the store hands over what is on
+/// disk (the client's check is what catches rot, see
+/// `corrupt_shard_is_reported_and_quarantined` in the API tests),
+/// and a later write of the good bytes replaces the rotten file.
+#[tokio::test]
+async fn reads_for_peers_hand_over_the_file_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = ShardStore::open(dir.path(), opts()).await.unwrap();
+    let (hash, bytes) = shard(5, 4096);
+    assert!(matches!(
+        store.read_for_peer(&hash).await,
+        Err(StoreError::NotFound)
+    ));
+    store.put_bytes(&hash, bytes.clone()).await.unwrap();
+    assert_eq!(store.read_for_peer(&hash).await.unwrap(), bytes);
+
+    let path = shard_path(dir.path(), &hash);
+    let mut rotten = bytes.to_vec();
+    rotten[10] ^= 0x01;
+    std::fs::write(&path, &rotten).unwrap();
+    assert_eq!(store.read_for_peer(&hash).await.unwrap(), rotten);
+    assert_eq!(
+        store.put_bytes(&hash, bytes.clone()).await.unwrap(),
+        PutOutcome::Replaced
+    );
+    assert_eq!(store.read_for_peer(&hash).await.unwrap(), bytes);
+    assert_eq!(dir_len(&quarantine_dir(dir.path())), 1);
+}
+
 #[tokio::test]
 async fn put_over_a_corrupt_copy_replaces_it() {
     let dir = tempfile::tempdir().unwrap();
