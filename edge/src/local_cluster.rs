@@ -97,9 +97,25 @@ pub enum ClusterError {
 struct Proc {
     role: String,
     child: Option<Child>,
+    /// The instance id given to `child`: its `/health` answers carry it,
+    /// which tells it from another process on the same port.
+    instance: String,
 }
 
 impl Proc {
+    fn new(role: String) -> Self {
+        Proc {
+            role,
+            child: None,
+            instance: String::new(),
+        }
+    }
+
+    fn attach(&mut self, (child, instance): (Child, String)) {
+        self.child = Some(child);
+        self.instance = instance;
+    }
+
     fn pid(&self) -> Option<u32> {
         self.child.as_ref().and_then(Child::id)
     }
@@ -125,20 +141,11 @@ impl LocalCluster {
     pub async fn start(spec: ClusterSpec) -> Result<Self, ClusterError> {
         std::fs::create_dir_all(spec.data_dir.join("logs"))?;
         let mut cluster = LocalCluster {
-            metadata: Proc {
-                role: "metadata".into(),
-                child: None,
-            },
+            metadata: Proc::new("metadata".into()),
             nodes: (0..spec.node_addrs.len())
-                .map(|i| Proc {
-                    role: node_name(i),
-                    child: None,
-                })
+                .map(|i| Proc::new(node_name(i)))
                 .collect(),
-            edge: Proc {
-                role: "edge".into(),
-                child: None,
-            },
+            edge: Proc::new("edge".into()),
             supervisor_pid: None,
             spec,
         };
@@ -159,8 +166,15 @@ impl LocalCluster {
         &self.spec
     }
 
+    /// The S3 endpoint's URL: `https` when the edge was given a
+    /// certificate.
     pub fn s3_endpoint(&self) -> String {
-        format!("http://{}", self.spec.s3_addr)
+        let scheme = if self.spec.edge_args.iter().any(|a| a == "--tls-cert") {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.spec.s3_addr)
     }
 
     pub fn node_count(&self) -> usize {
@@ -291,11 +305,15 @@ impl LocalCluster {
         Ok(cmd)
     }
 
-    fn spawn(&self, role: &str, mut cmd: Command) -> Result<Child, ClusterError> {
-        cmd.spawn().map_err(|source| ClusterError::Spawn {
+    /// Starts `cmd` with a fresh instance id; returns the child and the id.
+    fn spawn(&self, role: &str, mut cmd: Command) -> Result<(Child, String), ClusterError> {
+        let instance = metadata::instance::new_instance_id();
+        cmd.env(metadata::instance::INSTANCE_ENV, &instance);
+        let child = cmd.spawn().map_err(|source| ClusterError::Spawn {
             role: role.to_owned(),
             source,
-        })
+        })?;
+        Ok((child, instance))
     }
 
     async fn start_metadata(&mut self) -> Result<(), ClusterError> {
@@ -312,7 +330,8 @@ impl LocalCluster {
                 .arg(humantime::format_duration(grace).to_string());
         }
         cmd.args(&self.spec.metadata_args);
-        self.metadata.child = Some(self.spawn("metadata", cmd)?);
+        let started = self.spawn("metadata", cmd)?;
+        self.metadata.attach(started);
         let url = format!("http://{}/health", self.spec.metadata_addr);
         let log = self.log_path("metadata");
         wait_http_ok(&url, &mut self.metadata, &log).await
@@ -336,13 +355,15 @@ impl LocalCluster {
             .arg(self.spec.metadata_url())
             .args(&self.spec.node_args)
             .args(extra);
-        self.nodes[i].child = Some(self.spawn(&role, cmd)?);
+        let started = self.spawn(&role, cmd)?;
+        self.nodes[i].attach(started);
         Ok(())
     }
 
     async fn start_edge(&mut self) -> Result<(), ClusterError> {
         let cmd = self.edge_command("edge", self.spec.s3_addr, self.spec.admin_addr)?;
-        self.edge.child = Some(self.spawn("edge", cmd)?);
+        let started = self.spawn("edge", cmd)?;
+        self.edge.attach(started);
         let url = format!("http://{}/health", self.spec.admin_addr);
         let log = self.log_path("edge");
         wait_http_ok(&url, &mut self.edge, &log).await
@@ -360,10 +381,8 @@ impl LocalCluster {
     ) -> Result<Child, ClusterError> {
         let mut cmd = self.edge_command(role, s3_addr, admin_addr)?;
         cmd.args(extra);
-        let mut proc = Proc {
-            role: role.to_owned(),
-            child: Some(self.spawn(role, cmd)?),
-        };
+        let mut proc = Proc::new(role.to_owned());
+        proc.attach(self.spawn(role, cmd)?);
         let url = format!("http://{admin_addr}/health");
         wait_http_ok(&url, &mut proc, &self.log_path(role)).await?;
         proc.child
@@ -424,10 +443,7 @@ impl LocalCluster {
     pub fn add_node(&mut self, addr: std::net::SocketAddr) -> Result<usize, ClusterError> {
         let i = self.nodes.len();
         self.spec.node_addrs.push(addr);
-        self.nodes.push(Proc {
-            role: node_name(i),
-            child: None,
-        });
+        self.nodes.push(Proc::new(node_name(i)));
         let started = self.spawn_node(i);
         self.publish_or_warn();
         started.map(|()| i)
@@ -582,12 +598,24 @@ fn node_name(i: usize) -> String {
     format!("node-{}", i + 1)
 }
 
+/// Waits until `url` (a `/health`) answers 200 from `proc_`'s own process
+/// (its instance id in the answer), or fails when the process exits or
+/// `READY_TIMEOUT` passes.
 async fn wait_http_ok(url: &str, proc_: &mut Proc, log: &Path) -> Result<(), ClusterError> {
+    wait_ready(url, proc_, log, READY_TIMEOUT).await
+}
+
+async fn wait_ready(
+    url: &str,
+    proc_: &mut Proc,
+    log: &Path,
+    timeout: Duration,
+) -> Result<(), ClusterError> {
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(2))
         .build()
         .map_err(|e| ClusterError::Io(std::io::Error::other(e)))?;
-    let deadline = Instant::now() + READY_TIMEOUT;
+    let deadline = Instant::now() + timeout;
     loop {
         if let Some(child) = proc_.child.as_mut()
             && let Ok(Some(status)) = child.try_wait()
@@ -601,13 +629,17 @@ async fn wait_http_ok(url: &str, proc_: &mut Proc, log: &Path) -> Result<(), Clu
         }
         if let Ok(resp) = client.get(url).send().await
             && resp.status().is_success()
+            && resp
+                .headers()
+                .get(metadata::instance::INSTANCE_HEADER)
+                .is_some_and(|id| id.as_bytes() == proc_.instance.as_bytes())
         {
             return Ok(());
         }
         if Instant::now() > deadline {
             return Err(ClusterError::NotReady {
                 role: proc_.role.clone(),
-                waited: READY_TIMEOUT,
+                waited: timeout,
                 log: log.display().to_string(),
             });
         }
@@ -644,4 +676,62 @@ async fn graceful_wait(p: &mut Proc) {
 async fn graceful_stop(p: &mut Proc) {
     send_term(p);
     graceful_wait(p).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Serves `/health` answering 200 with `instance` in the instance
+    /// header, as any Tessera process does; returns its address.
+    async fn health_server(instance: &'static str) -> SocketAddr {
+        let app = axum::Router::new().route(
+            "/health",
+            axum::routing::get(move || async move {
+                ([(metadata::instance::INSTANCE_HEADER, instance)], "ok\n")
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    }
+
+    fn waiting_child(instance: &str) -> Proc {
+        let mut proc_ = Proc::new("test".into());
+        let child = Command::new("sleep")
+            .arg("30")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        proc_.attach((child, instance.to_owned()));
+        proc_
+    }
+
+    #[tokio::test]
+    async fn readiness_waits_for_its_own_process_not_whoever_holds_the_port() {
+        let log = Path::new("test.log");
+        // Another cluster's process answers on the port: never ready.
+        let other = health_server("someone-else").await;
+        let mut proc_ = waiting_child("mine");
+        let err = wait_ready(
+            &format!("http://{other}/health"),
+            &mut proc_,
+            log,
+            Duration::from_millis(500),
+        )
+        .await
+        .unwrap_err();
+        assert!(matches!(err, ClusterError::NotReady { .. }), "{err}");
+        // Its own process: ready at once.
+        let own = health_server("mine").await;
+        wait_ready(
+            &format!("http://{own}/health"),
+            &mut proc_,
+            log,
+            Duration::from_secs(5),
+        )
+        .await
+        .unwrap();
+    }
 }

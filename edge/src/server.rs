@@ -122,7 +122,7 @@ pub async fn serve(
         secret: config.cluster_secret.clone(),
     };
     let admin = Router::new()
-        .route("/health", get(|| async { "ok\n" }))
+        .route("/health", get(|| async { metadata::instance::health_ok() }))
         .route(
             "/metrics",
             get(move || {

@@ -27,6 +27,7 @@ pub mod config;
 pub mod copy_command;
 pub mod error;
 pub mod ids;
+pub mod instance;
 pub mod leader;
 pub mod lifecycle;
 pub mod listing;

@@ -117,8 +117,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn handle_health() -> &'static str {
-    "ok\n"
+async fn handle_health() -> impl IntoResponse {
+    crate::instance::health_ok()
 }
 
 async fn handle_metrics(State(state): State<AppState>) -> impl IntoResponse {

@@ -118,15 +118,22 @@ struct Health {
 }
 
 /// `GET /health`: open, so load balancers and the harness can poll it.
-pub(super) async fn handle_health(State(state): State<ApiState>) -> Json<impl Serialize> {
+pub(super) async fn handle_health(State(state): State<ApiState>) -> impl IntoResponse {
     let usage = state.store.usage();
-    Json(Health {
-        status: "ok",
-        node_id: state.node_id.to_string(),
-        capacity_bytes: usage.capacity_bytes,
-        used_bytes: usage.used_bytes,
-        shard_count: usage.shard_count,
-    })
+    let instance = [(
+        metadata::instance::INSTANCE_HEADER,
+        metadata::instance::instance_id(),
+    )];
+    (
+        instance,
+        Json(Health {
+            status: "ok",
+            node_id: state.node_id.to_string(),
+            capacity_bytes: usage.capacity_bytes,
+            used_bytes: usage.used_bytes,
+            shard_count: usage.shard_count,
+        }),
+    )
 }
 
 /// `GET /metrics`: Prometheus text format.
