@@ -95,6 +95,32 @@ pub struct LocalClusterArgs {
         hide_env_values = true
     )]
     pub secret_key: String,
+    /// PEM certificate chain for the S3 endpoint, which then speaks HTTPS
+    /// (with --tls-key; README, "Trying HTTPS locally").
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// What the local cluster's edge gets beyond the cluster's own settings:
+/// virtual-host domains and TLS files (absolute, as `cluster.json` and the
+/// edge's restarts must not depend on the working folder).
+fn local_edge_args(args: &LocalClusterArgs) -> anyhow::Result<Vec<String>> {
+    let mut edge_args: Vec<String> = args
+        .virtual_host_domains
+        .iter()
+        .flat_map(|d| ["--virtual-host-domain".to_owned(), d.clone()])
+        .collect();
+    for (flag, file) in [("--tls-cert", &args.tls_cert), ("--tls-key", &args.tls_key)] {
+        if let Some(file) = file {
+            let file = std::path::absolute(file)
+                .with_context(|| format!("locating {}", file.display()))?;
+            edge_args.extend([flag.to_owned(), file.display().to_string()]);
+        }
+    }
+    Ok(edge_args)
 }
 
 /// Entry point of every binary that carries the roles.
@@ -219,11 +245,7 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
         parity_shards: args.parity_shards,
         heartbeat_timeout: Duration::from_secs(5),
         gc_grace: args.gc_grace,
-        edge_args: args
-            .virtual_host_domains
-            .iter()
-            .flat_map(|d| ["--virtual-host-domain".to_owned(), d.clone()])
-            .collect(),
+        edge_args: local_edge_args(&args)?,
         metadata_args: vec![
             "--repair-after".to_owned(),
             humantime::format_duration(args.repair_after).to_string(),
