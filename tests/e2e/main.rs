@@ -5,6 +5,7 @@
 mod browser_video;
 mod chromium;
 mod client_compat;
+mod deploy_layout;
 mod disk_full;
 mod drill;
 mod durability;

@@ -421,8 +421,10 @@ mod tests {
 
     #[test]
     fn the_deploy_example_parses() {
-        let raw = RawConfig::from_toml(include_str!("../../../deploy/config/storage-node.toml"))
-            .expect("deploy/config/storage-node.toml");
+        let raw = RawConfig::from_toml(include_str!(
+            "../../../deploy/config/storage-node-disk1.toml"
+        ))
+        .expect("deploy/config/storage-node-disk1.toml");
         assert_eq!(raw.limits.over(Limits::INTERNAL), Ok(Limits::INTERNAL));
     }
 
