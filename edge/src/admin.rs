@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use clap::{Args, Subcommand};
 use metadata::client::MetadataClient;
 use metadata::cluster_auth::ClusterSecret;
+use metadata::error::MetadataError;
 use metadata::ids::{AccessKeyId, NodeId, UserName};
 use metadata::model::AccessKey;
 
@@ -154,7 +155,13 @@ async fn execute(args: AdminArgs, out: &mut String) -> anyhow::Result<()> {
             }
         }
         AdminCommand::User(UserCommand::Create { name, no_key }) => {
-            let user = meta.create_user(&name).await?;
+            let user = meta.create_user(&name).await.map_err(|e| match e {
+                MetadataError::UserAlreadyExists => anyhow::anyhow!(
+                    "a user named {name} exists already, or owns buckets as the user of a key in \
+                     the edges' configuration; choose another name"
+                ),
+                e => e.into(),
+            })?;
             let key = if no_key {
                 None
             } else {

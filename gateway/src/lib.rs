@@ -122,6 +122,27 @@ impl BucketSettings {
     }
 }
 
+/// Logs an error for each configured key whose user is also a user made
+/// with `edge admin`: both would own (and sign for) the same buckets. The
+/// metadata service refuses such a user once the configured one owns a
+/// bucket; this catches the order it cannot see (the admin user first).
+async fn warn_of_shared_user_names(configured: Vec<String>, meta: MetadataClient) {
+    let Ok(users) = meta.list_users().await else {
+        return; // the metadata service is not up yet; nothing to compare
+    };
+    for user in users {
+        if configured.iter().any(|c| c == user.name.as_str()) {
+            tracing::error!(
+                user = %user.name,
+                "a key in this edge's configuration belongs to user {0}, and a user {0} was also \
+                 made with `edge admin`: both sign for the same buckets; give the configured key \
+                 another `user`, or delete the admin-made user",
+                user.name
+            );
+        }
+    }
+}
+
 /// Builds the S3 service over a cluster: connects the node view and wires
 /// authentication, access control (with `admission`, the per-key rate
 /// limit, if any) and virtual-hosted addressing.
@@ -136,6 +157,10 @@ pub async fn gateway(
     let codec = Codec::new(config.code)?;
     let topology = Topology::start(meta.clone(), config.topology_refresh, config.suspect_for).await;
     let keys = Arc::new(auth::KeyDirectory::new(&config.credentials, meta.clone()));
+    tokio::spawn(warn_of_shared_user_names(
+        config.credentials.iter().map(|c| c.user.clone()).collect(),
+        meta.clone(),
+    ));
     let io = Arc::new(ObjectIo {
         bad_shards: bad_shards::BadShardReports::new(meta.clone()),
         shards: shard_cache::ShardCache::new(&config.cache),

@@ -415,7 +415,8 @@ impl MetadataClient {
         self.call(Method::POST, "/v1/uploads/list", Some(q)).await
     }
 
-    /// `UserAlreadyExists`.
+    /// `UserAlreadyExists`, also when the name already owns buckets (the
+    /// user of a key in the edges' configuration).
     pub async fn create_user(&self, name: &UserName) -> Result<UserInfo, MetadataError> {
         self.call::<(), _>(Method::PUT, &format!("/v1/users/{name}"), None)
             .await

@@ -444,3 +444,38 @@ async fn admin_output_into_a_closed_pipe_ends_quietly() {
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
 }
+
+/// A user made with the admin command cannot take the name of a configured
+/// key's user that owns buckets: it would sign for that user's buckets, and
+/// could never be deleted (the buckets are not its own).
+#[tokio::test(flavor = "multi_thread")]
+async fn an_admin_user_cannot_take_a_configured_users_name() {
+    let t = TestCluster::start().await;
+    // The cluster's configured key signs as user "test-access" (its key id).
+    t.s3.create_bucket()
+        .bucket("configured")
+        .send()
+        .await
+        .unwrap();
+    put(&t.s3, "configured", "clip.mp4", b"configured video").await;
+
+    let (ok, out) = t
+        .admin(&["user", "create", crate::harness::ACCESS_KEY])
+        .await;
+    assert!(
+        !ok,
+        "user create {} succeeded: {out}",
+        crate::harness::ACCESS_KEY
+    );
+    assert!(out.contains("owns buckets"), "{out}");
+    assert_eq!(out.trim().lines().count(), 1, "one line: {out}");
+    let (ok, out) = t.admin(&["user", "list"]).await;
+    assert!(ok, "{out}");
+    assert!(!out.contains(crate::harness::ACCESS_KEY), "{out}");
+    // Other names are free, and the configured key keeps its bucket.
+    create_user(&t, "carol").await;
+    assert_eq!(
+        get(&t.s3, "configured", "clip.mp4", None).await,
+        b"configured video"
+    );
+}

@@ -582,6 +582,20 @@ pub(crate) async fn users_and_keys(s: &dyn MetaStore) {
     );
     assert!(s.get_access_key(&k2.access_key).await.unwrap().is_some());
 
+    // A name that owns buckets without being a user (the user of a key in
+    // the edges' configuration) cannot become one: it would sign for them.
+    s.create_bucket(bucket_info("configured", "from-config"))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.create_user(UserInfo {
+            name: "from-config".parse().unwrap(),
+            created_unix_ms: 7,
+        })
+        .await,
+        Err(StoreError::UserAlreadyExists)
+    );
+
     // A user who owns a bucket stays; without it, the user goes with all
     // its keys, and the other user's keys stay.
     s.create_bucket(bucket_info("alices", "alice"))

@@ -107,6 +107,9 @@ pub enum StoreError {
     Backend(String),
     #[error("no such user")]
     NoSuchUser,
+    /// A user of that name exists, or the name already owns buckets: the
+    /// user of a key in the edges' configuration (its buckets name it as
+    /// owner). A new user of that name would sign for those buckets.
     #[error("the user already exists")]
     UserAlreadyExists,
     /// A user who owns buckets cannot be deleted: the buckets would have no

@@ -50,6 +50,12 @@ pub(super) async fn create_user(
     {
         return Ok(Err(StoreError::UserAlreadyExists));
     }
+    for row in all(t, "SELECT info FROM buckets", &[]).await? {
+        let bucket: BucketInfo = decode("bucket", row.get(0))?;
+        if bucket.owner == name.as_str() {
+            return Ok(Err(StoreError::UserAlreadyExists));
+        }
+    }
     exec(
         t,
         "INSERT INTO users (name, info) VALUES ($1, $2)",

@@ -33,6 +33,13 @@ impl Tables<'_> {
         if self.users.get(key)?.is_some() {
             return Ok(Err(StoreError::UserAlreadyExists));
         }
+        for item in self.buckets.iter()? {
+            let (_, v) = item?;
+            let bucket: BucketInfo = decode("bucket", v.value())?;
+            if bucket.owner == name.as_str() {
+                return Ok(Err(StoreError::UserAlreadyExists));
+            }
+        }
         self.users.insert(key, value)?;
         Ok(Ok(WriteOutcome::Done))
     }
