@@ -136,6 +136,18 @@ async fn wrong_or_missing_secret_is_refused() {
     let url = format!("http://{a}/v1/shards/{hash}");
     assert_eq!(raw.get(&url).send().await.unwrap().status(), 401);
     assert_eq!(raw.delete(&url).send().await.unwrap().status(), 401);
+    let verify = format!("{url}/verify");
+    assert_eq!(raw.post(&verify).send().await.unwrap().status(), 401);
+    // With the secret, a sound copy verifies (204) and a bad name is 400.
+    let secret_header = secret().header_value();
+    let ok = raw
+        .post(&verify)
+        .header(reqwest::header::AUTHORIZATION, secret_header.clone());
+    assert_eq!(ok.send().await.unwrap().status(), 204);
+    let bad = raw
+        .post(format!("http://{a}/v1/shards/not-a-hash/verify"))
+        .header(reqwest::header::AUTHORIZATION, secret_header);
+    assert_eq!(bad.send().await.unwrap().status(), 400);
     // Still there: the refused delete did nothing.
     assert!(good.has_shard(a, &hash).await.unwrap());
 
