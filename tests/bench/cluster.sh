@@ -1,6 +1,25 @@
 # Sourced by the benchmarks: a release local cluster on 127.0.0.1 (S3 19000,
 # admin 19001, metadata 19100, storage nodes from 19101) and more edges on
-# it. Expects BIN (the release binaries) and WORK (a scratch folder).
+# it. bench_build sets BIN (the release binaries) and WORK (a scratch
+# folder), which the others expect.
+
+# Builds the release binaries (the edge and the load generator); sets BIN
+# and WORK.
+bench_build() {
+    export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+    cargo build --release -q -p edge -p tests --bins
+    BIN="$CARGO_TARGET_DIR/release"
+    WORK="$(mktemp -d)"
+}
+
+# bench_args "$@": SECS and ROUNDS from a script's first two arguments
+# (default 10 and 3), LOADGEN_ARGS from the rest.
+bench_args() {
+    SECS="${1:-10}"
+    ROUNDS="${2:-3}"
+    shift $(($# < 2 ? $# : 2))
+    LOADGEN_ARGS=("$@")
+}
 
 # Waits until the admin port $1 answers /health (at most ${2:-60} tries,
 # half a second apart).

@@ -14,17 +14,11 @@
 # not the load generator. Default workload: 1 MiB objects, 16 concurrent.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SECS="${1:-10}"
-ROUNDS="${2:-3}"
-shift $(($# < 2 ? $# : 2))
-LOADGEN_ARGS=("$@")
+source tests/bench/cluster.sh
+bench_args "$@"
 [[ ${#LOADGEN_ARGS[@]} -eq 0 ]] && LOADGEN_ARGS=(--size 1MiB --concurrency 16 --max-ops 2048)
 : "${BASE_EDGE:?set BASE_EDGE to the edge binary of the build to compare against}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release -q -p edge -p tests --bins
-BIN="$CARGO_TARGET_DIR/release"
-WORK="$(mktemp -d)"
-source tests/bench/cluster.sh
+bench_build
 stop() {
     [[ -n "${EDGE_PID:-}" ]] && kill "$EDGE_PID" 2>/dev/null || true
     [[ -n "${CLUSTER:-}" ]] && kill -INT "$CLUSTER" 2>/dev/null || true

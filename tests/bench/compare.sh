@@ -22,11 +22,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS="${1:-10}"
 ROUNDS="${2:-2}"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release -q -p edge -p tests --bins
-BIN="$CARGO_TARGET_DIR/release"
-WORK="$(mktemp -d)"
 source tests/bench/cluster.sh
+bench_build
 cleanup() {
     stop
     rm -rf "$WORK"

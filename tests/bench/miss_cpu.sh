@@ -18,15 +18,10 @@
 # records a 2 s `perf record -g` of that reader in the last round.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-SECS="${1:-10}"
-ROUNDS="${2:-3}"
-shift $(($# < 2 ? $# : 2))
-LOADGEN_ARGS=("$@")
+source tests/bench/cluster.sh
+bench_args "$@"
 [[ ${#LOADGEN_ARGS[@]} -eq 0 ]] && LOADGEN_ARGS=(--size 1MiB --concurrency 16)
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-cargo build --release -q -p edge -p tests --bins
-BIN="$CARGO_TARGET_DIR/release"
-WORK="$(mktemp -d)"
+bench_build
 cleanup() {
     [[ -n "${SECOND:-}" ]] && kill "$SECOND" 2>/dev/null || true
     [[ -n "${EXTRA_FIRST:-}" ]] && kill "$EXTRA_FIRST" 2>/dev/null || true
@@ -36,7 +31,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-source tests/bench/cluster.sh
 start_cluster
 extra_edge "${SECOND_EDGE_BIN:-$BIN/edge}" 19010 19011 "${SECOND_CACHE:-0}"
 SECOND=$EDGE_PID
