@@ -188,7 +188,12 @@ async fn execute(args: AdminArgs, out: &mut String) -> anyhow::Result<()> {
             }
         }
         AdminCommand::User(UserCommand::Delete { name }) => {
-            meta.delete_user(&name).await?;
+            match meta.delete_user(&name).await {
+                Err(MetadataError::UserOwnsBuckets) => {
+                    return Err(owns_buckets_error(&meta, &name).await);
+                }
+                r => r?,
+            }
             if json {
                 print_json(out, &serde_json::json!({ "deleted": name }))?;
             } else {
@@ -263,6 +268,34 @@ fn read_secret(path: &PathBuf) -> anyhow::Result<String> {
     Ok(s.trim().to_owned())
 }
 
+/// Why a user cannot be deleted, naming the buckets in the way so that the
+/// operator knows what to empty or hand over (the store only says "owns
+/// buckets", which leaves them to go and look).
+async fn owns_buckets_error(meta: &MetadataClient, name: &UserName) -> anyhow::Error {
+    let owned: Vec<String> = match meta.list_buckets().await {
+        Ok(buckets) => buckets
+            .into_iter()
+            .filter(|b| b.owner == name.as_str())
+            .map(|b| b.name.to_string())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if owned.is_empty() {
+        return anyhow::anyhow!("user {name} still owns buckets; empty and delete them first");
+    }
+    let shown = owned
+        .iter()
+        .take(10)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    let more = match owned.len() {
+        n if n > 10 => format!(" and {} more", n - 10),
+        _ => String::new(),
+    };
+    anyhow::anyhow!("user {name} still owns buckets: {shown}{more}; empty and delete them first")
+}
+
 fn print_key(out: &mut String, key: &AccessKey) {
     outln!(out, "user        {}", key.user);
     outln!(out, "access key  {}", key.access_key);
@@ -278,8 +311,8 @@ fn print_status(out: &mut String, status: &metadata::wire::ClusterStatus) {
         "address",
         "capacity",
         "used",
-        "shards",
-        "named",
+        "files",
+        "in use",
         "read/write ms",
         "scrub",
     ];
@@ -326,6 +359,14 @@ fn print_status(out: &mut String, status: &metadata::wire::ClusterStatus) {
     }
     // Names, states and addresses read left to right; numbers line up right.
     table(out, &header, &rows, 3);
+    // The columns a first reader cannot guess, said once under the table.
+    for legend in [
+        "files: shard files held; in use: files that stored data names (0 once a drain is done)",
+        "read/write ms: the node's moving average per shard (disk and hashing)",
+        "scrub: shards checked/total in the pass under way",
+    ] {
+        outln!(out, "{legend}");
+    }
     let r = &status.redundancy;
     outln!(out);
     outln!(

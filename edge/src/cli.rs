@@ -214,13 +214,6 @@ fn hex_string(bytes: [u8; 24]) -> String {
 }
 
 async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
-    std::fs::create_dir_all(&args.data)
-        .with_context(|| format!("creating {}", args.data.display()))?;
-    let data = args.data.canonicalize()?;
-    // Held until the process ends (the system drops the lock then, even on
-    // kill -9): a second supervisor on this folder would overwrite its
-    // cluster.json and fight over its files.
-    let _lock = lock_data_folder(&data)?;
     let addr = |port: u16| SocketAddr::new(args.host, port);
     let node_addrs = (0..args.nodes)
         .map(|i| {
@@ -231,14 +224,43 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
                 .context("storage node ports run past 65535")
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let (metadata_addr, s3_addr, admin_addr) = (
+        addr(args.metadata_port),
+        addr(args.s3_port),
+        addr(args.admin_port),
+    );
+    let mut ports = vec![
+        ("metadata", metadata_addr),
+        ("S3", s3_addr),
+        ("admin", admin_addr),
+    ];
+    ports.extend(node_addrs.iter().map(|a| ("storage node", *a)));
+    // The lock is held until the process ends (the system drops it then,
+    // even on kill -9): a second supervisor on this folder would overwrite
+    // its cluster.json and fight over its files. An existing folder is
+    // locked before the ports are checked, so that a second start on it
+    // names the real cause; a new folder is made only once the ports are
+    // known to be free, so that a refused start leaves nothing behind.
+    let existing_lock = match args.data.canonicalize() {
+        Ok(data) => Some(lock_data_folder(&data)?),
+        Err(_) => None,
+    };
+    check_ports_free(&ports)?;
+    std::fs::create_dir_all(&args.data)
+        .with_context(|| format!("creating {}", args.data.display()))?;
+    let data = args.data.canonicalize()?;
+    let _lock = match existing_lock {
+        Some(lock) => lock,
+        None => lock_data_folder(&data)?,
+    };
     let spec = ClusterSpec {
         program: std::env::current_exe().context("locating this executable")?,
         cluster_secret: local_cluster_secret(&data)?,
         data_dir: data.clone(),
-        metadata_addr: addr(args.metadata_port),
+        metadata_addr,
         node_addrs,
-        s3_addr: addr(args.s3_port),
-        admin_addr: addr(args.admin_port),
+        s3_addr,
+        admin_addr,
         access_key: args.access_key.clone(),
         secret_key: args.secret_key.clone(),
         data_shards: args.data_shards,
@@ -253,13 +275,6 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
         node_args: Vec::new(),
         metadata_replicas: Vec::new(),
     };
-    let mut ports = vec![
-        ("metadata", spec.metadata_addr),
-        ("S3", spec.s3_addr),
-        ("admin", spec.admin_addr),
-    ];
-    ports.extend(spec.node_addrs.iter().map(|a| ("storage node", *a)));
-    check_ports_free(&ports)?;
     println!("Starting a local cluster in {} ...", data.display());
     let started_on_terminal = has_controlling_terminal();
     let mut cluster = LocalCluster::start(spec)
@@ -300,6 +315,15 @@ async fn local_cluster(args: LocalClusterArgs) -> anyhow::Result<()> {
         "  export AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_ENDPOINT_URL={endpoint} AWS_REGION=us-east-1",
         args.access_key, args.secret_key
     );
+    if let Some(cert) = &args.tls_cert {
+        // Clients refuse a self-signed certificate unless told to trust it;
+        // aws-cli and boto3 read this variable (curl wants --cacert).
+        let cert = std::path::absolute(cert).unwrap_or_else(|_| cert.clone());
+        println!(
+            "  export AWS_CA_BUNDLE={}   # if the certificate is self-signed",
+            cert.display()
+        );
+    }
     println!(
         "  aws s3 mb s3://media && aws s3 cp ./video.mp4 s3://media/ && aws s3 ls s3://media/"
     );

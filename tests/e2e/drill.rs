@@ -332,6 +332,8 @@ async fn a_second_local_cluster_says_at_once_why_it_cannot_start() {
         let (code, stderr) = second(dir.path().join("other")).await;
         assert_eq!(code, Some(1), "{stderr}");
         assert!(stderr.contains(&format!("127.0.0.1:{meta}")), "{stderr}");
+        // A refused start leaves no folder (no secret, no lock) behind.
+        assert!(!dir.path().join("other").exists());
 
         let after = ClusterFile::read(&path).unwrap();
         assert_eq!(after.supervisor_pid, file.supervisor_pid);
