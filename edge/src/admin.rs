@@ -181,13 +181,26 @@ async fn execute(args: AdminArgs, out: &mut String) -> anyhow::Result<()> {
             if json {
                 print_json(out, &users)?;
             } else {
-                outln!(out, "{:<32} created", "user");
-                for u in users {
-                    outln!(out, "{:<32} {}", u.name, timestamp(u.created_unix_ms));
-                }
+                let rows: Vec<[String; 3]> = users
+                    .iter()
+                    .map(|u| {
+                        let made_by = if u.configured { "edge config" } else { "admin" };
+                        [
+                            u.name.to_string(),
+                            made_by.to_owned(),
+                            timestamp(u.created_unix_ms),
+                        ]
+                    })
+                    .collect();
+                table(out, &["user", "made by", "created"], &rows, 3);
             }
         }
         AdminCommand::User(UserCommand::Delete { name }) => {
+            let configured = meta
+                .list_users()
+                .await?
+                .into_iter()
+                .any(|u| u.name == name && u.configured);
             match meta.delete_user(&name).await {
                 Err(MetadataError::UserOwnsBuckets) => {
                     return Err(owns_buckets_error(&meta, &name).await);
@@ -198,6 +211,13 @@ async fn execute(args: AdminArgs, out: &mut String) -> anyhow::Result<()> {
                 print_json(out, &serde_json::json!({ "deleted": name }))?;
             } else {
                 outln!(out, "deleted user {name} and revoked its keys");
+                if configured {
+                    outln!(
+                        out,
+                        "{name} is the user of keys in an edge's configuration: an edge that \
+                         still has them claims the name again when it starts"
+                    );
+                }
             }
         }
         AdminCommand::Key(KeyCommand::Create { user }) => {

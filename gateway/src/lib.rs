@@ -122,23 +122,41 @@ impl BucketSettings {
     }
 }
 
-/// Logs an error for each configured key whose user is also a user made
-/// with `edge admin`: both would own (and sign for) the same buckets. The
-/// metadata service refuses such a user once the configured one owns a
-/// bucket; this catches the order it cannot see (the admin user first).
-async fn warn_of_shared_user_names(configured: Vec<String>, meta: MetadataClient) {
-    let Ok(users) = meta.list_users().await else {
-        return; // the metadata service is not up yet; nothing to compare
-    };
-    for user in users {
-        if configured.iter().any(|c| c == user.name.as_str()) {
-            tracing::error!(
-                user = %user.name,
-                "a key in this edge's configuration belongs to user {0}, and a user {0} was also \
-                 made with `edge admin`: both sign for the same buckets; give the configured key \
-                 another `user`, or delete the admin-made user",
-                user.name
-            );
+/// Claims, with the metadata service, the name of each configured key's
+/// user, so that `edge admin user create` cannot make a second user of that
+/// name (who would sign for the same buckets). Retries until the metadata
+/// service answers, as an edge may start before it. A name already taken by
+/// an admin-made user is logged as an error: the operator must choose.
+async fn claim_configured_users(configured: Vec<String>, meta: MetadataClient) {
+    let mut names: Vec<metadata::ids::UserName> = configured
+        .iter()
+        .filter_map(|c| c.parse().ok()) // no admin-made user can have the others
+        .collect();
+    names.sort();
+    names.dedup();
+    let mut retry = std::time::Duration::from_millis(500);
+    while !names.is_empty() {
+        let mut pending = Vec::new();
+        for name in names {
+            match meta.claim_configured_user(&name).await {
+                Ok(_) => {}
+                Err(metadata::error::MetadataError::UserAlreadyExists) => tracing::error!(
+                    user = %name,
+                    "a key in this edge's configuration belongs to user {0}, and a user {0} was \
+                     also made with `edge admin`: both sign for the same buckets; give the \
+                     configured key another `user`, or delete the admin-made user",
+                    name
+                ),
+                Err(e) => {
+                    tracing::debug!(user = %name, error = %e, "claiming a configured user; retrying");
+                    pending.push(name);
+                }
+            }
+        }
+        names = pending;
+        if !names.is_empty() {
+            tokio::time::sleep(retry).await;
+            retry = (retry * 2).min(std::time::Duration::from_secs(10));
         }
     }
 }
@@ -157,7 +175,7 @@ pub async fn gateway(
     let codec = Codec::new(config.code)?;
     let topology = Topology::start(meta.clone(), config.topology_refresh, config.suspect_for).await;
     let keys = Arc::new(auth::KeyDirectory::new(&config.credentials, meta.clone()));
-    tokio::spawn(warn_of_shared_user_names(
+    tokio::spawn(claim_configured_users(
         config.credentials.iter().map(|c| c.user.clone()).collect(),
         meta.clone(),
     ));

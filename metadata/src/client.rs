@@ -422,6 +422,14 @@ impl MetadataClient {
             .await
     }
 
+    /// Claims the name of a configured key's user, so that no admin-made
+    /// user can take it. Idempotent; `UserAlreadyExists` when an admin-made
+    /// user has the name already.
+    pub async fn claim_configured_user(&self, name: &UserName) -> Result<UserInfo, MetadataError> {
+        self.call::<(), _>(Method::PUT, &format!("/v1/configured-users/{name}"), None)
+            .await
+    }
+
     /// Every user, sorted by name.
     pub async fn list_users(&self) -> Result<Vec<UserInfo>, MetadataError> {
         let r: ListUsersResponse = self.call::<(), _>(Method::GET, "/v1/users", None).await?;

@@ -103,8 +103,19 @@ async fn users_own_their_buckets_and_keys_are_revoked_live() {
     let (ok, out) = t.admin(&["user", "list"]).await;
     assert!(ok, "{out}");
     let users: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
-    let users: Vec<&str> = users.iter().filter_map(|u| u["name"].as_str()).collect();
-    assert_eq!(users, ["alice", "bob"]);
+    let users: Vec<(&str, bool)> = users
+        .iter()
+        .filter_map(|u| Some((u["name"].as_str()?, u["configured"].as_bool()?)))
+        .collect();
+    // With the user of the edge's configured key, which the edge claims.
+    assert_eq!(
+        users,
+        [
+            ("alice", false),
+            ("bob", false),
+            (crate::harness::ACCESS_KEY, true)
+        ]
+    );
     let (ok, out) = t.admin(&["key", "list", "--user", "alice"]).await;
     assert!(ok, "{out}");
     assert!(!out.contains(&alice_secret), "a listing showed a secret");
@@ -447,19 +458,34 @@ async fn admin_output_into_a_closed_pipe_ends_quietly() {
 }
 
 /// A user made with the admin command cannot take the name of a configured
-/// key's user that owns buckets: it would sign for that user's buckets, and
-/// could never be deleted (the buckets are not its own).
+/// key's user, before or after that user owns buckets: it would sign for
+/// them, and could never be deleted (the buckets are not its own).
 #[tokio::test(flavor = "multi_thread")]
 async fn an_admin_user_cannot_take_a_configured_users_name() {
     let t = TestCluster::start().await;
     // The cluster's configured key signs as user "test-access" (its key id).
-    t.s3.create_bucket()
-        .bucket("configured")
-        .send()
-        .await
-        .unwrap();
-    put(&t.s3, "configured", "clip.mp4", b"configured video").await;
-
+    // Its edge claims that name at start, before the user owns anything.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (ok, out) = t.admin(&["user", "list"]).await;
+        assert!(ok, "{out}");
+        let users: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+        if users
+            .iter()
+            .any(|u| u["name"] == crate::harness::ACCESS_KEY && u["configured"] == true)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "configured user never claimed: {out}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let refused = |out: &str| {
+        assert!(out.contains("exists already"), "{out}");
+        assert_eq!(out.trim().lines().count(), 1, "one line: {out}");
+    };
     let (ok, out) = t
         .admin(&["user", "create", crate::harness::ACCESS_KEY])
         .await;
@@ -468,11 +494,19 @@ async fn an_admin_user_cannot_take_a_configured_users_name() {
         "user create {} succeeded: {out}",
         crate::harness::ACCESS_KEY
     );
-    assert!(out.contains("owns buckets"), "{out}");
-    assert_eq!(out.trim().lines().count(), 1, "one line: {out}");
-    let (ok, out) = t.admin(&["user", "list"]).await;
-    assert!(ok, "{out}");
-    assert!(!out.contains(crate::harness::ACCESS_KEY), "{out}");
+    refused(&out);
+
+    t.s3.create_bucket()
+        .bucket("configured")
+        .send()
+        .await
+        .unwrap();
+    put(&t.s3, "configured", "clip.mp4", b"configured video").await;
+    let (ok, out) = t
+        .admin(&["user", "create", crate::harness::ACCESS_KEY])
+        .await;
+    assert!(!ok, "{out}");
+    refused(&out);
     // Other names are free, and the configured key keeps its bucket.
     create_user(&t, "carol").await;
     assert_eq!(

@@ -20,10 +20,45 @@ pub(super) async fn handle_create_user(
     let user = UserInfo {
         name,
         created_unix_ms: now_unix_ms(),
+        configured: false,
     };
     state.store.create_user(user.clone()).await?;
     tracing::info!(user = %user.name, "user created");
     Ok(Json(user))
+}
+
+/// An edge claims the user of a key in its configuration. Idempotent: a
+/// name already claimed answers the existing record; a name already taken
+/// by an admin-made user is `UserAlreadyExists` (the edge says so in its
+/// log: the two would sign for the same buckets).
+pub(super) async fn handle_claim_configured_user(
+    State(state): State<AppState>,
+    IdPath(name): IdPath<UserName>,
+) -> Result<Json<UserInfo>, ApiError> {
+    let user = UserInfo {
+        name,
+        created_unix_ms: now_unix_ms(),
+        configured: true,
+    };
+    match state.store.create_user(user.clone()).await {
+        Ok(()) => {
+            tracing::info!(user = %user.name, "configured user claimed by an edge");
+            Ok(Json(user))
+        }
+        Err(StoreError::UserAlreadyExists) => {
+            let existing = state
+                .store
+                .list_users()
+                .await?
+                .into_iter()
+                .find(|u| u.name == user.name);
+            match existing {
+                Some(existing) if existing.configured => Ok(Json(existing)),
+                _ => Err(MetadataError::UserAlreadyExists.into()),
+            }
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub(super) async fn handle_list_users(

@@ -74,6 +74,10 @@ pub fn router(state: AppState) -> Router {
             put(identity::handle_create_user).delete(identity::handle_delete_user),
         )
         .route("/users/{user}/keys", post(identity::handle_create_key))
+        .route(
+            "/configured-users/{user}",
+            put(identity::handle_claim_configured_user),
+        )
         .route("/keys", get(identity::handle_list_keys))
         .route(
             "/keys/{key}",

@@ -9,6 +9,12 @@ use crate::ids::{AccessKeyId, UserName};
 pub struct UserInfo {
     pub name: UserName,
     pub created_unix_ms: i64,
+    /// The user of keys in an edge's configuration file rather than one made
+    /// with `edge admin`. Each edge claims its configured users' names at
+    /// start, so that no admin-made user can take a name whose buckets (or
+    /// future buckets) a configured key signs for.
+    #[serde(default)]
+    pub configured: bool,
 }
 
 /// An access key with its secret. SigV4 signs with the secret itself (an

@@ -531,6 +531,7 @@ pub(crate) async fn users_and_keys(s: &dyn MetaStore) {
         s.create_user(UserInfo {
             name: name.clone(),
             created_unix_ms: 1,
+            configured: false,
         })
         .await
         .unwrap();
@@ -539,6 +540,7 @@ pub(crate) async fn users_and_keys(s: &dyn MetaStore) {
         s.create_user(UserInfo {
             name: alice.clone(),
             created_unix_ms: 2,
+            configured: false,
         })
         .await,
         Err(StoreError::UserAlreadyExists)
@@ -591,9 +593,36 @@ pub(crate) async fn users_and_keys(s: &dyn MetaStore) {
         s.create_user(UserInfo {
             name: "from-config".parse().unwrap(),
             created_unix_ms: 7,
+            configured: false,
         })
         .await,
         Err(StoreError::UserAlreadyExists)
+    );
+    // Its edge claims the name as a configured user, buckets and all; the
+    // claim then keeps an admin-made user of that name out for good.
+    let configured = UserInfo {
+        name: "from-config".parse().unwrap(),
+        created_unix_ms: 8,
+        configured: true,
+    };
+    s.create_user(configured.clone()).await.unwrap();
+    assert_eq!(
+        s.create_user(configured.clone()).await,
+        Err(StoreError::UserAlreadyExists)
+    );
+    assert_eq!(
+        s.create_user(UserInfo {
+            configured: false,
+            ..configured.clone()
+        })
+        .await,
+        Err(StoreError::UserAlreadyExists)
+    );
+    assert!(s.list_users().await.unwrap().contains(&configured));
+    // It owns its bucket like any user: not deleted while that stays.
+    assert_eq!(
+        s.delete_user(&configured.name).await,
+        Err(StoreError::UserOwnsBuckets)
     );
 
     // A user who owns a bucket stays; without it, the user goes with all

@@ -405,6 +405,7 @@ mod tests {
             s.create_user(UserInfo {
                 name: "alice".parse().unwrap(),
                 created_unix_ms: 1,
+                configured: false,
             })
             .await
             .unwrap();

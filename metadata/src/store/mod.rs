@@ -413,7 +413,9 @@ pub trait MetaStore: Send + Sync + 'static {
     /// [`UploadsQuery`]. `NoSuchBucket`.
     async fn list_uploads(&self, q: &UploadsQuery) -> Result<UploadsPage, StoreError>;
 
-    /// `UserAlreadyExists`.
+    /// `UserAlreadyExists` if a user of that name exists, or, unless
+    /// `user.configured`, if the name owns buckets (a configured user
+    /// claims a name whose buckets its keys already own).
     async fn create_user(&self, user: UserInfo) -> Result<(), StoreError>;
 
     /// Sorted by name.

@@ -557,7 +557,12 @@ impl MetaStore for PgStore {
 
     async fn create_user(&self, user: UserInfo) -> Result<(), StoreError> {
         let value = encode(&user)?;
-        write_txn!(self, |t| identity::create_user(t, &user.name, &value))
+        write_txn!(self, |t| identity::create_user(
+            t,
+            &user.name,
+            user.configured,
+            &value
+        ))
     }
 
     async fn list_users(&self) -> Result<Vec<UserInfo>, StoreError> {

@@ -704,6 +704,7 @@ impl MetaStore for RedbStore {
         let value = encode(&user)?;
         self.write(WriteOp::CreateUser {
             name: user.name,
+            configured: user.configured,
             value,
         })
         .await

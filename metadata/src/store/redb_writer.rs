@@ -65,6 +65,7 @@ pub(super) enum WriteOp {
     },
     CreateUser {
         name: UserName,
+        configured: bool,
         value: Vec<u8>,
     },
     DeleteUser {
@@ -288,7 +289,11 @@ impl<'txn> Tables<'txn> {
             }
             WriteOp::DeleteBucket { name } => self.delete_bucket(name, now_ms),
             WriteOp::UpdateBucket { name, update } => self.update_bucket(name, update),
-            WriteOp::CreateUser { name, value } => self.create_user(name, value),
+            WriteOp::CreateUser {
+                name,
+                configured,
+                value,
+            } => self.create_user(name, *configured, value),
             WriteOp::DeleteUser { name } => self.delete_user(name),
             WriteOp::CreateAccessKey { id, user, value } => self.create_access_key(id, user, value),
             WriteOp::DeleteAccessKey { id } => self.delete_access_key(id),

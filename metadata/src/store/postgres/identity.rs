@@ -41,6 +41,7 @@ pub(super) async fn update_bucket(
 pub(super) async fn create_user(
     t: &Transaction<'_>,
     name: &UserName,
+    configured: bool,
     value: &[u8],
 ) -> TxResult<()> {
     Locks::new().identity(false).take(t).await?;
@@ -50,10 +51,14 @@ pub(super) async fn create_user(
     {
         return Ok(Err(StoreError::UserAlreadyExists));
     }
-    for row in all(t, "SELECT info FROM buckets", &[]).await? {
-        let bucket: BucketInfo = decode("bucket", row.get(0))?;
-        if bucket.owner == name.as_str() {
-            return Ok(Err(StoreError::UserAlreadyExists));
+    // A configured user claims the name its keys' buckets carry; any other
+    // user must not take buckets it did not create.
+    if !configured {
+        for row in all(t, "SELECT info FROM buckets", &[]).await? {
+            let bucket: BucketInfo = decode("bucket", row.get(0))?;
+            if bucket.owner == name.as_str() {
+                return Ok(Err(StoreError::UserAlreadyExists));
+            }
         }
     }
     exec(

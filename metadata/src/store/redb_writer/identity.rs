@@ -27,17 +27,22 @@ impl Tables<'_> {
     pub(super) fn create_user(
         &mut self,
         name: &UserName,
+        configured: bool,
         value: &[u8],
     ) -> Result<WriteResult, StoreError> {
         let key = name.as_str().as_bytes();
         if self.users.get(key)?.is_some() {
             return Ok(Err(StoreError::UserAlreadyExists));
         }
-        for item in self.buckets.iter()? {
-            let (_, v) = item?;
-            let bucket: BucketInfo = decode("bucket", v.value())?;
-            if bucket.owner == name.as_str() {
-                return Ok(Err(StoreError::UserAlreadyExists));
+        // A configured user claims the name its keys' buckets carry; any
+        // other user must not take buckets it did not create.
+        if !configured {
+            for item in self.buckets.iter()? {
+                let (_, v) = item?;
+                let bucket: BucketInfo = decode("bucket", v.value())?;
+                if bucket.owner == name.as_str() {
+                    return Ok(Err(StoreError::UserAlreadyExists));
+                }
             }
         }
         self.users.insert(key, value)?;
