@@ -17,11 +17,7 @@ pub(super) async fn handle_create_user(
     State(state): State<AppState>,
     IdPath(name): IdPath<UserName>,
 ) -> Result<Json<UserInfo>, ApiError> {
-    let user = UserInfo {
-        name,
-        created_unix_ms: now_unix_ms(),
-        configured: false,
-    };
+    let user = UserInfo::new_now(name, false);
     state.store.create_user(user.clone()).await?;
     tracing::info!(user = %user.name, "user created");
     Ok(Json(user))
@@ -35,11 +31,7 @@ pub(super) async fn handle_claim_configured_user(
     State(state): State<AppState>,
     IdPath(name): IdPath<UserName>,
 ) -> Result<Json<UserInfo>, ApiError> {
-    let user = UserInfo {
-        name,
-        created_unix_ms: now_unix_ms(),
-        configured: true,
-    };
+    let user = UserInfo::new_now(name, true);
     match state.store.create_user(user.clone()).await {
         Ok(()) => {
             tracing::info!(user = %user.name, "configured user claimed by an edge");

@@ -17,6 +17,18 @@ pub struct UserInfo {
     pub configured: bool,
 }
 
+impl UserInfo {
+    /// A user made now: by `edge admin`, or claimed by an edge for a
+    /// configured key (`configured`).
+    pub fn new_now(name: UserName, configured: bool) -> Self {
+        UserInfo {
+            name,
+            created_unix_ms: super::now_unix_ms(),
+            configured,
+        }
+    }
+}
+
 /// An access key with its secret. SigV4 signs with the secret itself (an
 /// HMAC key), so it is stored as is: the metadata store is as sensitive as
 /// the cluster secret that guards its API.
