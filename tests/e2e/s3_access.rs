@@ -507,6 +507,12 @@ async fn an_admin_user_cannot_take_a_configured_users_name() {
         .await;
     assert!(!ok, "{out}");
     refused(&out);
+    // Its claim is not deleted while it owns the bucket, and the refusal
+    // names the bucket.
+    let (ok, out) = t
+        .admin(&["user", "delete", crate::harness::ACCESS_KEY])
+        .await;
+    assert!(!ok && out.contains("owns buckets: configured;"), "{out}");
     // Other names are free, and the configured key keeps its bucket.
     create_user(&t, "carol").await;
     assert_eq!(
