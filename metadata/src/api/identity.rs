@@ -1,5 +1,6 @@
 //! `/v1/users` and `/v1/keys`: who may sign S3 requests. The admin command
-//! manages them; gateways look keys up (and cache them briefly).
+//! manages them; gateways look keys up (and cache them briefly), and claim
+//! the users of their configured keys (`/v1/configured-users`).
 
 use axum::Json;
 use axum::extract::State;
