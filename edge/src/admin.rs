@@ -117,7 +117,18 @@ const LOCAL_SECRET_FILE: &str = "./data/cluster-secret";
 /// quietly, as it would any Unix tool, instead of a broken-pipe panic.
 pub async fn run(args: AdminArgs) -> anyhow::Result<()> {
     let mut out = String::new();
-    execute(args, &mut out).await?;
+    let url = args.metadata_url.clone();
+    execute(args, &mut out).await.map_err(|e| {
+        // Unreachable is almost always the wrong address or a stopped
+        // cluster: say where it looked.
+        match e.downcast_ref::<MetadataError>() {
+            Some(MetadataError::Unavailable(_)) => e.context(format!(
+                "no metadata service answered at {url}: is the cluster running? \
+                 (--metadata-url chooses another)"
+            )),
+            _ => e,
+        }
+    })?;
     emit(&out)
 }
 
@@ -352,12 +363,20 @@ fn print_status(out: &mut String, status: &metadata::wire::ClusterStatus) {
         let scrub = hb.scrub.as_ref().map_or_else(
             || "-".to_owned(),
             |p| {
-                format!(
-                    "{}/{} pass {}",
-                    p.shards_checked,
-                    p.shards_total,
-                    p.passes + 1
-                )
+                // Between passes the counts are the finished pass's.
+                let between = p
+                    .last_pass_finished_unix_ms
+                    .is_some_and(|done| done >= p.pass_started_unix_ms);
+                if between {
+                    format!("pass {} done", p.passes)
+                } else {
+                    format!(
+                        "{}/{} pass {}",
+                        p.shards_checked,
+                        p.shards_total,
+                        p.passes + 1
+                    )
+                }
             },
         );
         rows.push([
@@ -383,7 +402,8 @@ fn print_status(out: &mut String, status: &metadata::wire::ClusterStatus) {
     for legend in [
         "files: shard files held; in use: files that stored data names (0 once a drain is done)",
         "read/write ms: the node's moving average per shard (disk and hashing)",
-        "scrub: shards checked/total in the pass under way",
+        "scrub: shards checked/total in the pass under way; capacity: the node's disk \
+         (nodes sharing a disk each report all of it)",
     ] {
         outln!(out, "{legend}");
     }
@@ -396,6 +416,9 @@ fn print_status(out: &mut String, status: &metadata::wire::ClusterStatus) {
         ByteSize(r.bytes).human()
     );
     outln!(out, "  full       {}", r.full);
+    if r.degraded.is_empty() {
+        outln!(out, "  degraded   0");
+    }
     for (missing, count) in &r.degraded {
         outln!(out, "  degraded   {count} missing {missing} shard(s)");
     }

@@ -34,7 +34,7 @@ pub enum Role {
     Metadata(metadata::config::Args),
     /// Run a storage node.
     StorageNode(storage_node::config::Args),
-    /// Manage users and access keys on a running cluster.
+    /// Manage a running cluster: its status, users and access keys, nodes.
     Admin(crate::admin::AdminArgs),
     /// Copy all metadata from the embedded store into an empty PostgreSQL
     /// database (with the metadata service stopped).
@@ -196,17 +196,29 @@ fn lock_data_folder(data: &Path) -> anyhow::Result<std::fs::File> {
     }
 }
 
-/// Fails at once, naming the first port already taken, rather than
-/// starting processes that would each fail to bind (and wait for them).
+/// Fails at once, naming every port already taken, rather than starting
+/// processes that would each fail to bind (and wait for them).
 fn check_ports_free(ports: &[(&str, SocketAddr)]) -> anyhow::Result<()> {
-    for (role, addr) in ports {
-        if let Err(e) = std::net::TcpListener::bind(addr) {
-            anyhow::bail!(
-                "the {role} port {addr} is not free ({e}): is another cluster running? Choose other ports with --metadata-port, --first-node-port, --s3-port and --admin-port"
-            );
-        }
+    let busy: Vec<String> = ports
+        .iter()
+        .filter_map(|(role, addr)| {
+            let e = std::net::TcpListener::bind(addr).err()?;
+            Some(format!("the {role} port {addr} ({e})"))
+        })
+        .collect();
+    match busy.as_slice() {
+        [] => Ok(()),
+        [one] => anyhow::bail!(
+            "{one} is not free: is another cluster running? Choose other ports with \
+             --metadata-port, --first-node-port, --s3-port and --admin-port"
+        ),
+        many => anyhow::bail!(
+            "{} ports are not free: {}; is another cluster running? Choose other ports with \
+             --metadata-port, --first-node-port, --s3-port and --admin-port",
+            many.len(),
+            many.join(", ")
+        ),
     }
-    Ok(())
 }
 
 fn hex_string(bytes: [u8; 24]) -> String {

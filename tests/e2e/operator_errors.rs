@@ -81,7 +81,11 @@ async fn operator_errors_are_one_line_without_a_backtrace() {
     let url = format!("http://127.0.0.1:{}", unused_port());
     let (code, stderr) = run(&["admin", "status", "--metadata-url", &url], true).await;
     assert_eq!(code, Some(1), "{stderr}");
-    error_line(&stderr);
+    let line = error_line(&stderr);
+    assert!(
+        line.contains(&url) && line.contains("is the cluster running?"),
+        "{stderr}"
+    );
 
     // The S3 port taken by another program: the error names it.
     let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
