@@ -240,6 +240,12 @@ async fn execute(args: AdminArgs, out: &mut String) -> anyhow::Result<()> {
             }
         }
         AdminCommand::Key(KeyCommand::List { user }) => {
+            if let Some(user) = &user {
+                // An empty list must mean "no keys", not "no such user".
+                if !meta.list_users().await?.iter().any(|u| u.name == *user) {
+                    anyhow::bail!("no user named {user}");
+                }
+            }
             let keys: Vec<_> = meta
                 .list_access_keys()
                 .await?

@@ -121,6 +121,9 @@ async fn users_own_their_buckets_and_keys_are_revoked_live() {
     assert!(!out.contains(&alice_secret), "a listing showed a secret");
     let keys: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
     assert_eq!(keys.len(), 2);
+    // Keys of a user that does not exist are an error, not an empty list.
+    let (ok, out) = t.admin(&["key", "list", "--user", "nobody"]).await;
+    assert!(!ok && out.contains("no user named nobody"), "{out}");
 
     // Revoking the first key stops it within seconds, without a restart;
     // the other key keeps working.
