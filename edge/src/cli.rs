@@ -206,19 +206,15 @@ fn check_ports_free(ports: &[(&str, SocketAddr)]) -> anyhow::Result<()> {
             Some(format!("the {role} port {addr} ({e})"))
         })
         .collect();
-    match busy.as_slice() {
-        [] => Ok(()),
-        [one] => anyhow::bail!(
-            "{one} is not free: is another cluster running? Choose other ports with \
-             --metadata-port, --first-node-port, --s3-port and --admin-port"
-        ),
-        many => anyhow::bail!(
-            "{} ports are not free: {}; is another cluster running? Choose other ports with \
-             --metadata-port, --first-node-port, --s3-port and --admin-port",
-            many.len(),
-            many.join(", ")
-        ),
-    }
+    let what = match busy.as_slice() {
+        [] => return Ok(()),
+        [one] => format!("{one} is not free"),
+        many => format!("{} ports are not free: {}", many.len(), many.join(", ")),
+    };
+    anyhow::bail!(
+        "{what}; is another cluster running? Choose other ports with --metadata-port, \
+         --first-node-port, --s3-port and --admin-port"
+    )
 }
 
 fn hex_string(bytes: [u8; 24]) -> String {
