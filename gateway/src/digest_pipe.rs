@@ -1,9 +1,11 @@
-//! Every digest of a request body in one pass: the MD5 of the S3 ETag and the
-//! additional checksums a client declared. MD5 is the single most expensive
-//! thing a PUT does (about 0.6 GB/s per core, ten times slower than the codec),
-//! so small bodies hash inline, and once a body grows past a threshold the
-//! hashers move to a blocking thread fed through a bounded channel: hashing
-//! then overlaps with encoding and network writes instead of adding to them.
+//! Every digest of a request body: the MD5 of the S3 ETag and the additional
+//! checksums a client declared. MD5 is the single most expensive thing a PUT
+//! does (about 0.6 GB/s per core, ten times slower than the codec). A small
+//! body keeps its chunks and hashes them at the end, on the request's task;
+//! once a body grows past a threshold its MD5 moves to an `md5_engine`,
+//! which hashes concurrent bodies four at a time, and its checksums (if any)
+//! to a blocking thread fed through a bounded channel: hashing then overlaps
+//! with encoding and network writes instead of adding to them.
 
 use bytes::Bytes;
 use md5::{Digest, Md5};
@@ -12,29 +14,10 @@ use s3s::dto::Checksum;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-/// Past this many bytes, hashing moves off the async worker.
+use crate::md5_engine::Md5Stream;
+
+/// Past this many bytes, hashing moves off the request's task.
 const INLINE_LIMIT: usize = 256 * 1024;
-
-struct Hashers {
-    md5: Md5,
-    checksums: Option<ChecksumHasher>,
-}
-
-impl Hashers {
-    fn update(&mut self, chunk: &[u8]) {
-        self.md5.update(chunk);
-        if let Some(c) = &mut self.checksums {
-            c.update(chunk);
-        }
-    }
-
-    fn finish(self) -> BodyDigests {
-        BodyDigests {
-            md5: self.md5.finalize().into(),
-            checksums: self.checksums.map(ChecksumHasher::finalize),
-        }
-    }
-}
 
 /// The digests of a whole body.
 pub struct BodyDigests {
@@ -42,81 +25,138 @@ pub struct BodyDigests {
     pub checksums: Option<Checksum>,
 }
 
+/// A hasher stopped before the body's end (a bug: it panicked).
+#[derive(Debug, thiserror::Error)]
+#[error("a body digest was lost: {0}")]
+pub struct DigestLost(String);
+
 pub struct DigestPipe {
     state: State,
 }
 
 enum State {
-    /// Boxed: the hashers are large and move between states.
     Inline {
-        hashers: Box<Hashers>,
+        /// The body so far, hashed for MD5 at the end if it stays small.
+        chunks: Vec<Bytes>,
         seen: usize,
+        /// Boxed: the hashers are large and move between states.
+        checksums: Option<Box<ChecksumHasher>>,
     },
-    Threaded {
-        tx: mpsc::Sender<Bytes>,
-        done: JoinHandle<BodyDigests>,
+    Offloaded {
+        md5: Md5Stream,
+        checksums: Option<Threaded>,
     },
     Moving,
+}
+
+/// Checksums on a blocking thread.
+struct Threaded {
+    tx: mpsc::Sender<Bytes>,
+    done: JoinHandle<Checksum>,
+}
+
+impl Threaded {
+    fn start(mut hasher: Box<ChecksumHasher>) -> Self {
+        let (tx, mut rx) = mpsc::channel::<Bytes>(16);
+        let done = tokio::task::spawn_blocking(move || {
+            while let Some(chunk) = rx.blocking_recv() {
+                hasher.update(&chunk);
+            }
+            hasher.finalize()
+        });
+        Threaded { tx, done }
+    }
 }
 
 impl DigestPipe {
     pub fn new(checksums: Option<ChecksumHasher>) -> Self {
         DigestPipe {
             state: State::Inline {
-                hashers: Box::new(Hashers {
-                    md5: Md5::new(),
-                    checksums,
-                }),
+                chunks: Vec::new(),
                 seen: 0,
+                checksums: checksums.map(Box::new),
             },
         }
     }
 
-    pub async fn update(&mut self, chunk: Bytes) {
+    pub async fn update(&mut self, chunk: Bytes) -> Result<(), DigestLost> {
         match &mut self.state {
-            State::Inline { hashers, seen } if *seen + chunk.len() <= INLINE_LIMIT => {
-                hashers.update(&chunk);
+            State::Inline {
+                chunks,
+                seen,
+                checksums,
+            } if *seen + chunk.len() <= INLINE_LIMIT => {
+                if let Some(c) = checksums {
+                    c.update(&chunk);
+                }
                 *seen += chunk.len();
+                chunks.push(chunk);
+                Ok(())
             }
             State::Inline { .. } => {
-                let State::Inline { hashers, .. } =
-                    std::mem::replace(&mut self.state, State::Moving)
+                let State::Inline {
+                    chunks, checksums, ..
+                } = std::mem::replace(&mut self.state, State::Moving)
                 else {
-                    return;
+                    return Ok(());
                 };
-                let (tx, mut rx) = mpsc::channel::<Bytes>(16);
-                let done = tokio::task::spawn_blocking(move || {
-                    let mut hashers = hashers;
-                    while let Some(chunk) = rx.blocking_recv() {
-                        hashers.update(&chunk);
-                    }
-                    hashers.finish()
-                });
-                // The receiver lives until `tx` is dropped, so this cannot fail.
-                let _ = tx.send(chunk).await;
-                self.state = State::Threaded { tx, done };
+                let mut md5 = Md5Stream::start();
+                for c in chunks {
+                    md5.update(c).await.map_err(lost)?;
+                }
+                let checksums = checksums.map(Threaded::start);
+                self.state = State::Offloaded { md5, checksums };
+                self.offloaded(chunk).await
             }
-            State::Threaded { tx, .. } => {
-                let _ = tx.send(chunk).await;
-            }
-            State::Moving => {}
+            State::Offloaded { .. } => self.offloaded(chunk).await,
+            State::Moving => Ok(()),
         }
     }
 
-    pub async fn finish(self) -> Result<BodyDigests, tokio::task::JoinError> {
+    async fn offloaded(&mut self, chunk: Bytes) -> Result<(), DigestLost> {
+        let State::Offloaded { md5, checksums } = &mut self.state else {
+            return Ok(());
+        };
+        if let Some(t) = checksums {
+            t.tx.send(chunk.clone()).await.map_err(lost)?;
+        }
+        md5.update(chunk).await.map_err(lost)
+    }
+
+    pub async fn finish(self) -> Result<BodyDigests, DigestLost> {
         match self.state {
-            State::Inline { hashers, .. } => Ok(hashers.finish()),
-            State::Threaded { tx, done } => {
-                drop(tx);
-                done.await
+            State::Inline {
+                chunks, checksums, ..
+            } => {
+                let mut md5 = Md5::new();
+                for c in &chunks {
+                    md5.update(c);
+                }
+                Ok(BodyDigests {
+                    md5: md5.finalize().into(),
+                    checksums: checksums.map(|c| c.finalize()),
+                })
             }
-            State::Moving => Ok(Hashers {
-                md5: Md5::new(),
-                checksums: None,
+            State::Offloaded { md5, checksums } => {
+                let checksums = match checksums {
+                    Some(Threaded { tx, done }) => {
+                        drop(tx);
+                        Some(done.await.map_err(lost)?)
+                    }
+                    None => None,
+                };
+                Ok(BodyDigests {
+                    md5: md5.finish().await.map_err(lost)?,
+                    checksums,
+                })
             }
-            .finish()),
+            State::Moving => Err(DigestLost("the pipe was left between states".into())),
         }
     }
+}
+
+fn lost(e: impl std::fmt::Display) -> DigestLost {
+    DigestLost(e.to_string())
 }
 
 #[cfg(test)]
@@ -132,7 +172,7 @@ mod tests {
         };
         let mut pipe = DigestPipe::new(Some(crc()));
         for chunk in data.chunks(65_537) {
-            pipe.update(Bytes::copy_from_slice(chunk)).await;
+            pipe.update(Bytes::copy_from_slice(chunk)).await.unwrap();
         }
         let got = pipe.finish().await.unwrap();
         let expected: [u8; 16] = Md5::digest(&data).into();
@@ -145,7 +185,7 @@ mod tests {
         );
 
         let mut small = DigestPipe::new(None);
-        small.update(Bytes::from_static(b"abc")).await;
+        small.update(Bytes::from_static(b"abc")).await.unwrap();
         let got = small.finish().await.unwrap();
         assert_eq!(hex::encode(got.md5), "900150983cd24fb0d6963f7d28e17f72");
         assert!(got.checksums.is_none());

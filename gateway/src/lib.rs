@@ -32,6 +32,8 @@ pub mod limits;
 mod list;
 pub mod manifest_cache;
 pub mod manifest_lease;
+mod md5_engine;
+mod md5_lanes;
 pub mod metric_catalog;
 mod multipart;
 mod multipart_checksum;

@@ -163,7 +163,10 @@ impl ObjectIo {
         while let Some(chunk) = body.next().await {
             let mut chunk = chunk.map_err(GatewayError::Body)?;
             length.take(chunk.len())?;
-            digests.update(chunk.clone()).await;
+            digests
+                .update(chunk.clone())
+                .await
+                .map_err(|e| GatewayError::Internal(e.to_string()))?;
             while chunk.has_remaining() {
                 if buf.capacity() == 0 {
                     // Size the first buffer to the body when it is known, so a
@@ -193,7 +196,7 @@ impl ObjectIo {
         let digests = digests
             .finish()
             .await
-            .map_err(|e| GatewayError::Internal(format!("digest task: {e}")))?;
+            .map_err(|e| GatewayError::Internal(e.to_string()))?;
 
         if allow_inline && pipeline.launched == 0 && buf.len() <= self.config.inline_threshold {
             return Ok((Some(buf.freeze()), total, digests));

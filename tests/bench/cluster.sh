@@ -51,3 +51,22 @@ extra_edge() {
     EDGE_PID=$!
     wait_healthy "$3"
 }
+
+# Fills the page cache until less than 1 GiB of memory is free, by reading
+# the build folder's larger files (and any folders in PRIME_DIRS). A server
+# that has run for a while has its memory full of page cache, and every new
+# page (a cached shard, a written file) reuses one. A machine with free
+# memory instead hands out pages it has never touched: on a virtual
+# machine whose host backs guest memory lazily that costs 1 to 2 seconds
+# of CPU per GB, which a benchmark would charge to whichever process grows
+# fastest. PRIME=0 skips this, to measure that state on purpose.
+prime_page_cache() {
+    [[ "${PRIME:-1}" == 0 ]] && return 0
+    local f free_kb
+    while read -r -d '' f; do
+        free_kb=$(awk '/^MemFree:/{print $2}' /proc/meminfo)
+        ((free_kb < 1048576)) && break
+        cat -- "$f" >/dev/null 2>&1 || true
+    done < <(find "$CARGO_TARGET_DIR" ${PRIME_DIRS:-} -type f -size +1M -print0 2>/dev/null)
+    echo "page cache primed: $(awk '/^MemFree:/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) of memory free" >&2
+}

@@ -54,6 +54,7 @@ for round in $(seq 1 "$ROUNDS"); do
     for label in "${order[@]}"; do
         if [[ $label == base ]]; then bin=$BASE_EDGE; else bin=$BIN/edge; fi
         rm -rf "$WORK/tessera"
+        prime_page_cache
         "$bin" local-cluster --data "$WORK/tessera" --s3-port 19000 --admin-port 19001 \
             --metadata-port 19100 --first-node-port 19101 >"$WORK/cluster.log" 2>&1 &
         CLUSTER=$!

@@ -17,7 +17,8 @@
 # fresh 256 MiB object x16, each window read once. Every PUT writes fresh
 # random bytes (loadgen), so no run reads shards cached or stored by another.
 # Rounds alternate the order of the endpoints. Prints every run, then the
-# median of the rounds and the ratios.
+# median of the rounds and the ratios. Each round starts with the page cache
+# filled (prime_page_cache in cluster.sh; PRIME=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECS="${1:-10}"
@@ -35,6 +36,7 @@ trap cleanup EXIT
 start() {
     rm -rf "$WORK/tessera" "$WORK/weed"
     mkdir -p "$WORK/weed"
+    prime_page_cache
     start_cluster
     weed server -dir="$WORK/weed" -ip=127.0.0.1 -master.port=19333 -volume.port=19080 \
         -filer -s3 -s3.port=18333 -volume.max=100 >"$WORK/weed.log" 2>&1 &

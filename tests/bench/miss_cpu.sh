@@ -31,6 +31,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
+prime_page_cache
 start_cluster
 extra_edge "${SECOND_EDGE_BIN:-$BIN/edge}" 19010 19011 "${SECOND_CACHE:-0}"
 SECOND=$EDGE_PID
@@ -63,6 +64,8 @@ line, before, after, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(s
 ops = int(re.search(r"ops=(\d+)", line).group(1))
 size = int(re.search(r"size=(\d+)", line).group(1))
 mbs = float(re.search(r"([\d.]+) MB/s", line).group(1))
+if ops == 0:
+    sys.exit(f"no GET completed: {line}")
 print(f"{line.split()[0]:<7} {mbs:>7.1f} MB/s  {(after - before) / hz / (ops * size / 1e9):.2f} core-s per GB read")
 EOF
     done
