@@ -70,3 +70,38 @@ prime_page_cache() {
     done < <(find "$CARGO_TARGET_DIR" ${PRIME_DIRS:-} -type f -size +1M -print0 2>/dev/null)
     echo "page cache primed: $(awk '/^MemFree:/{printf "%.1f GiB", $2 / 1048576}' /proc/meminfo) of memory free" >&2
 }
+
+# stop_all PID...: stops the given extra processes and the local cluster
+# (SIGINT, so that it stops its own children), and waits for them; whatever
+# still runs after 10 seconds is killed, so that the next round's ports are
+# free.
+stop_all() {
+    local p
+    for p in "$@" "${CLUSTER:-}"; do
+        [[ -n "$p" ]] || continue
+        if [[ "$p" == "${CLUSTER:-}" ]]; then kill -INT "$p"; else kill "$p"; fi 2>/dev/null || true
+    done
+    for p in "$@" "${CLUSTER:-}"; do
+        [[ -n "$p" ]] || continue
+        for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -9 "$p" 2>/dev/null || true
+    done
+    wait 2>/dev/null || true
+    CLUSTER=
+}
+
+# per_gb LINE TICKS_BEFORE TICKS_AFTER WHAT: the load generator's LINE as
+# "label MB/s core-s per GB WHAT", the CPU ticks counted against the bytes
+# the line moved.
+per_gb() {
+    python3 - "$@" "$(getconf CLK_TCK)" <<'EOF_PY'
+import re, sys
+line, before, after, what, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+ops = int(re.search(r"ops=(\d+)", line).group(1))
+size = int(re.search(r"size=(\d+)", line).group(1))
+mbs = float(re.search(r"([\d.]+) MB/s", line).group(1))
+if ops == 0:
+    sys.exit(f"nothing completed: {line}")
+print(f"{line.split()[0]:<7} {mbs:>7.1f} MB/s  {(after - before) / hz / (ops * size / 1e9):.2f} core-s per GB {what}")
+EOF_PY
+}

@@ -20,10 +20,8 @@ bench_args "$@"
 : "${BASE_EDGE:?set BASE_EDGE to the edge binary of the build to compare against}"
 bench_build
 stop() {
-    [[ -n "${EDGE_PID:-}" ]] && kill "$EDGE_PID" 2>/dev/null || true
-    [[ -n "${CLUSTER:-}" ]] && kill -INT "$CLUSTER" 2>/dev/null || true
-    wait 2>/dev/null || true
-    CLUSTER= EDGE_PID=
+    stop_all "${EDGE_PID:-}"
+    EDGE_PID=
 }
 trap 'stop; rm -rf "$WORK"' EXIT
 

@@ -45,14 +45,25 @@ start() {
     NOCACHE=$EDGE_PID
     extra_edge "$BIN/edge" 19020 19021 256MiB
     SMALL=$EDGE_PID
-    for _ in $(seq 1 60); do curl -s -o /dev/null http://127.0.0.1:18333/ && break; sleep 0.5; done
+    # Ready once it can create a bucket (its S3 port answers before its
+    # volume server has registered; it runs without credentials).
+    for _ in $(seq 1 120); do
+        curl -sf -o /dev/null -X PUT http://127.0.0.1:18333/ready-probe && break
+        sleep 0.5
+    done
+    curl -s -o /dev/null -X DELETE http://127.0.0.1:18333/ready-probe || true
+    # Two unmeasured seconds of uploads through every endpoint, so that
+    # whichever runs first does not pay a fresh store's first writes
+    # (directories made, connections opened) in its measured run.
+    for url in "${URL[@]}"; do
+        "$BIN/loadgen" --endpoint "$url" --bucket warm-up --seconds 2 --size 1MiB \
+            --concurrency 16 --first-reads >/dev/null
+    done
     sleep 2
 }
 stop() {
-    for p in "${NOCACHE:-}" "${SMALL:-}" "${WEED:-}"; do [[ -n "$p" ]] && kill "$p" 2>/dev/null || true; done
-    [[ -n "${CLUSTER:-}" ]] && kill -INT "$CLUSTER" 2>/dev/null || true
-    wait 2>/dev/null || true
-    CLUSTER= NOCACHE= SMALL= WEED=
+    stop_all "${NOCACHE:-}" "${SMALL:-}" "${WEED:-}"
+    NOCACHE= SMALL= WEED=
 }
 
 declare -A URL=(

@@ -23,10 +23,7 @@ bench_args "$@"
 [[ ${#LOADGEN_ARGS[@]} -eq 0 ]] && LOADGEN_ARGS=(--size 1MiB --concurrency 16)
 bench_build
 cleanup() {
-    [[ -n "${SECOND:-}" ]] && kill "$SECOND" 2>/dev/null || true
-    [[ -n "${EXTRA_FIRST:-}" ]] && kill "$EXTRA_FIRST" 2>/dev/null || true
-    [[ -n "${CLUSTER:-}" ]] && kill -INT "$CLUSTER" 2>/dev/null || true
-    wait 2>/dev/null || true
+    stop_all "${SECOND:-}" "${EXTRA_FIRST:-}"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -58,16 +55,7 @@ for round in $(seq 1 "$ROUNDS"); do
             --get-endpoint "http://127.0.0.1:$port" --bucket "miss-$round-$reader" \
             --seconds "$SECS" --first-reads "${LOADGEN_ARGS[@]}" | grep ' GET ')
         after=$(ticks "$pid")
-        python3 - "$line" "$before" "$after" "$(getconf CLK_TCK)" <<'EOF'
-import re, sys
-line, before, after, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-ops = int(re.search(r"ops=(\d+)", line).group(1))
-size = int(re.search(r"size=(\d+)", line).group(1))
-mbs = float(re.search(r"([\d.]+) MB/s", line).group(1))
-if ops == 0:
-    sys.exit(f"no GET completed: {line}")
-print(f"{line.split()[0]:<7} {mbs:>7.1f} MB/s  {(after - before) / hz / (ops * size / 1e9):.2f} core-s per GB read")
-EOF
+        per_gb "$line" "$before" "$after" read
     done
 done
 # Resident memory against what each cache says it holds: a cache that pins

@@ -19,9 +19,7 @@ bench_args "$@"
 : "${BASE_EDGE:?set BASE_EDGE to the edge binary of the build to compare against}"
 bench_build
 cleanup() {
-    for p in "${BASE:-}" "${NEW:-}"; do [[ -n "$p" ]] && kill "$p" 2>/dev/null || true; done
-    [[ -n "${CLUSTER:-}" ]] && kill -INT "$CLUSTER" 2>/dev/null || true
-    wait 2>/dev/null || true
+    stop_all "${BASE:-}" "${NEW:-}"
     rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -47,16 +45,7 @@ for round in $(seq 1 "$ROUNDS"); do
         while read -r line; do
             [[ "$line" == *" PUT "* ]] || continue
             after=$(ticks "$pid")
-            python3 - "$line" "$before" "$after" "$(getconf CLK_TCK)" <<'PY' | tee -a "$RESULTS"
-import re, sys
-line, before, after, hz = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-ops = int(re.search(r"ops=(\d+)", line).group(1))
-size = int(re.search(r"size=(\d+)", line).group(1))
-mbs = float(re.search(r"([\d.]+) MB/s", line).group(1))
-if ops == 0:
-    sys.exit(f"no PUT completed: {line}")
-print(f"{line.split()[0]:<5} {mbs:>7.1f} MB/s  {(after - before) / hz / (ops * size / 1e9):.2f} core-s per GB written")
-PY
+            per_gb "$line" "$before" "$after" written | tee -a "$RESULTS"
         done < <("$BIN/loadgen" --label "$label" --endpoint "http://127.0.0.1:$port" \
             --bucket "put-$round-$label" --seconds "$SECS" --first-reads "${LOADGEN_ARGS[@]}")
     done
