@@ -7,7 +7,10 @@
 //! per core. An engine is a thread that owns the MD5 state of the streams
 //! given to it and, whenever several of them have data waiting, advances
 //! up to four of them in one pass; a stream alone is hashed one lane at a
-//! time, as fast as plain MD5. It never waits for company.
+//! time, as fast as plain MD5. With fewer than four ready while others are
+//! still receiving, it waits up to `GATHER_WAIT` for company, but never for
+//! a body that is complete (its request waits for the digest) or one whose
+//! data backs up.
 //!
 //! Each stream feeds its engine through its own bounded channel (a slow
 //! engine holds its writers back, and memory stays bounded by
