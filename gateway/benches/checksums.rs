@@ -1,11 +1,15 @@
 //! The cost of S3's additional checksums per byte, as the gateway computes
 //! them while an upload streams through (s3s's `ChecksumHasher`, the same
-//! code the upload path runs), beside MD5 (the ETag, always computed).
+//! code the upload path runs), beside MD5 (the ETag, always computed): the
+//! `md-5` crate, and this crate's lanes, one body alone and four side by
+//! side as the MD5 engine hashes concurrent uploads (`md5_four_lanes`
+//! counts all four bodies' bytes).
 //!
 //! Run: `cargo bench -p gateway --bench checksums` (about half a minute).
 //! Results are in the README ("Checksums").
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use gateway::md5_lanes;
 use md5::{Digest, Md5};
 use s3s::checksum::ChecksumHasher;
 use std::hint::black_box;
@@ -47,6 +51,29 @@ fn checksums(c: &mut Criterion) {
     }
     g.bench_function("md5", |b| {
         b.iter(|| black_box(Md5::digest(black_box(&buf))))
+    });
+    g.bench_function("md5_one_lane", |b| {
+        b.iter(|| {
+            let mut state = [md5_lanes::INITIAL];
+            md5_lanes::compress_lanes(&mut state, [black_box(&buf[..])], LEN / md5_lanes::BLOCK);
+            black_box(state)
+        })
+    });
+    g.finish();
+
+    let bodies: Vec<Vec<u8>> = (0..4u8)
+        .map(|n| buf.iter().map(|b| b ^ n).collect())
+        .collect();
+    let mut g = c.benchmark_group("checksum_4x4MiB");
+    g.throughput(Throughput::Bytes(4 * LEN as u64));
+    g.measurement_time(Duration::from_secs(3));
+    g.bench_function("md5_four_lanes", |b| {
+        b.iter(|| {
+            let mut states = [md5_lanes::INITIAL; 4];
+            let data: [&[u8]; 4] = std::array::from_fn(|l| black_box(&bodies[l][..]));
+            md5_lanes::compress_lanes(&mut states, data, LEN / md5_lanes::BLOCK);
+            black_box(states)
+        })
     });
     g.finish();
 }

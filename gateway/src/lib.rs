@@ -33,7 +33,8 @@ mod list;
 pub mod manifest_cache;
 pub mod manifest_lease;
 mod md5_engine;
-mod md5_lanes;
+#[doc(hidden)]
+pub mod md5_lanes;
 pub mod metric_catalog;
 mod multipart;
 mod multipart_checksum;
