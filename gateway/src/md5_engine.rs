@@ -17,7 +17,8 @@
 //! `CHANNEL_CHUNKS` chunks per stream); the engine parks when no stream has
 //! anything for it. A stream whose sender is dropped is finished: the
 //! engine pads it, answers its digest if anyone still waits for it, and
-//! forgets it. There is one engine per four cores, at least one.
+//! forgets it. There is one engine per four cores, at least one. An
+//! engine that panics (a bug) fails the bodies it held and starts again.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -106,6 +107,9 @@ struct Shared {
     /// Streams started on this engine and not yet finished.
     streams: AtomicUsize,
     thread: Thread,
+    /// Makes the engine panic on its next pass, to test its restart.
+    #[cfg(test)]
+    panic_next: std::sync::atomic::AtomicBool,
 }
 
 fn engines() -> &'static [Arc<Shared>] {
@@ -125,10 +129,24 @@ fn spawn_engine(n: usize) -> Arc<Shared> {
                 inbox: Mutex::new(Vec::new()),
                 streams: AtomicUsize::new(0),
                 thread: std::thread::current(),
+                #[cfg(test)]
+                panic_next: std::sync::atomic::AtomicBool::new(false),
             });
             // The receiver waits right below, so this cannot fail.
             let _ = ready_tx.send(shared.clone());
-            run(&shared);
+            loop {
+                // `run` returns only by panicking (a bug). The bodies it was
+                // hashing lose their digests and their uploads fail; the
+                // engine starts again for the others.
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&shared)));
+                tracing::error!("the MD5 engine stopped on a panic and starts again");
+                let waiting = shared
+                    .inbox
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .len();
+                shared.streams.store(waiting, Ordering::Relaxed);
+            }
         })
         .expect("spawning an MD5 engine thread");
     ready_rx.recv().expect("the MD5 engine thread started")
@@ -230,6 +248,10 @@ fn run(shared: &Shared) {
         );
         for s in &mut streams {
             s.pull();
+        }
+        #[cfg(test)]
+        if shared.panic_next.swap(false, Ordering::Relaxed) {
+            panic!("asked to panic by a test");
         }
         streams.retain_mut(|s| {
             if !s.finished() {
@@ -365,6 +387,24 @@ mod tests {
             let expected: [u8; 16] = Md5::digest(&data).into();
             assert_eq!(hash_in_chunks(data, 7).await, expected, "len {len}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_panicking_engine_fails_its_streams_and_starts_again() {
+        let engine = spawn_engine(usize::MAX - 1);
+        let mut doomed = Md5Stream::on(engine.clone());
+        doomed.update(Bytes::from(body(2, 100_000))).await.unwrap();
+        engine
+            .panic_next
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        engine.thread.unpark();
+        assert!(doomed.finish().await.is_err());
+
+        let data = body(3, 300_000);
+        let expected: [u8; 16] = Md5::digest(&data).into();
+        let mut stream = Md5Stream::on(engine.clone());
+        stream.update(Bytes::from(data)).await.unwrap();
+        assert_eq!(stream.finish().await.unwrap(), expected);
     }
 
     #[tokio::test]
