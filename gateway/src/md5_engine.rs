@@ -238,6 +238,7 @@ fn run(shared: &Shared) {
     let mut streams: Vec<Stream> = Vec::new();
     let mut turn = 0usize;
     let mut waiting_since: Option<Instant> = None;
+    let mut chosen: Vec<usize> = Vec::with_capacity(LANES);
     loop {
         streams.extend(
             shared
@@ -267,7 +268,7 @@ fn run(shared: &Shared) {
         });
         // Up to LANES streams with whole blocks waiting, taking turns.
         let n = streams.len();
-        let mut chosen: Vec<usize> = Vec::with_capacity(LANES);
+        chosen.clear();
         for k in 0..n {
             let at = (turn + k) % n;
             if streams[at].front_blocks() > 0 {

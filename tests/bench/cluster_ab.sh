@@ -35,16 +35,6 @@ print(" ".join(str(p["pid"]) for p in json.load(open(sys.argv[1]))["processes"])
     done
     echo "$total"
 }
-report() { # label op line ticks-used
-    python3 - "$@" "$(getconf CLK_TCK)" <<'EOF'
-import re, sys
-label, op, line, used, hz = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5])
-ops = int(re.search(r"ops=(\d+)", line).group(1))
-size = int(re.search(r"size=(\d+)", line).group(1))
-mbs = float(re.search(r"([\d.]+) MB/s", line).group(1))
-print(f"{label:<5} {op:<4} {mbs:>7.1f} MB/s  {used / hz / (ops * size / 1e9):.2f} core-s per GB")
-EOF
-}
 RESULTS="$WORK/results"
 for round in $(seq 1 "$ROUNDS"); do
     order=(base new)
@@ -63,8 +53,8 @@ for round in $(seq 1 "$ROUNDS"); do
         while read -r line; do
             now=$(ticks)
             case "$line" in
-                *" PUT "*) report "$label" PUT "$line" $((now - start)) | tee -a "$RESULTS" ;;
-                *" GET "*) report "$label" GET "$line" $((now - start)) | tee -a "$RESULTS" ;;
+                *" PUT "*) per_gb "$line" "$start" "$now" PUT | tee -a "$RESULTS" ;;
+                *" GET "*) per_gb "$line" "$start" "$now" GET | tee -a "$RESULTS" ;;
             esac
             start=$now
         done < <("$BIN/loadgen" --label "$label" --endpoint http://127.0.0.1:19000 \
@@ -77,7 +67,8 @@ python3 - "$RESULTS" <<'EOF'
 import re, statistics, sys
 runs = {}
 for line in open(sys.argv[1]):
-    label, op, mbs, _, cpu = line.split()[:5]
+    label, mbs, _, cpu = line.split()[:4]
+    op = line.split()[-1]
     runs.setdefault(op, {}).setdefault(label, []).append((float(mbs), float(cpu)))
 print()
 for op, by in runs.items():
