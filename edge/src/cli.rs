@@ -128,11 +128,7 @@ pub fn main() -> anyhow::Result<()> {
     metadata::lifecycle::init_tracing();
     metadata::lifecycle::exit_with_parent_if_asked();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
-    runtime.block_on(async move {
+    metadata::lifecycle::run_on_worker(async move {
         match cli.command {
             Role::Serve(args) => serve(args).await,
             Role::LocalCluster(args) => local_cluster(args).await,
@@ -146,6 +142,7 @@ pub fn main() -> anyhow::Result<()> {
             }
         }
     })
+    .context("starting the async runtime")?
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {

@@ -1,7 +1,8 @@
-//! Process lifecycle shared by every binary: logging, shutdown on SIGINT or
-//! SIGTERM, (for child processes of a test harness or the local cluster)
-//! exiting when the parent dies, so no process is ever left running, and how
-//! a binary ends on an error: one line, never a backtrace.
+//! Process lifecycle shared by every binary: logging, the runtime its main
+//! future runs on, shutdown on SIGINT or SIGTERM, (for child processes of a
+//! test harness or the local cluster) exiting when the parent dies, so no
+//! process is ever left running, and how a binary ends on an error: one
+//! line, never a backtrace.
 
 use std::error::Error;
 use std::process::ExitCode;
@@ -66,6 +67,31 @@ pub fn exit_with_parent_if_asked() {
                 }
             }
         });
+    }
+}
+
+/// Runs a process's main future on a worker of a new multi-threaded runtime
+/// and returns its output; a panic in it is resumed here.
+///
+/// Tokio runs a `block_on` future on the calling thread, which is not one
+/// of its workers. An accept loop there hands every accepted connection's
+/// task to the workers through their shared queue and wakes a parked one:
+/// a cross-thread hop, with a futex wake and often an event-fd write, per
+/// connection. Spawned, the accept loop runs on a worker, and a new
+/// connection's task starts on that worker.
+pub fn run_on_worker<F>(main: F) -> std::io::Result<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let handle = runtime.spawn(main);
+    match runtime.block_on(handle) {
+        Ok(output) => Ok(output),
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => Err(std::io::Error::other(e)),
     }
 }
 

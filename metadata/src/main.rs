@@ -9,11 +9,14 @@ fn main() -> std::process::ExitCode {
     lifecycle::exit_report(run().map_err(Into::into))
 }
 
-#[tokio::main]
-async fn run() -> anyhow::Result<()> {
+fn run() -> anyhow::Result<()> {
     lifecycle::init_tracing();
     lifecycle::exit_with_parent_if_asked();
     let args = Args::parse();
+    lifecycle::run_on_worker(serve(args))?
+}
+
+async fn serve(args: Args) -> anyhow::Result<()> {
     let config = Config::from_args(args).context("invalid configuration")?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

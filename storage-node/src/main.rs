@@ -9,11 +9,10 @@ fn main() -> std::process::ExitCode {
     metadata::lifecycle::exit_report(run().map_err(Into::into))
 }
 
-#[tokio::main]
-async fn run() -> anyhow::Result<()> {
+fn run() -> anyhow::Result<()> {
     metadata::lifecycle::init_tracing();
     metadata::lifecycle::exit_with_parent_if_asked();
     let args = storage_node::Args::parse();
-    storage_node::run(args).await?;
+    metadata::lifecycle::run_on_worker(storage_node::run(args))??;
     Ok(())
 }
