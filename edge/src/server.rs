@@ -60,7 +60,9 @@ pub fn prometheus_handle() -> PrometheusHandle {
             let handle = recorder.handle();
             // Another recorder may already be installed (in-process tests);
             // then this handle renders only what it sees, which is harmless.
-            let _ = metrics::set_global_recorder(recorder);
+            if metrics::set_global_recorder(recorder).is_ok() {
+                metadata::metrics_upkeep::spawn_upkeep(handle.clone());
+            }
             handle
         })
         .clone()

@@ -32,6 +32,7 @@ pub mod leader;
 pub mod lifecycle;
 pub mod listing;
 pub mod metric_catalog;
+pub mod metrics_upkeep;
 pub mod model;
 pub mod placement;
 pub mod registry;

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
@@ -42,19 +41,7 @@ pub fn metrics_handle() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
             Ok(handle) => {
-                // Histograms need periodic upkeep or they grow without bound.
-                let upkeep = handle.clone();
-                let spawned = std::thread::Builder::new()
-                    .name("metrics-upkeep".into())
-                    .spawn(move || {
-                        loop {
-                            std::thread::sleep(Duration::from_secs(5));
-                            upkeep.run_upkeep();
-                        }
-                    });
-                if let Err(e) = spawned {
-                    tracing::warn!(error = %e, "no metrics upkeep thread");
-                }
+                crate::metrics_upkeep::spawn_upkeep(handle.clone());
                 Some(handle)
             }
             Err(e) => {

@@ -16,7 +16,10 @@ static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 pub fn install_prometheus() -> Option<PrometheusHandle> {
     HANDLE
         .get_or_init(|| match PrometheusBuilder::new().install_recorder() {
-            Ok(handle) => Some(handle),
+            Ok(handle) => {
+                metadata::metrics_upkeep::spawn_upkeep(handle.clone());
+                Some(handle)
+            }
             Err(e) => {
                 tracing::info!(error = %e, "metrics recorder already installed; /metrics will not render it");
                 None
