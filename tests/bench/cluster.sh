@@ -52,6 +52,33 @@ extra_edge() {
     wait_healthy "$3"
 }
 
+# Starts SeaweedFS in $WORK/weed (`weed server` with its filer and S3 API on
+# 127.0.0.1:18333; its defaults: one copy, no erasure coding), its pid in
+# WEED, and waits until it can create a bucket: its S3 port answers before
+# its volume server has registered (it runs without credentials).
+start_seaweedfs() {
+    mkdir -p "$WORK/weed"
+    weed server -dir="$WORK/weed" -ip=127.0.0.1 -master.port=19333 -volume.port=19080 \
+        -filer -s3 -s3.port=18333 -volume.max=100 >"$WORK/weed.log" 2>&1 &
+    WEED=$!
+    for _ in $(seq 1 120); do
+        curl -sf -o /dev/null -X PUT http://127.0.0.1:18333/ready-probe && break
+        sleep 0.5
+    done
+    curl -s -o /dev/null -X DELETE http://127.0.0.1:18333/ready-probe || true
+}
+
+# warm_up URL...: two unmeasured seconds of 1 MiB uploads and reads through
+# each endpoint, so that whichever runs first does not pay a fresh store's
+# first writes (directories made, connections opened) in its measured run.
+warm_up() {
+    local url
+    for url in "$@"; do
+        "$BIN/loadgen" --endpoint "$url" --bucket warm-up --seconds 2 --size 1MiB \
+            --concurrency 16 --first-reads >/dev/null
+    done
+}
+
 # Fills the page cache until less than 1 GiB of memory is free, by reading
 # the build folder's larger files (and any folders in PRIME_DIRS). A server
 # that has run for a while has its memory full of page cache, and every new

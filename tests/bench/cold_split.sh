@@ -28,21 +28,10 @@ trap cleanup EXIT
 
 prime_page_cache
 start_cluster
-mkdir -p "$WORK/weed"
-weed server -dir="$WORK/weed" -ip=127.0.0.1 -master.port=19333 -volume.port=19080 \
-    -filer -s3 -s3.port=18333 -volume.max=100 >"$WORK/weed.log" 2>&1 &
-WEED=$!
+start_seaweedfs
 extra_edge "$BIN/edge" 19010 19011 0
 NOCACHE=$EDGE_PID
-for _ in $(seq 1 120); do
-    curl -sf -o /dev/null -X PUT http://127.0.0.1:18333/ready-probe && break
-    sleep 0.5
-done
-curl -s -o /dev/null -X DELETE http://127.0.0.1:18333/ready-probe || true
-for url in http://127.0.0.1:18333 http://127.0.0.1:19010; do
-    "$BIN/loadgen" --endpoint "$url" --bucket warm-up --seconds 2 --size 1MiB \
-        --concurrency 16 --first-reads >/dev/null
-done
+warm_up http://127.0.0.1:18333 http://127.0.0.1:19010
 
 # pid, CPU ticks and command line of every process of both stores, and the
 # whole machine's busy ticks (the load generator has exited by the time its

@@ -35,30 +35,14 @@ trap cleanup EXIT
 # several GiB (erasure coded 1.5x), and runs must not share caches.
 start() {
     rm -rf "$WORK/tessera" "$WORK/weed"
-    mkdir -p "$WORK/weed"
     prime_page_cache
     start_cluster
-    weed server -dir="$WORK/weed" -ip=127.0.0.1 -master.port=19333 -volume.port=19080 \
-        -filer -s3 -s3.port=18333 -volume.max=100 >"$WORK/weed.log" 2>&1 &
-    WEED=$!
+    start_seaweedfs
     extra_edge "$BIN/edge" 19010 19011 0
     NOCACHE=$EDGE_PID
     extra_edge "$BIN/edge" 19020 19021 256MiB
     SMALL=$EDGE_PID
-    # Ready once it can create a bucket (its S3 port answers before its
-    # volume server has registered; it runs without credentials).
-    for _ in $(seq 1 120); do
-        curl -sf -o /dev/null -X PUT http://127.0.0.1:18333/ready-probe && break
-        sleep 0.5
-    done
-    curl -s -o /dev/null -X DELETE http://127.0.0.1:18333/ready-probe || true
-    # Two unmeasured seconds of uploads through every endpoint, so that
-    # whichever runs first does not pay a fresh store's first writes
-    # (directories made, connections opened) in its measured run.
-    for url in "${URL[@]}"; do
-        "$BIN/loadgen" --endpoint "$url" --bucket warm-up --seconds 2 --size 1MiB \
-            --concurrency 16 --first-reads >/dev/null
-    done
+    warm_up "${URL[@]}"
     sleep 2
 }
 stop() {
