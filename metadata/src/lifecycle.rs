@@ -129,7 +129,21 @@ pub fn one_line(err: &(dyn Error + 'static)) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::one_line;
+    use super::{one_line, run_on_worker};
+
+    #[test]
+    fn the_main_future_runs_on_a_worker_and_returns_its_output() {
+        let ran_on = run_on_worker(async { std::thread::current().name().map(str::to_owned) })
+            .expect("a runtime");
+        assert_eq!(ran_on.as_deref(), Some("tokio-rt-worker"));
+    }
+
+    #[test]
+    fn a_panic_in_the_main_future_reaches_the_caller() {
+        let caught = std::panic::catch_unwind(|| run_on_worker(async { panic!("boom") }))
+            .expect_err("the panic is resumed");
+        assert_eq!(caught.downcast_ref::<&str>(), Some(&"boom"));
+    }
 
     #[derive(Debug, thiserror::Error)]
     #[error("reading the config: {0}")]
